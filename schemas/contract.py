@@ -1,0 +1,31 @@
+"""The event contract: which topic carries which schema, and under which key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic of the contract: its name, Avro schema file and key field."""
+
+    name: str
+    schema_file: str
+    key_field: str
+
+
+DECLARATIONS = TopicSpec("declarations", "declaration_filed.avsc", "declaration_id")
+SCANS = TopicSpec("scans", "scan_completed.avsc", "container_id")
+INSPECTION_RESULTS = TopicSpec("inspection-results", "inspection_result.avsc", "declaration_id")
+DECISIONS = TopicSpec("decisions", "decision.avsc", "declaration_id")
+DEAD_LETTERS = TopicSpec("dead-letters", "dead_letter.avsc", "source_topic")
+SCAN_OVERDUE = TopicSpec("scan-overdue", "scan_overdue.avsc", "declaration_id")
+
+TOPICS: dict[str, TopicSpec] = {
+    spec.name: spec
+    for spec in (DECLARATIONS, SCANS, INSPECTION_RESULTS, DECISIONS, DEAD_LETTERS, SCAN_OVERDUE)
+}
+"""Every topic zeikan reads or writes, by name."""
+
+INPUT_TOPICS: tuple[str, ...] = (DECLARATIONS.name, SCANS.name, INSPECTION_RESULTS.name)
+"""Topics fed by upstream systems (declaration systems, scanners, inspection teams)."""

@@ -1,0 +1,9 @@
+"""The root of every error zeikan raises on purpose.
+
+Each subpackage has its own ``errors.py`` whose classes derive from
+:class:`ZeikanError`; the CLI turns any of them into one line and a non-zero exit.
+"""
+
+
+class ZeikanError(Exception):
+    """Base class of all zeikan errors: the message says what went wrong and what to do."""
