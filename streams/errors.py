@@ -1,0 +1,58 @@
+"""Errors of the streaming side (broker, Kafka I/O, CLI): each message says what to do."""
+
+from __future__ import annotations
+
+from zeikan.errors import ZeikanError
+
+
+class StreamsError(ZeikanError):
+    """Base class of the errors raised by :mod:`zeikan.streams`."""
+
+
+class InvalidSetting(StreamsError):
+    """A setting (flag or environment variable) has a value it cannot take."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        super().__init__(f"setting {name}={value!r} is invalid: expected {expected}")
+
+
+class BrokerUnreachable(StreamsError):
+    """No Kafka broker answered at the bootstrap address."""
+
+    def __init__(self, bootstrap: str, reason: str = "") -> None:
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"no Kafka broker reachable at {bootstrap}{detail}: start one with "
+            f"`zeikan broker` or pass --bootstrap / set ZEIKAN_BOOTSTRAP"
+        )
+
+
+class BrokerStartFailed(StreamsError):
+    """The embedded Tansu broker did not start or did not become ready."""
+
+    def __init__(self, reason: str, log_path: str) -> None:
+        super().__init__(f"embedded broker failed to start: {reason}; see its log {log_path}")
+
+
+class UnknownTopic(StreamsError):
+    """A topic named on the command line is not part of the event contract or the cluster."""
+
+    def __init__(self, topic: str, known: list[str]) -> None:
+        super().__init__(f"unknown topic {topic!r}: expected one of {', '.join(sorted(known))}")
+
+
+class InputFileError(StreamsError):
+    """An input file is missing or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot read {path}: {reason}")
+
+
+class InvalidRecords(StreamsError):
+    """A file holds records that fail validation; nothing was sent."""
+
+    def __init__(self, path: str, bad: int, total: int) -> None:
+        super().__init__(
+            f"{path}: {bad} of {total} records are invalid, nothing was published; "
+            f"fix them or pass --dead-letter to send them to dead-letters"
+        )

@@ -1,0 +1,82 @@
+"""Kafka connection settings, read once at the edge (flags first, then environment).
+
+>>> KafkaSettings.from_env(env={}).bootstrap
+'127.0.0.1:9092'
+>>> KafkaSettings.from_env(env={"ZEIKAN_PARTITIONS": "4"}, bootstrap="kafka:19092")
+KafkaSettings(bootstrap='kafka:19092', partitions=4, replication=1, framing='single-object')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from zeikan.streams.errors import InvalidSetting
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9092
+DEFAULT_BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+FRAMINGS: tuple[str, ...] = ("single-object", "confluent")
+"""Avro wire framings: single-object encoding (default) or Confluent Schema-Registry."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where the brokers are and how topics are laid out.
+
+    Each field maps to one environment variable (``ENV`` below); a flag given on the
+    command line wins over the environment, which wins over the default.
+    """
+
+    bootstrap: str = DEFAULT_BOOTSTRAP
+    """Comma-separated ``host:port`` list of brokers (``ZEIKAN_BOOTSTRAP``)."""
+    partitions: int = 8
+    """Partitions of each topic zeikan creates (``ZEIKAN_PARTITIONS``)."""
+    replication: int = 1
+    """Replication factor of each topic zeikan creates (``ZEIKAN_REPLICATION``)."""
+    framing: str = "single-object"
+    """Avro framing on the wire, one of :data:`FRAMINGS` (``ZEIKAN_FRAMING``)."""
+
+    ENV = {
+        "bootstrap": "ZEIKAN_BOOTSTRAP",
+        "partitions": "ZEIKAN_PARTITIONS",
+        "replication": "ZEIKAN_REPLICATION",
+        "framing": "ZEIKAN_FRAMING",
+    }
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap.strip():
+            raise InvalidSetting("bootstrap", self.bootstrap, "a host:port list")
+        if self.partitions < 1:
+            raise InvalidSetting("partitions", self.partitions, "an integer >= 1")
+        if self.replication < 1:
+            raise InvalidSetting("replication", self.replication, "an integer >= 1")
+        if self.framing not in FRAMINGS:
+            raise InvalidSetting("framing", self.framing, " or ".join(FRAMINGS))
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **flags: str | int | None
+    ) -> KafkaSettings:
+        """Build settings from flags (``None`` = not given), then ``env``, then defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, str | int] = {}
+        for field in fields(cls):
+            flag = flags.pop(field.name, None)
+            raw = flag if flag is not None else env.get(cls.ENV[field.name])
+            if raw is not None:
+                values[field.name] = _convert(field.name, raw, field.type)
+        if flags:
+            raise TypeError(f"unknown Kafka settings: {', '.join(sorted(flags))}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, raw: str | int, type_name: object) -> str | int:
+    """Convert one raw flag/env value to the field's type, or raise InvalidSetting."""
+    if type_name not in ("int", int):
+        return str(raw)
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidSetting(name, raw, "an integer") from None
