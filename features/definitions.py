@@ -1,0 +1,201 @@
+"""What each event contributes to the history, and how features derive from as-of aggregates.
+
+Both paths share these definitions:
+
+* :func:`norm_observations` — per declaration line, the (feature, norm key, value)
+  triples: the value is observed into the rolling norm of the key and compared
+  (robust z) with the norm as of the declaration's time.
+* :func:`declaration_updates` / :func:`inspection_updates` — counter increments
+  ``(key, {field: delta})`` an event adds to the entity history. Every key also
+  tracks the time of its first and last update.
+* :data:`DECLARATION_READS` / :data:`LINE_READS` — which counters a declaration reads.
+* :func:`derive` — the declaration-level features from the as-of aggregates,
+  written over a getter so it runs on floats (online) and polars columns (batch).
+
+The online state folds updates incrementally; the batch computes the same
+aggregates with polars as-of joins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from zeikan.features import transforms as tf
+from zeikan.features.names import TRANSPORT_MODES
+
+POSITIVE_OUTCOMES = frozenset({"DISCREPANCY", "SEIZURE"})
+"""Inspection outcomes that count as a hit (the training label)."""
+INSPECTION_HORIZON_MS = 60 * tf.DAY_MS
+"""An inspection counts only if it happens within this long after its declaration was filed."""
+
+NORM_FEATURES: dict[str, str] = {
+    "uv_z_hs": "min",
+    "uv_z_hs_origin": "min",
+    "uv_z_hs_office": "min",
+    "wpu_z_abs": "maxabs",
+    "vpk_z": "min",
+}
+"""Robust-z features over rolling norms, and how their per-line values aggregate."""
+
+
+@dataclass(frozen=True)
+class Read:
+    """A counter a declaration reads: ``alias`` prefixes the aggregate names (``alias_field``)."""
+
+    alias: str
+    key: Callable[[Mapping], str]
+    fields: tuple[str, ...]
+
+
+DECLARATION_READS: tuple[Read, ...] = (
+    Read("imp", lambda d: f"imp|{d['importer_id']}", ("n", "first", "last")),
+    Read("impx", lambda d: f"impx|{d['importer_id']}", ("insp", "disc", "seiz")),
+    Read("dcl", lambda d: f"dcl|{d['declarant_id']}", ("n", "first")),
+    Read("dclx", lambda d: f"dclx|{d['declarant_id']}", ("insp", "disc", "seiz")),
+    Read("peer", lambda d: f"peer|{d['declarant_id']}", ("n",)),
+    Read("di", lambda d: f"di|{d['declarant_id']}|{d['importer_id']}", ("n",)),
+    Read("org", lambda d: f"org|{d['origin_country']}", ("insp", "disc")),
+    Read("dsp", lambda d: f"dsp|{d['dispatch_country']}", ("n", "trans")),
+    Read("g", lambda d: "g", ("insp", "disc")),
+)
+"""Declaration-level counters; missing fields read as 0 (``first``/``last``: the declaration's time)."""
+
+LINE_READS: tuple[Read, ...] = (
+    Read("ih", lambda li: f"ih|{li['importer_id']}|{li['hs6']}", ("n",)),
+    Read("dh", lambda li: f"dh|{li['desc']}|{li['hs6']}", ("n",)),
+    Read("d", lambda li: f"d|{li['desc']}", ("n",)),
+)
+"""Per-line counters (keys over :func:`line_context` dicts)."""
+
+TIME_FIELDS = frozenset({"first", "last"})
+"""Fields holding times rather than counts."""
+
+
+def money(value: Any) -> float:
+    """A money field (Decimal in memory, number in JSON) as a float."""
+    return float(value) if isinstance(value, Decimal) else float(value or 0.0)
+
+
+def line_context(declaration: Mapping, item: Mapping) -> dict[str, str]:
+    """The strings the per-line keys are built from."""
+    return {
+        "importer_id": declaration["importer_id"],
+        "hs6": tf.hs6(item["hs_code"]),
+        "desc": tf.norm_description(item.get("description", "")),
+    }
+
+
+def norm_observations(declaration: Mapping) -> list[list[tuple[str, str, float]]]:
+    """Per line: (feature, norm key, observed value) for every rolling norm."""
+    origin, office = declaration["origin_country"], declaration["office_id"]
+    lines = []
+    for item in declaration["items"]:
+        h = tf.hs6(item["hs_code"])
+        value, qty, kg = money(item["customs_value"]), float(item["quantity"]), float(item["gross_weight_kg"])
+        luv = tf.log_ratio(value, qty)
+        lines.append([
+            ("uv_z_hs", f"uv|{h}", luv),
+            ("uv_z_hs_origin", f"uvo|{h}|{origin}", luv),
+            ("uv_z_hs_office", f"uvf|{h}|{office}", luv),
+            ("wpu_z_abs", f"wpu|{h}|{item['quantity_unit']}", tf.log_ratio(kg, qty)),
+            ("vpk_z", f"vpk|{h}", tf.log_ratio(value, kg)),
+        ])
+    return lines
+
+
+def declaration_updates(declaration: Mapping) -> list[tuple[str, dict[str, float]]]:
+    """Counter increments a filed declaration adds to the history (not the network links)."""
+    imp, dcl = declaration["importer_id"], declaration["declarant_id"]
+    trans = float(declaration["origin_country"] != declaration["dispatch_country"])
+    updates: list[tuple[str, dict[str, float]]] = [
+        (f"imp|{imp}", {"n": 1.0}),
+        (f"dcl|{dcl}", {"n": 1.0}),
+        (f"di|{dcl}|{imp}", {"n": 1.0}),
+        (f"dsp|{declaration['dispatch_country']}", {"n": 1.0, "trans": trans}),
+    ]
+    for item in declaration["items"]:
+        ctx = line_context(declaration, item)
+        updates.extend((read.key(ctx), {"n": 1.0}) for read in LINE_READS)
+    return updates
+
+
+def declaration_info(declaration: Mapping) -> dict[str, Any]:
+    """What an inspection result needs to know about its declaration."""
+    return {
+        "importer_id": declaration["importer_id"],
+        "declarant_id": declaration["declarant_id"],
+        "origin_country": declaration["origin_country"],
+        "filed_at": int(declaration["filed_at"]),
+    }
+
+
+def inspection_counts(result: Mapping, info: Mapping) -> bool:
+    """Whether an inspection result enters the history (its declaration known, within the horizon)."""
+    lag = int(result["inspected_at"]) - int(info["filed_at"])
+    return 0 <= lag <= INSPECTION_HORIZON_MS
+
+
+def inspection_updates(result: Mapping, info: Mapping) -> list[tuple[str, dict[str, float]]]:
+    """Counter increments of an inspection result, attributed to its declaration's entities."""
+    hit = float(result["outcome"] in POSITIVE_OUTCOMES)
+    seiz = float(result["outcome"] == "SEIZURE")
+    outcome = {"insp": 1.0, "disc": hit, "seiz": seiz}
+    return [
+        (f"impx|{info['importer_id']}", outcome),
+        (f"dclx|{info['declarant_id']}", outcome),
+        (f"org|{info['origin_country']}", {"insp": 1.0, "disc": hit}),
+        ("g", {"insp": 1.0, "disc": hit}),
+    ]
+
+
+def own_values(declaration: Mapping) -> dict[str, float]:
+    """Aggregates from the declaration itself (no history)."""
+    items = declaration["items"]
+    n = float(len(items)) or 1.0
+    return {
+        "t": float(declaration["filed_at"]),
+        "arrival": float(declaration["expected_arrival"]),
+        "ne": float(declaration["origin_country"] != declaration["dispatch_country"]),
+        "round_v": sum(tf.is_multiple(money(i["customs_value"]), tf.ROUND_VALUE) for i in items) / n,
+        "round_w": sum(tf.is_multiple(float(i["gross_weight_kg"]), tf.ROUND_WEIGHT) for i in items) / n,
+        "total_value": sum(money(i["customs_value"]) for i in items),
+        "n_items": float(len(items)),
+        "mode": float(TRANSPORT_MODES.index(declaration["transport_mode"])),
+    }
+
+
+def line_desc_share(get: Callable[[str], Any]) -> Any:
+    """Per line: smoothed share of earlier lines with this description that used this HS-6."""
+    return tf.smoothed_rate(get("dh_n"), get("d_n"), 1.0, 1.0)
+
+
+def derive(get: Callable[[str], Any]) -> dict[str, Any]:
+    """Declaration-level features (minus the line aggregates) from named as-of aggregates."""
+    t = get("t")
+    prior = tf.global_rate(get("g_disc"), get("g_insp"))
+    return {
+        "imp_log_n": tf.log_count(get("imp_n")),
+        "imp_age_days": tf.days_between(t, get("imp_first")),
+        "imp_recency_days": tf.days_between(t, get("imp_last")),
+        "imp_insp_n": get("impx_insp"),
+        "imp_disc_rate": tf.smoothed_rate(get("impx_disc"), get("impx_insp"), prior),
+        "imp_seiz_rate": tf.smoothed_rate(get("impx_seiz"), get("impx_insp"), prior * 0.2),
+        "dcl_log_n": tf.log_count(get("dcl_n")),
+        "dcl_age_days": tf.days_between(t, get("dcl_first")),
+        "dcl_disc_rate": tf.smoothed_rate(get("dclx_disc"), get("dclx_insp"), prior),
+        "dcl_seiz_rate": tf.smoothed_rate(get("dclx_seiz"), get("dclx_insp"), prior * 0.2),
+        "dcl_peer_seizures": get("peer_n"),
+        "new_declarant_importer": 1.0 - tf.positive(get("di_n")),
+        "origin_ne_dispatch": get("ne"),
+        "dispatch_hub_share": tf.smoothed_rate(get("dsp_trans"), get("dsp_n"), tf.HUB_PRIOR),
+        "origin_disc_rate": tf.smoothed_rate(get("org_disc"), get("org_insp"), prior),
+        "round_value_share": get("round_v"),
+        "round_weight_share": get("round_w"),
+        "lead_time_hours": tf.lead_time_hours(get("arrival"), t),
+        "log_total_value": tf.log_count(get("total_value")),
+        "n_items": get("n_items"),
+        "transport_mode": get("mode"),
+    }

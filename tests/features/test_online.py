@@ -1,0 +1,83 @@
+"""OnlineFeatureState: idempotency, point-in-time, the values of a few hand-checked features."""
+
+from __future__ import annotations
+
+from zeikan.features.base import FeatureState
+from zeikan.features.names import FEATURE_NAMES
+from zeikan.features.online import OnlineFeatureState
+
+from feature_factories import DAY, T0, make_declaration, make_inspection, make_item
+
+
+def _history() -> list[tuple[str, dict]]:
+    events = []
+    for i in range(6):
+        events.append(("d", make_declaration(f"D{i}", T0 + i * DAY, items=[make_item(value=str(1000 + 10 * i))])))
+    events.append(("i", make_inspection("X1", "D0", T0 + DAY // 2, outcome="SEIZURE")))
+    return sorted(events, key=lambda e: e[1].get("filed_at", e[1].get("inspected_at")))
+
+
+def _run(state: OnlineFeatureState, events: list[tuple[str, dict]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for kind, event in events:
+        if kind == "d":
+            out[event["declaration_id"]] = state.features(event)
+            state.observe_declaration(event)
+        else:
+            state.observe_inspection(event)
+    return out
+
+
+def test_implements_the_protocol_and_names_every_feature() -> None:
+    state = OnlineFeatureState()
+    assert isinstance(state, FeatureState)
+    feats = state.features(make_declaration("A", T0))
+    assert tuple(feats) == FEATURE_NAMES
+    assert all(isinstance(v, float) for v in feats.values())
+
+
+def test_replayed_events_change_nothing() -> None:
+    events = _history()
+    once = _run(OnlineFeatureState(), events)
+    doubled = [e for e in events for _ in range(2)]
+    state = OnlineFeatureState()
+    twice = {}
+    for kind, event in doubled:
+        if kind == "d":
+            twice[event["declaration_id"]] = state.features(event)
+            state.observe_declaration(event)
+        else:
+            state.observe_inspection(event)
+    assert once == twice
+
+
+def test_history_counts_and_inspection_attribution() -> None:
+    feats = _run(OnlineFeatureState(), _history())
+    assert feats["D0"]["imp_log_n"] == 0.0
+    assert feats["D3"]["imp_age_days"] == 3.0
+    assert feats["D3"]["imp_recency_days"] == 1.0
+    assert feats["D1"]["imp_insp_n"] == 1.0
+    assert feats["D1"]["imp_seiz_rate"] > feats["D0"]["imp_seiz_rate"]
+    assert feats["D0"]["new_declarant_importer"] == 1.0
+    assert feats["D1"]["new_declarant_importer"] == 0.0
+
+
+def test_same_time_events_do_not_see_each_other() -> None:
+    state = OnlineFeatureState()
+    a, b = make_declaration("A", T0), make_declaration("B", T0)
+    fa = state.features(a)
+    state.observe_declaration(a)
+    fb = state.features(b)
+    assert fa == fb
+
+
+def test_undervalued_line_gets_a_negative_z() -> None:
+    state = OnlineFeatureState()
+    for i in range(10):
+        d = make_declaration(f"D{i}", T0 + i, items=[make_item(value=str(1000 + i))])
+        state.features(d)
+        state.observe_declaration(d)
+    cheap = make_declaration("C", T0 + 100, items=[make_item(value="100.00"), make_item(value="1000.00", line_no=2)])
+    feats = state.features(cheap)
+    assert feats["uv_z_hs"] < -10
+    assert feats["uv_hist_n"] == 10.0
