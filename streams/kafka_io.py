@@ -6,6 +6,7 @@ failures to reach a broker become :class:`~zeikan.streams.errors.BrokerUnreachab
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -72,9 +73,28 @@ def broker_errors(bootstrap: str) -> Iterator[None]:
         raise BrokerUnreachable(bootstrap, type(exc).__name__) from None
 
 
+def check_reachable(bootstrap: str) -> None:
+    """Raise :class:`BrokerUnreachable` at once when no bootstrap address accepts TCP.
+
+    Clients would otherwise retry for :data:`CONNECT_TIMEOUT_MS` before failing.
+    """
+    if not any(_accepts_connections(address) for address in bootstrap.split(",")):
+        raise BrokerUnreachable(bootstrap, "connection refused")
+
+
+def _accepts_connections(address: str) -> bool:
+    host, _, port = address.strip().rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 @contextmanager
 def admin_client(bootstrap: str) -> Iterator[KafkaAdminClient]:
     """A short-lived admin client; unreachable brokers raise :class:`BrokerUnreachable`."""
+    check_reachable(bootstrap)
     with broker_errors(bootstrap):
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
@@ -127,6 +147,7 @@ def ensure_topics(
 
 def _consumer(bootstrap: str, **config: Any) -> KafkaConsumer:
     """A group-less consumer (no commits, no rebalances): partitions are assigned by hand."""
+    check_reachable(bootstrap)
     with broker_errors(bootstrap):
         return KafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -200,6 +221,7 @@ class Producer:
 
     def __init__(self, bootstrap: str, **config: Any) -> None:
         self.bootstrap = bootstrap
+        check_reachable(bootstrap)
         with broker_errors(bootstrap):
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
