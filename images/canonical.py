@@ -94,6 +94,7 @@ def encode(image: CanonicalImage) -> bytes:
         photometric="minisblack",
         planarconfig=None if single else "separate",
         compression="zlib",
+        compressionargs={"level": 1},
         description=image.meta.to_json(),
         metadata=None,
         software="zeikan",
