@@ -56,3 +56,24 @@ class InvalidRecords(StreamsError):
             f"{path}: {bad} of {total} records are invalid, nothing was published; "
             f"fix them or pass --dead-letter to send them to dead-letters"
         )
+
+
+class RulesError(StreamsError):
+    """An officer rule file cannot be used; the previous rules stay in force."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"rule file {path} rejected: {reason}; fix the file (the previous rules stay active)")
+
+
+class EngineConfigError(StreamsError):
+    """The decision-engine settings file is invalid."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"engine settings {path} invalid: {reason}")
+
+
+class HistoryError(StreamsError):
+    """A history directory for ``zeikan replay`` is missing files or holds invalid events."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"history {path}: {reason}")

@@ -1,0 +1,160 @@
+"""The declaration <-> container join as pure functions over JSON-able state.
+
+Two keyed states, so the stream can keep them in two Faust tables:
+
+* per **container** (key ``container_id``): ``{"scans": {scan_id: scan}, "requests":
+  {declaration_id: request}}``. A request is a declaration sent to SCAN that lists
+  the container. A scan and a request *match* when the scan names the declaration,
+  or names none and was taken at most ``lookback_ms`` before the filing (or any time
+  after). Either side may come first; each arrival returns the new matches.
+* per **declaration** (key ``declaration_id``): ``{"open": opening or None, "scans":
+  {container_id: scan}, "done": bool, "overdue": bool}``. The first matching scan
+  of each container counts; once the opening (the PRE_ARRIVAL SCAN decision) is
+  known and every container has a scan, the declaration is complete, exactly once.
+
+Every update is keyed by event ids (scan_id, declaration_id, container_id), so a
+replayed message changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+State = MutableMapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A scan that counts for a declaration's container."""
+
+    declaration_id: str
+    container_id: str
+    scan: Mapping[str, Any]
+
+
+def new_container_state() -> dict[str, Any]:
+    """Empty state of one container."""
+    return {"scans": {}, "requests": {}}
+
+
+def new_declaration_state() -> dict[str, Any]:
+    """Empty join state of one declaration."""
+    return {"open": None, "scans": {}, "done": False, "overdue": False}
+
+
+def scan_request(declaration: Mapping[str, Any]) -> dict[str, Any]:
+    """What a container needs to know about a declaration sent to SCAN."""
+    return {
+        "declaration_id": str(declaration["declaration_id"]),
+        "filed_at": int(declaration["filed_at"]),
+        "containers": list(declaration["containers"]),
+    }
+
+
+def scan_matches(scan: Mapping[str, Any], request: Mapping[str, Any], lookback_ms: int) -> bool:
+    """Whether ``scan`` counts for the declaration of ``request``."""
+    named = scan.get("declaration_ids") or []
+    if named:
+        return request["declaration_id"] in named
+    return int(scan["scanned_at"]) >= int(request["filed_at"]) - lookback_ms
+
+
+def _scan_order(scan: Mapping[str, Any]) -> tuple[int, str]:
+    return (int(scan["scanned_at"]), str(scan["scan_id"]))
+
+
+def container_on_scan(state: State, scan: Mapping[str, Any], lookback_ms: int) -> list[Match]:
+    """Store a scan of this container; matches with the waiting requests (none if seen before)."""
+    if scan["scan_id"] in state["scans"]:
+        return []
+    state["scans"][scan["scan_id"]] = dict(scan)
+    return [
+        Match(req["declaration_id"], str(scan["container_id"]), scan)
+        for _, req in sorted(state["requests"].items())
+        if scan_matches(scan, req, lookback_ms)
+    ]
+
+
+def container_on_request(
+    state: State, container_id: str, request: Mapping[str, Any], lookback_ms: int
+) -> list[Match]:
+    """Store a request for this container; matches with the scans already here, oldest first."""
+    if request["declaration_id"] in state["requests"]:
+        return []
+    state["requests"][request["declaration_id"]] = dict(request)
+    scans = sorted(state["scans"].values(), key=_scan_order)
+    return [Match(request["declaration_id"], container_id, s) for s in scans if scan_matches(s, request, lookback_ms)]
+
+
+def _complete(state: State) -> list[Mapping[str, Any]] | None:
+    opening = state["open"]
+    if state["done"] or opening is None:
+        return None
+    containers = opening["containers"]
+    if not all(c in state["scans"] for c in containers):
+        return None
+    state["done"] = True
+    return [state["scans"][c] for c in containers]
+
+
+def declaration_on_open(state: State, opening: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """Record the SCAN decision; the scans (container order) if that completes the declaration."""
+    if state["open"] is None:
+        state["open"] = dict(opening)
+    return _complete(state)
+
+
+def declaration_on_match(state: State, match: Match) -> list[Mapping[str, Any]] | None:
+    """Record a matching scan (first per container wins); the scans if that completes it."""
+    if state["done"] or match.container_id in state["scans"]:
+        return None
+    state["scans"][match.container_id] = dict(match.scan)
+    return _complete(state)
+
+
+def overdue_containers(state: State, now_ms: int) -> list[str] | None:
+    """Containers still unscanned when the deadline passed (None: not overdue or already flagged)."""
+    opening = state["open"]
+    if opening is None or state["done"] or state["overdue"] or now_ms <= int(opening["deadline"]):
+        return None
+    state["overdue"] = True
+    return [c for c in opening["containers"] if c not in state["scans"]]
+
+
+class JoinBook:
+    """Both join states in plain dicts: the single-process join used by ``zeikan replay``."""
+
+    def __init__(self, lookback_ms: int) -> None:
+        self._lookback = lookback_ms
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.declarations: dict[str, dict[str, Any]] = {}
+
+    def _container(self, container_id: str) -> dict[str, Any]:
+        return self.containers.setdefault(container_id, new_container_state())
+
+    def _declaration(self, declaration_id: str) -> dict[str, Any]:
+        return self.declarations.setdefault(declaration_id, new_declaration_state())
+
+    def _route(self, matches: list[Match]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+        done = []
+        for match in matches:
+            scans = declaration_on_match(self._declaration(match.declaration_id), match)
+            if scans is not None:
+                done.append((match.declaration_id, scans))
+        return done
+
+    def on_scan(self, scan: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+        """Fold a scan in; (declaration_id, scans) of every declaration it completes."""
+        return self._route(container_on_scan(self._container(str(scan["container_id"])), scan, self._lookback))
+
+    def on_open(self, opening: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+        """Open a declaration sent to SCAN; (declaration_id, scans) if already complete."""
+        decl_id = str(opening["declaration_id"])
+        scans = declaration_on_open(self._declaration(decl_id), opening)
+        done = [] if scans is None else [(decl_id, scans)]
+        for container_id in opening["containers"]:
+            state = self._container(container_id)
+            done += self._route(container_on_request(state, container_id, opening, self._lookback))
+        return done
