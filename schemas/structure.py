@@ -86,6 +86,8 @@ def compile_transform(schema: Any, leaf: Callable[[dict], Transform | None]) -> 
     ``None``. The result copies only the containers on the way to a changed value and is
     ``None`` when the schema holds no matching node, so callers can skip the walk.
     """
+    if isinstance(schema, str):
+        schema = {"type": schema}
     if isinstance(schema, dict):
         own = leaf(schema)
         if own is not None:
