@@ -13,10 +13,10 @@ from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, UnknownTopic
 from zeikan.streams.kafka_config import KafkaSettings
 from zeikan.streams.kafka_io import (
-    Producer,
     describe_topics,
     ensure_topics,
     list_topic_names,
+    publish,
     read_topic,
     record_key,
 )
@@ -60,10 +60,7 @@ def test_produced_records_read_back_in_key_order_per_partition(
 ) -> None:
     topic = fresh_topics("io", partitions=4)["io"]
     sent = [(f"k{i % 7}".encode(), f"v{i}".encode()) for i in range(500)]
-    with Producer(broker.bootstrap) as producer:
-        for key, value in sent:
-            producer.send(topic, value, key)
-        producer.flush()
+    assert publish(broker.bootstrap, [(topic, value, key) for key, value in sent]) == 500
     got = list(read_topic(broker.bootstrap, topic, from_beginning=True, limit=500))
     assert sorted((r.key, r.value) for r in got) == sorted(sent)
     for key in {k for k, _ in sent}:
@@ -75,15 +72,11 @@ def test_reading_from_the_end_sees_only_later_records(
     broker: EmbeddedBroker, fresh_topics: Callable[..., dict[str, str]]
 ) -> None:
     topic = fresh_topics("tail", partitions=2)["tail"]
-    with Producer(broker.bootstrap) as producer:
-        for i in range(300):  # batched: Tansu's listed end offset lags here
-            producer.send(topic, b"old", str(i).encode())
-        producer.flush()
+    # batched: Tansu's listed end offset lags behind the true end here
+    publish(broker.bootstrap, [(topic, b"old", str(i).encode()) for i in range(300)])
 
     def produce_new() -> None:
-        with Producer(broker.bootstrap) as producer:
-            for i in range(20):
-                producer.send(topic, b"new", str(i).encode())
+        publish(broker.bootstrap, [(topic, b"new", str(i).encode()) for i in range(20)])
 
     reader = read_topic(broker.bootstrap, topic, idle_timeout_s=10, limit=20)
     timer = threading.Timer(0.5, produce_new)
