@@ -181,3 +181,11 @@ class DecisionEngine:
             thresholds=thresholds,
             versions=versions,
         )
+
+
+def explained_record(verdict: Verdict, scorer: TabularScorer, decided_at: int) -> dict[str, Any]:
+    """The Decision record of ``verdict``; model explanations only for selections (they are costly)."""
+    reasons: Sequence[str] = ()
+    if verdict.action is not Action.RELEASE:
+        reasons = scorer.explain(verdict.declaration, verdict.features).reasons
+    return verdict.record(decided_at, reasons)

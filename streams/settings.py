@@ -1,0 +1,126 @@
+"""Settings of a pipeline worker (``zeikan worker``), read once at the edge: flags, then env, then defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.errors import EngineConfigError, InvalidSetting
+from zeikan.streams.kafka_config import KafkaSettings
+
+DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yaml"
+"""Officer rules shipped with zeikan (used when ``ZEIKAN_RULES`` is not set)."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """One worker's settings; each field has an environment variable in ``ENV``."""
+
+    app_id: str = "zeikan"
+    """Faust app id = consumer group and prefix of internal topics (``ZEIKAN_APP_ID``)."""
+    web_host: str = "127.0.0.1"
+    """Host of the worker's web server (``ZEIKAN_WEB_HOST``)."""
+    web_port: int = 6066
+    """Port of the worker's web server: /metrics, /healthz, /zeikan/state (``ZEIKAN_WEB_PORT``)."""
+    workdir: str = "var/worker"
+    """Directory for the worker's local files (``ZEIKAN_WORKDIR``)."""
+    rules_path: str = str(DEFAULT_RULES)
+    """Officer rule file, hot-reloaded (``ZEIKAN_RULES``)."""
+    engine_config: str = ""
+    """Optional YAML of :class:`EngineConfig` fields (``ZEIKAN_ENGINE_CONFIG``)."""
+    batch_size: int = 500
+    """Most records an agent processes per batch (``ZEIKAN_BATCH_SIZE``)."""
+    batch_within_s: float = 0.02
+    """Longest an agent waits to fill a batch (``ZEIKAN_BATCH_WITHIN_S``)."""
+    session_timeout_s: float = 6.0
+    """Consumer-group session timeout: failover time after a crash (``ZEIKAN_SESSION_TIMEOUT_S``)."""
+    heartbeat_s: float = 1.0
+    """Consumer-group heartbeat interval (``ZEIKAN_HEARTBEAT_S``)."""
+    commit_interval_s: float = 1.0
+    """How often processed offsets are committed (``ZEIKAN_COMMIT_INTERVAL_S``)."""
+    fetch_wait_ms: int = 5
+    """Longest the history follower's fetch waits at the end of the log (``ZEIKAN_FETCH_WAIT_MS``)."""
+    decision_wait_s: float = 300.0
+    """Longest a declaration waits for the global history to reach it (``ZEIKAN_DECISION_WAIT_S``)."""
+    board_size: int = 100_000
+    """Verdicts kept for declarations not yet emitted (``ZEIKAN_BOARD_SIZE``)."""
+    overdue_interval_s: float = 2.0
+    """Seconds between scan-deadline checks (``ZEIKAN_OVERDUE_INTERVAL_S``)."""
+    rules_check_s: float = 1.0
+    """Seconds between rule-file change checks (``ZEIKAN_RULES_CHECK_S``)."""
+
+    ENV = {
+        "app_id": "ZEIKAN_APP_ID",
+        "web_host": "ZEIKAN_WEB_HOST",
+        "web_port": "ZEIKAN_WEB_PORT",
+        "workdir": "ZEIKAN_WORKDIR",
+        "rules_path": "ZEIKAN_RULES",
+        "engine_config": "ZEIKAN_ENGINE_CONFIG",
+        "batch_size": "ZEIKAN_BATCH_SIZE",
+        "batch_within_s": "ZEIKAN_BATCH_WITHIN_S",
+        "session_timeout_s": "ZEIKAN_SESSION_TIMEOUT_S",
+        "heartbeat_s": "ZEIKAN_HEARTBEAT_S",
+        "commit_interval_s": "ZEIKAN_COMMIT_INTERVAL_S",
+        "fetch_wait_ms": "ZEIKAN_FETCH_WAIT_MS",
+        "decision_wait_s": "ZEIKAN_DECISION_WAIT_S",
+        "board_size": "ZEIKAN_BOARD_SIZE",
+        "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
+        "rules_check_s": "ZEIKAN_RULES_CHECK_S",
+    }
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "board_size", "web_port"):
+            if getattr(self, name) < 1:
+                raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
+        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "decision_wait_s"):
+            if not getattr(self, name) > 0:
+                raise InvalidSetting(name, getattr(self, name), "a number of seconds > 0")
+        if self.heartbeat_s >= self.session_timeout_s:
+            raise InvalidSetting("heartbeat_s", self.heartbeat_s, "less than session_timeout_s")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> WorkerSettings:
+        """Flags (``None`` = not given) win over ``env`` (default ``os.environ``), then defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            flag = flags.pop(field.name, None)
+            raw = flag if flag is not None else env.get(cls.ENV[field.name])
+            if raw is None:
+                continue
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            try:
+                values[field.name] = kind(raw)
+            except ValueError:
+                raise InvalidSetting(field.name, raw, f"a {kind.__name__}") from None
+        if flags:
+            raise TypeError(f"unknown worker settings: {', '.join(sorted(flags))}")
+        return cls(**values)
+
+    def load_engine_config(self) -> EngineConfig:
+        """The engine configuration: defaults, overridden by ``engine_config`` when set."""
+        if not self.engine_config:
+            return EngineConfig()
+        return load_engine_config(Path(self.engine_config))
+
+
+def load_engine_config(path: Path) -> EngineConfig:
+    """Read an :class:`EngineConfig` YAML; raises :class:`EngineConfigError`."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return EngineConfig.from_mapping(raw)
+    except OSError as exc:
+        raise EngineConfigError(str(path), exc.strerror or str(exc)) from None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError) as exc:
+        raise EngineConfigError(str(path), str(exc).replace("\n", " ")) from None
+
+
+def kafka_settings(bootstrap: str | None = None) -> KafkaSettings:
+    """Kafka settings of the worker (flag, then ``ZEIKAN_BOOTSTRAP`` etc.)."""
+    return KafkaSettings.from_env(bootstrap=bootstrap)
