@@ -1,9 +1,44 @@
-"""CLI commands of this area (stub: filled in by the issue that owns it)."""
+"""``zeikan simulate``: write a synthetic customs history (the CLI file contract)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import typer
+from rich.progress import Progress
+
+from zeikan.sim.cargo import RenderImages
+from zeikan.sim.settings import SimSettings
+from zeikan.sim.simulate import simulate
+
+
+def image_renderer() -> RenderImages | None:
+    """THE place where the X-ray image renderer is plugged in (owned by the image helper).
+
+    Returns ``render_images(loads, images_dir) -> {scan_id: (image_uri, image_sha256)}``,
+    or None to write scans with empty ``image_uri`` / ``image_sha256``.
+    """
+    return None
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root ``zeikan`` app."""
+    """Add ``simulate`` to the root ``zeikan`` app."""
+
+    @app.command("simulate")
+    def simulate_command(
+        out: Path = typer.Option(..., "--out", help="Output directory (created; files are overwritten)."),
+        days: int = typer.Option(7, "--days", help="Number of days to simulate."),
+        seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same files."),
+        per_day: int = typer.Option(2000, "--per-day", help="Declarations filed per day."),
+        fraud_rate: float = typer.Option(0.05, "--fraud-rate", help="Target share of fraudulent declarations."),
+        start: datetime = typer.Option("2026-01-01", "--start", formats=["%Y-%m-%d"], help="First day (UTC)."),
+    ) -> None:
+        """Simulate declarations, scans, inspection results and the hidden truth."""
+        settings = SimSettings(seed=seed, days=days, per_day=per_day, fraud_rate=fraud_rate, start=start.date())
+        with Progress(transient=True) as progress:
+            task = progress.add_task("simulating days", total=days)
+            summary = simulate(settings, out, render_images=image_renderer(),
+                               on_day=lambda _day: progress.advance(task))
+        counts = ", ".join(f"{n} {name}" for name, n in summary.counts.items())
+        typer.echo(f"wrote {counts} to {summary.out_dir}")
