@@ -60,8 +60,8 @@ class EmbeddedBroker:
     """A Tansu broker child process listening on ``host:port`` with the contract's topics.
 
     ``port=0`` picks a free port. :meth:`start` returns once a metadata request
-    succeeds and every topic of :data:`zeikan.schemas.contract.TOPICS` (plus
-    ``extra_topics``) exists with ``partitions`` partitions. On Linux the broker
+    succeeds and every topic in ``topics`` (default: all of
+    :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions`` partitions. On Linux the broker
     also dies with the process that started it, so a killed test run leaves none behind.
     """
 
@@ -70,7 +70,7 @@ class EmbeddedBroker:
         port: int = 0,
         partitions: int = 8,
         host: str = DEFAULT_HOST,
-        extra_topics: Iterable[str] = (),
+        topics: Iterable[str] = tuple(TOPICS),
         log_path: str | os.PathLike[str] | None = None,
         ready_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
@@ -78,7 +78,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self.partitions = partitions
-        self.topics: tuple[str, ...] = (*TOPICS, *extra_topics)
+        self.topics = tuple(topics)
         self.log_path = Path(log_path) if log_path else _default_log_path()
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s

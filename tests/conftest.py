@@ -17,11 +17,12 @@ Tests that use any of them are marked ``integration`` automatically, so
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from zeikan.schemas.contract import TOPICS
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.kafka_io import ensure_topics
 
@@ -59,12 +60,12 @@ def fresh_topics(broker: EmbeddedBroker) -> Callable[..., dict[str, str]]:
 
 @pytest.fixture
 def fresh_broker(tmp_path: Path) -> Iterator[Callable[..., EmbeddedBroker]]:
-    """Factory: ``fresh_broker(partitions=8, extra_topics=())`` -> a started broker of its own."""
+    """Factory: ``fresh_broker(partitions=8, topics=contract topics)`` -> a started broker."""
     started: list[EmbeddedBroker] = []
 
-    def make(partitions: int = 8, extra_topics: tuple[str, ...] = ()) -> EmbeddedBroker:
+    def make(partitions: int = 8, topics: Iterable[str] = tuple(TOPICS)) -> EmbeddedBroker:
         log_path = tmp_path / f"tansu-{len(started)}.log"
-        one = EmbeddedBroker(partitions=partitions, extra_topics=extra_topics, log_path=log_path)
+        one = EmbeddedBroker(partitions=partitions, topics=topics, log_path=log_path)
         started.append(one.start())
         return one
 

@@ -23,11 +23,12 @@ from zeikan.streams.kafka_io import (
 
 
 def test_start_provisions_contract_topics_and_stop_frees_the_port(tmp_path) -> None:
-    broker = EmbeddedBroker(partitions=3, extra_topics=("app-changelog",), log_path=tmp_path / "t.log")
+    topics = (*TOPICS, "app-changelog")
+    broker = EmbeddedBroker(partitions=3, topics=topics, log_path=tmp_path / "t.log")
     with broker:
         assert broker.running
         infos = {info.name: info for info in describe_topics(broker.bootstrap)}
-        assert set(infos) == {*TOPICS, "app-changelog"}
+        assert set(infos) == set(topics)
         assert {info.partitions for info in infos.values()} == {3}
         assert (tmp_path / "t.log").read_text().strip(), "Tansu output goes to the log file"
     assert not broker.running
