@@ -104,6 +104,15 @@ def _wire_schema(schema: dict) -> dict:
     return fastavro.parse_schema(strip_logical_type(schema, "timestamp-millis"))
 
 
+def encode_single_object(schema: dict, record: dict) -> bytes:
+    """Single-object bytes of ``record`` written with ``schema`` (any version), as another
+    program using that version would write them; no validation, no money rounding."""
+    body = BytesIO()
+    body.write(SINGLE_OBJECT_MARKER + schema_fingerprint(schema))
+    fastavro.schemaless_writer(body, _wire_schema(schema), record)
+    return body.getvalue()
+
+
 class TopicCodec:
     """Encodes and decodes the records of one topic. Build it with :func:`codec_for`."""
 

@@ -14,6 +14,7 @@ from zeikan.schemas.codec import (
     Framing,
     TopicCodec,
     codec_for,
+    encode_single_object,
     load_schema,
     past_schemas,
     schema_fingerprint,
@@ -22,7 +23,6 @@ from zeikan.schemas.codec import (
 from zeikan.schemas.contract import TOPICS
 from zeikan.schemas.errors import DecodeError, IncompatibleSchema, SchemaError, UnknownTopic, ValidationError
 from zeikan.schemas.examples import example_record
-from zeikan.schemas.structure import strip_logical_type
 
 FRAMINGS = [(Framing.SINGLE_OBJECT, None), (Framing.CONFLUENT, 17)]
 
@@ -132,18 +132,11 @@ def test_decode_of_a_non_bytes_value_raises_decode_error() -> None:
         codec_for("scans").decode("text")  # type: ignore[arg-type]
 
 
-def _single_object(schema: dict, record: dict) -> bytes:
-    """Bytes as another program would write them with ``schema`` (its own version)."""
-    body = BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema(strip_logical_type(schema, "timestamp-millis")), record)
-    return b"\xc3\x01" + schema_fingerprint(schema) + body.getvalue()
-
-
 def test_new_reader_reads_records_of_the_previous_registered_version() -> None:
     (v1,) = past_schemas("inspection-results")
     old_record = example_record("inspection-results")
     del old_record["random_selected"]
-    decoded = codec_for("inspection-results").decode(_single_object(v1, old_record))
+    decoded = codec_for("inspection-results").decode(encode_single_object(v1, old_record))
     assert decoded == {**old_record, "random_selected": False}
 
 
@@ -156,7 +149,7 @@ def _with_extra_field(schema: dict, field: dict) -> dict:
 def test_reader_reads_records_of_a_newer_version_after_registering_it() -> None:
     newer = _with_extra_field(schema_json("scans"), {"name": "operator", "type": "string", "default": ""})
     codec = TopicCodec("scans")
-    data = _single_object(newer, {**example_record("scans"), "operator": "kaito"})
+    data = encode_single_object(newer, {**example_record("scans"), "operator": "kaito"})
     with pytest.raises(DecodeError, match="unknown schema fingerprint"):
         codec.decode(data)
     codec.register_writer(newer)
@@ -175,5 +168,5 @@ def test_confluent_codec_reads_a_registered_older_schema_id() -> None:
     codec.register_writer(v1, schema_id=8)
     old_record = example_record("inspection-results")
     del old_record["random_selected"]
-    body = _single_object(v1, old_record)[10:]
+    body = encode_single_object(v1, old_record)[10:]
     assert codec.decode(b"\x00\x00\x00\x00\x08" + body)["random_selected"] is False
