@@ -88,7 +88,7 @@ def container_loads(day: Day, scan_ids: list[str], declaration_ids: list[str]) -
     for k, c in enumerate(day.scans.container.tolist()):
         true_goods, declared_goods, hidden, how = [], [], None, None
         for d in members[c]:
-            share = 1.0 / n_containers[d]
+            share = 1.0 / int(n_containers[d])
             for i in range(day.item_ptr[d], day.item_ptr[d + 1]):
                 true_goods.append(_goods(day.truth, i, share))
                 declared_goods.append(_goods(day.declared, i, share))

@@ -27,6 +27,8 @@ _KIND_WEIGHT = np.array([0.30, 0.16, 0.14, 0.08, 0.60, 0.20])
 """Relative frequency of each kind where it is possible."""
 _COUNTED_UNITS = np.array([u in ("PCE", "PR", "SET", "NAR") for u in UNITS])
 _AD_ORIGIN_IDX = [COUNTRY_INDEX[c] for c in AD_ORIGINS]
+_STRUCTURAL = [CONCEALMENTS.index("in_wall"), CONCEALMENTS.index("in_floor")]
+"""Hiding places inside the container structure: room for a few hundred kg only."""
 
 
 @dataclass(frozen=True)
@@ -225,11 +227,13 @@ def _conceal(rng: np.random.Generator, actors: Actors, kinds: np.ndarray, revenu
     hidden_goods, concealment = np.full(n, -1), np.full(n, -1)
     hidden_goods[m] = [GOODS.index(CONTRABAND[p][0]) for p in pick]
     concealment[m] = [CONCEALMENTS.index(CONTRABAND[p][1]) for p in pick]
-    hidden_value = rng.lognormal(np.log(50_000.0), 0.6, len(m))
+    hidden_value = rng.lognormal(np.log(25_000.0), 0.5, len(m))
     unit_price = actors.price[hidden_goods[m], COUNTRY_INDEX["CN"]]
+    max_kg = np.where(np.isin(concealment[m], _STRUCTURAL), 400.0, 1_500.0) * rng.uniform(0.3, 1.0, len(m))
+    unit_kg = GOODS.unit_kg[hidden_goods[m]] * 1.1
     quantity = np.zeros(n)
-    quantity[m] = np.maximum(np.round(hidden_value / unit_price), 1.0)
+    quantity[m] = np.maximum(np.round(np.minimum(hidden_value / unit_price, max_kg / unit_kg)), 1.0)
     hidden_kg = np.zeros(n)
-    hidden_kg[m] = np.round(quantity[m] * GOODS.unit_kg[hidden_goods[m]] * 1.1, 1)
+    hidden_kg[m] = np.round(quantity[m] * unit_kg, 1)
     revenue[m, CONCEALMENT] = quantity[m] * unit_price * GOODS.duty[hidden_goods[m]]
     return {"concealment": concealment, "hidden_goods": hidden_goods, "hidden_quantity": quantity, "hidden_kg": hidden_kg}

@@ -37,6 +37,11 @@ def declarant_id(i: int) -> str:
     return f"DCL{i:04d}"
 
 
+def unrendered_uri(scan_id: str) -> str:
+    """Image URI of a scan whose image was not rendered (the contract requires a non-empty URI)."""
+    return f"unrendered://{scan_id}"
+
+
 def _list(values: Iterable[str]) -> str:
     return "[" + ",".join(f'"{v}"' for v in values) + "]"
 
@@ -70,7 +75,7 @@ def declaration_rows(day: Day, ids: list[str]) -> list[Row]:
 
 
 def scan_rows(day: Day, scan_ids: list[str], declaration_ids: list[str], images: dict[str, tuple[str, str]]) -> list[Row]:
-    """One ScanCompleted per scanned container; image fields empty when no image was rendered."""
+    """One ScanCompleted per scanned container (see :func:`unrendered_uri` when no image was rendered)."""
     s = day.scans
     members = day.members(s.container)
     container_office = {}
@@ -78,7 +83,7 @@ def scan_rows(day: Day, scan_ids: list[str], declaration_ids: list[str], images:
         container_office[c] = _OFFICE[day.office[decls[0]]]
     rows = []
     for k, (c, at, named) in enumerate(zip(s.container.tolist(), s.scanned_at.tolist(), s.names_declarations.tolist())):
-        uri, sha = images.get(scan_ids[k], ("", ""))
+        uri, sha = images.get(scan_ids[k], (unrendered_uri(scan_ids[k]), ""))
         linked = _list(declaration_ids[d] for d in members[c]) if named else "[]"
         rows.append((at, scan_ids[k], (
             f'{{"scan_id":"{scan_ids[k]}","container_id":"{day.container_id[c]}","scanned_at":{at},'
