@@ -1,0 +1,23 @@
+"""Errors of the feature pipeline; each message says what to do."""
+
+from __future__ import annotations
+
+from zeikan.errors import ZeikanError
+
+
+class FeatureError(ZeikanError):
+    """Base class of feature errors."""
+
+
+class HistoryNotFoundError(FeatureError):
+    """The history directory or one of its files is missing."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"history: {path} not found; pass a directory written by `zeikan simulate --out DIR`")
+
+
+class EmptyHistoryError(FeatureError):
+    """A history file holds no valid records."""
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"history: {path} has no valid {what}; a model needs {what} to learn from")

@@ -1,0 +1,199 @@
+"""Training of the tabular risk model from what an office knows: declarations and inspection results.
+
+Labels: an inspected declaration is positive when any of its inspections found a
+DISCREPANCY or a SEIZURE, negative on NO_FINDING. Declarations never inspected
+have no label and are not used (the truth file is never read here).
+
+Selection bias: inspected declarations are mostly *targeted* (chosen by risk), so
+they over-represent whatever the targeting already looks for. The random-selected
+share (``random_selected``) is an unbiased sample of all declarations. We weight
+each random-selected example by n_targeted / n_random so that the unbiased sample
+carries as much total weight as the targeted one (a capped inverse-propensity
+weight: true inverse propensities, ~1/0.01 for random vs ~1 for targeted, would let
+a handful of random examples dominate). Validation (early stopping) and the Platt
+calibration slice are later time slices, weighted the same way.
+
+Split: examples sorted by filing time; the first ``1 - valid_share - calib_share``
+train, the next ``valid_share`` drive early stopping, the last ``calib_share`` fit
+the calibration (Platt scaling of the raw margin).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from zeikan.features.batch import batch_features
+from zeikan.features.definitions import POSITIVE_OUTCOMES
+from zeikan.features.history import History
+from zeikan.features.names import FEATURE_NAMES
+from zeikan.models.errors import NotEnoughLabelsError
+
+MIN_POSITIVES = 5
+"""Fewer positive labels than this and no model is trained."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """LightGBM and split settings (env ``ZEIKAN_TRAIN_<NAME>`` overrides each default)."""
+
+    num_boost_round: int = 600
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_data_in_leaf: int = 20
+    feature_fraction: float = 0.8
+    early_stopping_rounds: int = 50
+    valid_share: float = 0.15
+    calib_share: float = 0.15
+    seed: int = 0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: Any) -> TrainSettings:
+        """Defaults, then ``ZEIKAN_TRAIN_*`` variables, then explicit overrides."""
+        values: dict[str, Any] = {}
+        for name, default in asdict(cls()).items():
+            raw = env.get(f"ZEIKAN_TRAIN_{name.upper()}")
+            if raw is not None:
+                values[name] = type(default)(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def lgb_params(self) -> dict[str, Any]:
+        """LightGBM parameters for binary classification."""
+        return {
+            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
+            "bagging_fraction": 0.9, "bagging_freq": 1, "seed": self.seed, "verbosity": -1,
+            "num_threads": 2, "deterministic": True,
+        }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling: p = sigmoid(a * margin + b)."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def apply(self, margin: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of raw margins."""
+        return 1.0 / (1.0 + np.exp(-(self.a * margin + self.b)))
+
+
+@dataclass
+class TrainedModel:
+    """A booster, its calibration and what to record about it."""
+
+    booster: lgb.Booster
+    calibration: Calibration
+    features: list[str]
+    categorical: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    window: dict[str, int] = field(default_factory=dict)
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        """Calibrated probability per row."""
+        return self.calibration.apply(self.booster.predict(matrix, raw_score=True))
+
+
+def inspection_labels(inspections: Iterable[Mapping], before: int | None = None) -> pl.DataFrame:
+    """Per inspected declaration: label (any finding), random (any random-selected inspection)."""
+    rows = [
+        (r["declaration_id"], float(r["outcome"] in POSITIVE_OUTCOMES), bool(r.get("random_selected", False)))
+        for r in inspections
+        if before is None or int(r["inspected_at"]) < before
+    ]
+    frame = pl.DataFrame(rows, schema={"declaration_id": pl.String, "label": pl.Float64, "random": pl.Boolean}, orient="row")
+    return frame.group_by("declaration_id").agg(pl.col("label").max(), pl.col("random").any())
+
+
+def selection_weights(random: pl.Series) -> np.ndarray:
+    """Weight random-selected examples by n_targeted / n_random (see the module docstring)."""
+    n_random = int(random.sum())
+    n_targeted = len(random) - n_random
+    boost = n_targeted / n_random if n_random and n_targeted else 1.0
+    return np.where(random.to_numpy(), boost, 1.0)
+
+
+def platt(margin: np.ndarray, label: np.ndarray, weight: np.ndarray, iterations: int = 50) -> Calibration:
+    """Fit Platt scaling by Newton's method on the weighted log-loss (a tiny ridge keeps it stable)."""
+    a, b = 1.0, 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(a * margin + b)))
+        g = weight * (p - label)
+        h = weight * p * (1.0 - p)
+        grad = np.array([np.sum(g * margin) + 1e-3 * (a - 1.0), np.sum(g) + 1e-3 * b])
+        hess = np.array([[np.sum(h * margin * margin) + 1e-3, np.sum(h * margin)],
+                         [np.sum(h * margin), np.sum(h) + 1e-3]])
+        step = np.linalg.solve(hess, grad)
+        a, b = a - step[0], b - step[1]
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return Calibration(float(a), float(b))
+
+
+def weighted_auc(score: np.ndarray, label: np.ndarray) -> float:
+    """ROC AUC (Mann-Whitney with ties averaged); NaN with a single class."""
+    pos, neg = int(label.sum()), int(len(label) - label.sum())
+    if pos == 0 or neg == 0:
+        return math.nan
+    ranks = pl.Series(score).rank("average").to_numpy()
+    return float((ranks[label == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def fit(
+    frame: pl.DataFrame, features: Sequence[str], settings: TrainSettings, categorical: Sequence[str] = ()
+) -> TrainedModel:
+    """Train on a labeled frame (columns: filed_at, label, random, features): split, early stop, calibrate."""
+    frame = frame.sort("filed_at")
+    n = frame.height
+    if n == 0 or frame["label"].sum() < MIN_POSITIVES:
+        raise NotEnoughLabelsError(int(frame["label"].sum()) if n else 0, MIN_POSITIVES)
+    cut_valid = int(n * (1.0 - settings.valid_share - settings.calib_share))
+    cut_calib = int(n * (1.0 - settings.calib_share))
+    matrix = frame.select(features).to_numpy().astype(np.float64)
+    label = frame["label"].to_numpy()
+    weight = selection_weights(frame["random"])
+    parts = {"train": slice(0, cut_valid), "valid": slice(cut_valid, cut_calib), "calib": slice(cut_calib, n)}
+    cat = [features.index(c) for c in categorical]
+    train = lgb.Dataset(matrix[parts["train"]], label[parts["train"]], weight=weight[parts["train"]],
+                        feature_name=list(features), categorical_feature=cat or "auto", free_raw_data=False)
+    valid = lgb.Dataset(matrix[parts["valid"]], label[parts["valid"]], weight=weight[parts["valid"]], reference=train)
+    booster = lgb.train(
+        settings.lgb_params() | {"metric": "binary_logloss"}, train, num_boost_round=settings.num_boost_round,
+        valid_sets=[valid], callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
+    )
+    margin = booster.predict(matrix[parts["calib"]], raw_score=True)
+    calibration = platt(margin, label[parts["calib"]], weight[parts["calib"]])
+    metrics = {
+        "examples": float(n), "positives": float(label.sum()), "random_examples": float(frame["random"].sum()),
+        "best_iteration": float(booster.best_iteration), "valid_auc": weighted_auc(
+            booster.predict(matrix[parts["valid"]], raw_score=True), label[parts["valid"]]),
+        "calib_auc": weighted_auc(margin, label[parts["calib"]]),
+    }
+    times = frame["filed_at"]
+    window = {"from": int(times.min()), "to": int(times.max())}
+    return TrainedModel(booster, calibration, list(features), list(categorical), metrics, window)
+
+
+def labeled_features(history: History, before: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(features of every declaration, the inspected ones joined with labels known before ``before``)."""
+    feats = batch_features(history.declarations, history.inspections)
+    labels = inspection_labels(history.inspections, before)
+    labeled = feats.join(labels, on="declaration_id", how="inner")
+    if before is not None:
+        labeled = labeled.filter(pl.col("filed_at") < before)
+    return feats, labeled
+
+
+def train_tabular(history: History, settings: TrainSettings | None = None) -> TrainedModel:
+    """Train the risk model on the whole history (features from ``zeikan.features``)."""
+    _, labeled = labeled_features(history)
+    return fit(labeled, list(FEATURE_NAMES), settings or TrainSettings())
