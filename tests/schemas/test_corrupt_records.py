@@ -152,7 +152,8 @@ def corrupted(draw: st.DrawFn) -> Case:
         _set(record, leaf.keys, cid[:-1] + digit)
         return Case(category, lambda: validate(topic, record), "SEMANTIC", leaf.path)
     if category == "negative":
-        topic, record, leaf = _pick(draw, topic, lambda leaf: leaf.keys[-1] in _NON_NEGATIVE and leaf.kind in ("double", "decimal"))
+        topic, record, leaf = _pick(
+            draw, topic, lambda leaf: leaf.keys[-1] in _NON_NEGATIVE and leaf.kind in ("double", "decimal"))
         amount = draw(st.floats(min_value=1e-6, max_value=1e12))
         _set(record, leaf.keys, -Decimal("%.2f" % amount) - Decimal("0.01") if leaf.kind == "decimal" else -amount)
         return Case(category, lambda: validate(topic, record), "SEMANTIC", leaf.path)
