@@ -19,7 +19,9 @@ def image_renderer() -> RenderImages | None:
     Returns ``render_images(loads, images_dir) -> {scan_id: (image_uri, image_sha256)}``,
     or None to write scans with empty ``image_uri`` / ``image_sha256``.
     """
-    return None
+    from zeikan.sim.xray import render_images
+
+    return render_images
 
 
 def register(app: typer.Typer) -> None:
@@ -33,12 +35,13 @@ def register(app: typer.Typer) -> None:
         per_day: int = typer.Option(2000, "--per-day", help="Declarations filed per day."),
         fraud_rate: float = typer.Option(0.05, "--fraud-rate", help="Target share of fraudulent declarations."),
         start: datetime = typer.Option("2026-01-01", "--start", formats=["%Y-%m-%d"], help="First day (UTC)."),
+        images: bool = typer.Option(True, "--images/--no-images", help="Render X-ray images of the scans into DIR/images."),
     ) -> None:
         """Simulate declarations, scans, inspection results and the hidden truth."""
         settings = SimSettings(seed=seed, days=days, per_day=per_day, fraud_rate=fraud_rate, start=start.date())
         with Progress(transient=True) as progress:
             task = progress.add_task("simulating days", total=days)
-            summary = simulate(settings, out, render_images=image_renderer(),
+            summary = simulate(settings, out, render_images=image_renderer() if images else None,
                                on_day=lambda _day: progress.advance(task))
         counts = ", ".join(f"{n} {name}" for name, n in summary.counts.items())
         typer.echo(f"wrote {counts} to {summary.out_dir}")

@@ -12,12 +12,14 @@ real vendor image. All of it is vectorised numpy at the scanner's native pitch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zeikan.images.canonical import CANONICAL_PITCH_MM, CanonicalImage
+from zeikan.images.canonical import CANONICAL_PITCH_MM, CanonicalImage, encode
 from zeikan.images.ingest import Calibration, ingest_raw16
 from zeikan.images.labels import Box
 from zeikan.images.store import open_store
@@ -145,19 +147,19 @@ def _goods(c: _Canvas, load: XrayLoad, rng: np.random.Generator, x_start: float,
     return units
 
 
-def _conceal(c: _Canvas, kind: str, rng: np.random.Generator, x_front: float, units: list, x_end: float) -> tuple[float, float, float, float]:
-    """Hide a package of contraband; returns its rectangle in mm."""
+def _conceal(c: _Canvas, load: XrayLoad, kind: str, rng: np.random.Generator, x_front: float, units: list, x_end: float) -> tuple[float, float, float, float]:
+    """Hide a package of contraband (the load's, or a random one); returns its rectangle in mm."""
     floor_y = TOP_MM + HEIGHT_MM - FLOOR_MM
     inner_h = floor_y - (TOP_MM + ROOF_MM)
     if kind == "wall":
         depth, height = rng.uniform(150.0, 350.0), inner_h * rng.uniform(0.6, 1.0)
         rect = (x_front, x_front + depth, floor_y - height, floor_y)
-        c.mass(rect, "organic", float(rng.uniform(40.0, 250.0)))
+        material, kg = "organic", rng.uniform(40.0, 250.0)
     elif kind == "floor":
         start, length = rng.uniform(x_front, max(x_front + 1.0, x_end - 3500.0)), rng.uniform(800.0, 3500.0)
         band = rng.uniform(40.0, 80.0)
         rect = (start, min(start + length, x_end), floor_y + 10.0, floor_y + 10.0 + band)
-        c.mass(rect, str(rng.choice(["organic", "metal"])), float(rng.uniform(20.0, 150.0)))
+        material, kg = str(rng.choice(["organic", "metal"])), rng.uniform(20.0, 150.0)
     else:
         host = units[int(rng.integers(len(units)))] if units else (x_front, x_end, floor_y - 1500.0, floor_y)
         w = min(rng.uniform(250.0, 700.0), host[1] - host[0])
@@ -165,7 +167,8 @@ def _conceal(c: _Canvas, kind: str, rng: np.random.Generator, x_front: float, un
         x0 = rng.uniform(host[0], host[1] - w)
         y0 = rng.uniform(host[2], host[3] - h)
         rect = (x0, x0 + w, y0, y0 + h)
-        c.mass(rect, str(rng.choice(["organic", "inorganic", "metal", "heavy"])), float(rng.uniform(15.0, 150.0)))
+        material, kg = str(rng.choice(["organic", "inorganic", "metal", "heavy"])), rng.uniform(15.0, 150.0)
+    c.mass(rect, load.concealed_material or material, float(load.concealed_kg if load.concealed_kg is not None else kg))
     return rect
 
 
@@ -230,7 +233,7 @@ def render(load: Any) -> Rendered:
     units = _goods(canvas, load, rng, goods_start, x_end)
     boxes: tuple[Box, ...] = ()
     if kind:
-        x0, x1, y0, y1 = _conceal(canvas, kind, rng, x_front, units, x_end)
+        x0, x1, y0, y1 = _conceal(canvas, load, kind, rng, x_front, units, x_end)
         p = CANONICAL_PITCH_MM
         boxes = (Box(round(x0 / p, 1), round(y0 / p, 1), round((x1 - x0) / p, 1), round((y1 - y0) / p, 1)),)
     channels = 1 if load.energy == "SINGLE" else 2
@@ -241,16 +244,27 @@ def render(load: Any) -> Rendered:
     return Rendered(data, canvas.w, canvas.h, cal, image, boxes)
 
 
-def render_images(loads: Iterable[Any], images_dir: str) -> Mapping[str, tuple[str, str]]:
+def _render_encoded(loads: list[Any]) -> list[tuple[str, bytes]]:
+    return [(r.image.meta.scan_id, encode(r.image)) for r in map(render, loads)]
+
+
+def render_images(loads: Iterable[Any], images_dir: str | Path, workers: int = 2) -> Mapping[str, tuple[str, str]]:
     """Render loads and write their canonical images to the store at ``images_dir``.
 
-    Returns ``{scan_id: (image_uri, image_sha256)}`` for the ScanCompleted events.
+    Rendering runs in ``workers`` processes (chunks of 25 loads); the store writes
+    stay in this process. Returns ``{scan_id: (image_uri, image_sha256)}`` for the
+    ScanCompleted events.
     """
-    store = open_store(images_dir)
+    store = open_store(str(images_dir))
+    loads = list(loads)
+    chunks = [loads[i : i + 25] for i in range(0, len(loads), 25)]
+    if workers > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_render_encoded, chunks))
+    else:
+        parts = [_render_encoded(chunk) for chunk in chunks]
     out: dict[str, tuple[str, str]] = {}
-    for load in loads:
-        rendered = render(load)
-        stored = store.put(rendered.image)
-        out[rendered.image.meta.scan_id] = (stored.uri, stored.sha256)
+    for scan_id, data in (pair for part in parts for pair in part):
+        stored = store.put_bytes(data)
+        out[scan_id] = (stored.uri, stored.sha256)
     return out
-

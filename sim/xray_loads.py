@@ -7,7 +7,7 @@ the renderer depends on no other module of ``sim``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,10 @@ from zeikan.sim.xray_physics import MATERIALS, SCANNER_MODELS
 
 CONCEALMENT_KINDS: tuple[str, ...] = ("wall", "floor", "among_goods")
 """Where contraband is hidden: behind a false front wall, in the floor cavity, or among the goods."""
+KIND_OF_SIM_CONCEALMENT: dict[str, str] = {
+    "in_wall": "wall", "in_floor": "floor", "dense_package": "among_goods", "organic_package": "among_goods",
+}
+"""Simulator concealment names -> renderer kinds."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,9 @@ class XrayLoad:
     concealment: str | None = None
     energy: str = "DUAL"
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    concealed_kg: float | None = None
+    """mass of the hidden package (random when None)"""
+    concealed_material: str | None = None
 
 
 CATALOGUE: tuple[Goods, ...] = (
@@ -107,8 +113,16 @@ def random_loads(
     return loads
 
 
+MATERIAL_OF_HINT: dict[str, str] = {
+    "textile": "organic", "liquid": "organic", "tobacco": "organic", "plastic": "organic",
+    "electronics": "inorganic", "mineral": "inorganic",
+}
+"""Simulator material hints -> renderer material classes (the classes map to themselves)."""
+
+
 def _material_of(goods: Any) -> str:
     hint = str(getattr(goods, "material", "") or getattr(goods, "material_hint", "") or "organic").lower()
+    hint = MATERIAL_OF_HINT.get(hint, hint)
     return hint if hint in MATERIALS else "organic"
 
 
@@ -126,21 +140,29 @@ def _as_goods(items: Any) -> tuple[Goods, ...]:
 
 
 def as_xray_load(load: Any) -> XrayLoad:
-    """Adapt a simulator load (any object with the documented attributes) to :class:`XrayLoad`."""
+    """Adapt a simulator load (``zeikan.sim.cargo.ContainerLoad`` or alike) to :class:`XrayLoad`.
+
+    The concealed goods (also listed last in ``true_goods``) become the hidden
+    package instead of a pallet.
+    """
     if isinstance(load, XrayLoad):
         return load
-    length = getattr(load, "length_ft", None) or getattr(load, "container_length_ft", None) or 40
-    length_ft = 20 if float(length) < 7 or 15 <= float(length) <= 25 else 40  # feet, or metres (6.1 / 12.2)
+    length = float(getattr(load, "length_ft", None) or getattr(load, "container_length_ft", None) or 40)
     scan_id = str(load.scan_id)
-    concealment = getattr(load, "concealment", None) or getattr(load, "concealment_kind", None)
+    concealed = getattr(load, "concealed", None)
+    true_goods = [g for g in (getattr(load, "true_goods", None) or ()) if g is not concealed]
+    kind = getattr(load, "concealment", None) or getattr(load, "concealment_kind", None)
+    kind = KIND_OF_SIM_CONCEALMENT.get(str(kind), str(kind)) if kind else None
     return XrayLoad(
         scan_id=scan_id,
         container_id=str(load.container_id),
         scanner_model=str(getattr(load, "scanner_model", None) or getattr(load, "scanner_id", "")),
-        length_ft=length_ft,
-        true_goods=_as_goods(getattr(load, "true_goods", ())),
+        length_ft=20 if length < 7 or 15 <= length <= 25 else 40,  # feet, or metres (6.1 / 12.2)
+        true_goods=_as_goods(true_goods),
         declared_goods=_as_goods(getattr(load, "declared_goods", ())),
-        concealment=str(concealment) if concealment else None,
+        concealment=kind,
         energy=str(getattr(load, "energy", "DUAL")),
         seed=int(hashlib.sha256(scan_id.encode()).hexdigest()[:8], 16),
+        concealed_kg=float(concealed.gross_weight_kg) if concealed is not None else None,
+        concealed_material=_material_of(concealed) if concealed is not None else None,
     )

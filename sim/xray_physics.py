@@ -69,9 +69,17 @@ TRAIN_SCANNERS: tuple[str, ...] = ("Aster-6MV", "Borealis-DE")
 HELD_OUT_SCANNER = "Cobalt-HX"
 
 
+SCANNER_ALIASES: dict[str, str] = {
+    "HCV-M6D": "Aster-6MV", "EAGLE-P60": "Aster-6MV", "MB1215HS": "Borealis-DE",
+    "SILHOUETTE-R": "Cobalt-HX", "VACIS-M6500": "Cobalt-HX",
+}
+"""Scanner makes of the simulator's catalogue -> the physics profile that renders them."""
+
+
 def scanner_model_of(scanner_id: str) -> ScannerModel:
-    """The model of a scanner: by model name, else a stable choice from the scanner id."""
-    if scanner_id in SCANNER_MODELS:
-        return SCANNER_MODELS[scanner_id]
+    """The physics profile of a scanner: by profile name or alias, else a stable choice from the id."""
+    name = SCANNER_ALIASES.get(scanner_id, scanner_id)
+    if name in SCANNER_MODELS:
+        return SCANNER_MODELS[name]
     names = sorted(SCANNER_MODELS)
     return SCANNER_MODELS[names[sum(scanner_id.encode()) % len(names)]]

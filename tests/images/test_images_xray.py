@@ -85,3 +85,17 @@ def test_empty_container_is_faint_and_goods_are_not(model):
     empty = render(_load(kg=0.0, scanner_model=model)).image.attenuation()[1]
     full = render(_load(kg=12000.0, scanner_model=model)).image.attenuation()[1]
     assert np.median(empty[50:200, 200:1000]) < 0.3 < np.median(full[150:240, 40:200])
+
+
+def test_simulator_container_load_is_rendered_with_its_concealed_package():
+    from zeikan.sim.cargo import CargoGoods, ContainerLoad
+
+    shirts = CargoGoods("610910", "shirts", 1000, "PCE", 4000.0, "textile")
+    cigarettes = CargoGoods("240220", "cigarettes", 100, "KGM", 120.0, "tobacco")
+    load = ContainerLoad("SC-1", "MSCU1234565", "SCN-1", "MB1215HS", "DUAL", 20, ("D1",),
+                         (shirts, cigarettes), (shirts,), "in_wall", cigarettes)
+    adapted = as_xray_load(load)
+    assert adapted.scanner_model == "MB1215HS" and adapted.concealment == "wall"
+    assert [g.hs_code for g in adapted.true_goods] == ["610910"] and adapted.concealed_kg == 120.0
+    rendered = render(load)
+    assert rendered.image.meta.scanner_model == "Borealis-DE" and len(rendered.boxes) == 1
