@@ -9,7 +9,7 @@ import typer
 
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.settings import DEFAULT_RULES, load_engine_config
+from zeikan.streams.settings import DEFAULT_RULES, WorkerSettings, kafka_settings, load_engine_config
 
 
 def replay_command(
@@ -33,6 +33,22 @@ def replay_command(
     )
 
 
+def worker_command(
+    bootstrap: Annotated[Optional[str], typer.Option(help="Kafka host:port (default ZEIKAN_BOOTSTRAP)")] = None,
+    web_port: Annotated[Optional[int], typer.Option(help="web server port: /metrics, /healthz, /zeikan/state")] = None,
+    workdir: Annotated[Optional[str], typer.Option(help="directory for local files")] = None,
+    rules: Annotated[Optional[str], typer.Option(help="officer rule file (hot-reloaded)")] = None,
+    app_id: Annotated[Optional[str], typer.Option(help="consumer group / internal topic prefix")] = None,
+    loglevel: Annotated[str, typer.Option(help="log level")] = "WARNING",
+) -> None:
+    """Run one pipeline worker (Faust) until SIGTERM / Ctrl-C; start several to share partitions."""
+    from zeikan.streams.worker import run_worker
+
+    settings = WorkerSettings.from_env(web_port=web_port, workdir=workdir, rules_path=rules, app_id=app_id)
+    run_worker(settings, kafka_settings(bootstrap), loglevel)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root ``zeikan`` app."""
     app.command("replay")(replay_command)
+    app.command("worker")(worker_command)

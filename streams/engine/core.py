@@ -133,6 +133,11 @@ class DecisionEngine:
         """Largest event time folded in so far (the engine's event-time clock)."""
 
     @property
+    def feature_state(self) -> FeatureState:
+        """The entity history the features come from."""
+        return self._features
+
+    @property
     def scorer(self) -> TabularScorer:
         """The tabular scorer (its ``explain`` gives reasons for selections)."""
         return self._scorer

@@ -1,0 +1,136 @@
+"""The declaration <-> container join in two Faust tables, POST_SCAN decisions and scan deadlines.
+
+* ``join-containers`` agent (container-keyed topic): scans and scan requests meet;
+  every match goes to the declaration-keyed topic.
+* ``join-declarations`` agent (declaration-keyed topic): openings, matches and
+  deadline checks; when every container of a declaration has a scan, the image
+  scorer assesses the scans (one batch call per agent batch) and the POST_SCAN
+  decision is emitted, exactly once per declaration state (a redelivered message
+  finds the state already done and emits nothing new; a decision re-emitted after
+  a crash carries the same decision_id).
+* A timer checks deadlines against the engine's *event-time* clock (the latest
+  event time the history follower has folded in), so overdue detection follows
+  the simulated or replayed time, not the wall clock; it sends a check message
+  per overdue candidate so the owner updates its table inside the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from zeikan.schemas.codec import codec_for
+from zeikan.schemas.contract import DECISIONS, SCAN_OVERDUE
+from zeikan.streams.agents.common import Outbox, now_ms, put
+from zeikan.streams.engine import join
+from zeikan.streams.engine.post_scan import assess, post_scan_decision
+
+if TYPE_CHECKING:
+    from zeikan.streams.app import Pipeline
+
+
+def _key(event: Any) -> str:
+    key = event.key
+    return key.decode() if isinstance(key, (bytes, bytearray)) else str(key)
+
+
+def register(p: Pipeline) -> None:
+    """Add the two join agents and the deadline timer."""
+    settings, hooks, topics, tables = p.settings, p.hooks, p.topics, p.tables
+    lookback = p.config.scan_lookback_ms
+    decisions_codec = codec_for(DECISIONS.name)
+    overdue_codec = codec_for(SCAN_OVERDUE.name)
+
+    @p.app.agent(topics.container_events, name="zeikan.join-containers")
+    async def containers(stream):  # type: ignore[no-untyped-def]
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            outbox = Outbox(topics.dead_letters, hooks)
+            touched: dict[str, tuple[dict, Any]] = {}
+            for event in events:
+                container_id = _key(event)
+                state = touched[container_id][0] if container_id in touched else None
+                state = state or tables.containers.get(container_id) or join.new_container_state()
+                touched[container_id] = (state, event)
+                body = event.value
+                if body["kind"] == "scan":
+                    matches = join.container_on_scan(state, body["scan"], lookback)
+                else:
+                    matches = join.container_on_request(state, container_id, body["request"], lookback)
+                for m in matches:
+                    await outbox.send(
+                        topics.declaration_joins, m.declaration_id.encode(),
+                        {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
+                    )
+            for container_id, (state, event) in touched.items():
+                put(stream, tables.containers, container_id, state, event)
+            await outbox.flush()
+
+    @p.app.agent(topics.declaration_joins, name="zeikan.join-declarations")
+    async def declarations(stream):  # type: ignore[no-untyped-def]
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            started = time.perf_counter()
+            outbox = Outbox(topics.dead_letters, hooks)
+            touched: dict[str, tuple[dict, Any]] = {}
+            completed: list[tuple[dict, list]] = []
+            overdue: list[tuple[dict, list[str]]] = []
+            for event in events:
+                decl_id = _key(event)
+                state = touched[decl_id][0] if decl_id in touched else None
+                state = state or tables.joins.get(decl_id) or join.new_declaration_state()
+                state["partition"] = event.message.partition
+                touched[decl_id] = (state, event)
+                body = event.value
+                if body["kind"] == "open":
+                    scans = join.declaration_on_open(state, body["opening"])
+                elif body["kind"] == "match":
+                    scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
+                else:
+                    scans = None
+                    missing = join.overdue_containers(state, int(body["clock"]))
+                    if missing is not None:
+                        overdue.append((state["open"], missing))
+                if scans is not None:
+                    completed.append((state["open"], scans))
+            for decl_id, (state, event) in touched.items():
+                put(stream, tables.joins, decl_id, state, event)
+            decided = []
+            if completed:
+                image_started = time.perf_counter()
+                assessments = assess(p.image_scorer, completed)
+                hooks.on_image_batch(sum(len(s) for _, s in completed), time.perf_counter() - image_started)
+                for (opened, scans), found in zip(completed, assessments):
+                    record = post_scan_decision(opened, scans, found, p.image_scorer.version, p.config, now_ms())
+                    decided.append(record)
+                    await outbox.send(topics.decisions, record["declaration_id"].encode(), decisions_codec.encode(record))
+            for opened, missing in overdue:
+                record = {
+                    "declaration_id": opened["declaration_id"],
+                    "office_id": opened["office_id"],
+                    "decision_id": opened["pre_decision_id"],
+                    "deadline": int(opened["deadline"]),
+                    "missing_containers": missing,
+                    "detected_at": now_ms(),
+                }
+                await outbox.send(topics.overdue, record["declaration_id"].encode(), overdue_codec.encode(record))
+            await outbox.flush()
+            hooks.on_decisions(decided)
+            if overdue:
+                hooks.on_overdue(len(overdue))
+            hooks.on_batch_latency("join", time.perf_counter() - started)
+
+    @p.app.timer(settings.overdue_interval_s, name="zeikan.scan-deadlines")
+    async def scan_deadlines() -> None:
+        clock = p.engine.clock
+        assigned = {tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()}
+        size = pending = 0
+        for decl_id, state in list(tables.joins.items()):
+            if state is None or state.get("partition") not in assigned:
+                continue
+            size += 1
+            opened = state["open"]
+            if opened is None or state["done"]:
+                continue
+            pending += 1
+            if not state["overdue"] and clock > int(opened["deadline"]):
+                await topics.declaration_joins.send(key=decl_id.encode(), value={"kind": "check", "clock": clock})
+        hooks.on_join_state(size, pending)

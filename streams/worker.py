@@ -1,0 +1,26 @@
+"""Start one pipeline worker process: provision topics, build the pipeline and observability, run Faust."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.worker import Worker
+
+from zeikan.schemas.contract import TOPICS
+from zeikan.streams.app import create_pipeline
+from zeikan.streams.kafka_config import KafkaSettings
+from zeikan.streams.kafka_io import check_reachable, ensure_topics
+from zeikan.streams.settings import WorkerSettings
+
+
+def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
+    """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
+    from zeikan.streams.observability import ObservabilitySettings, create_observability, install_web_routes
+
+    check_reachable(kafka.bootstrap)
+    ensure_topics(kafka.bootstrap, TOPICS, kafka.partitions, kafka.replication)
+    hooks, health = create_observability(ObservabilitySettings.from_env())
+    pipeline = create_pipeline(settings, kafka, hooks)
+    install_web_routes(pipeline.app, hooks, health)
+    logging.getLogger("zeikan").setLevel(loglevel.upper())
+    Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False).execute_from_commandline()
