@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from zeikan.schemas import jsonl
 from zeikan.schemas.codec import codec_for
-from zeikan.schemas.contract import DEAD_LETTERS, DECLARATIONS, TOPICS
+from zeikan.schemas.contract import DEAD_LETTERS, DECLARATIONS, INPUT_TOPICS, TOPICS
 from zeikan.schemas.examples import example_record
 from zeikan.errors import ZeikanError
 from zeikan.streams import cli
@@ -252,3 +252,24 @@ def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
     with socket.socket() as sock:
         assert sock.connect_ex((host, int(port))) != 0, "Tansu must stop with the command"
     assert (tmp_path / "tansu.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_simulated_day_published_and_tailed_back_is_equal(
+    fresh_broker: MakeBroker, tmp_path: Path
+) -> None:
+    broker = fresh_broker()
+    day = tmp_path / "day"
+    code, _, err = zeikan("simulate", "--out", str(day), "--days", "1", "--seed", "1")
+    assert code == 0, err
+    for topic in INPUT_TOPICS:
+        lines = (day / f"{topic}.jsonl").read_text().splitlines()
+        assert lines, f"the simulator wrote no {topic}"
+        code, _, err = zeikan("publish", topic, str(day / f"{topic}.jsonl"), "-b", broker.bootstrap)
+        assert code == 0, err
+        code, out, err = zeikan("tail", topic, "--json", "--from-beginning", "--limit",
+                                str(len(lines)), "--timeout", "10", "-b", broker.bootstrap)  # fmt: skip
+        assert code == 0, err
+        sent = sorted((jsonl.parse_line(topic, line) for line in lines), key=repr)
+        back = sorted((jsonl.parse_line(topic, line) for line in out.splitlines()), key=repr)
+        assert back == sent
