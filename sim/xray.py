@@ -130,7 +130,8 @@ def _goods(c: _Canvas, load: XrayLoad, rng: np.random.Generator, x_start: float,
         length, h_min, h_max = _UNIT_MM.get(goods.material, _UNIT_MM["organic"])
         height = float(rng.uniform(h_min, h_max))
         lo, hi = BULK_DENSITY_KG_M3.get(goods.material, BULK_DENSITY_KG_M3["organic"])
-        unit_kg = float(rng.uniform(lo, hi)) * length * height * INNER_WIDTH_MM * 1e-9
+        fill = float(rng.uniform(0.35, 0.8))  # share of the container width the pallets occupy
+        unit_kg = float(rng.uniform(lo, hi)) * length * height * INNER_WIDTH_MM * fill * 1e-9
         n_units = max(1, round(goods.gross_weight_kg / unit_kg))
         masses = rng.uniform(0.85, 1.15, size=n_units)
         masses *= goods.gross_weight_kg / masses.sum()

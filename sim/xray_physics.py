@@ -25,10 +25,10 @@ MU_CM2_PER_G = np.array(
 """Rows follow :data:`MATERIALS`; columns are the (low, high) energy channels."""
 
 BULK_DENSITY_KG_M3: dict[str, tuple[float, float]] = {
-    "organic": (150.0, 700.0),
-    "inorganic": (300.0, 1400.0),
-    "metal": (600.0, 3500.0),
-    "heavy": (1500.0, 6000.0),
+    "organic": (150.0, 600.0),
+    "inorganic": (250.0, 1000.0),
+    "metal": (400.0, 1800.0),
+    "heavy": (800.0, 3000.0),
 }
 """Typical bulk (as packed) density range of goods of each material class."""
 
