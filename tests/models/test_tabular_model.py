@@ -1,0 +1,122 @@
+"""Training, registry, scoring, explanations and evaluation on a small simulated history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from zeikan.features.batch import batch_features
+from zeikan.features.errors import HistoryNotFoundError
+from zeikan.features.history import load_history
+from zeikan.features.names import FEATURE_NAMES
+from zeikan.models.base import TabularScorer
+from zeikan.models.errors import NoLiveModelError
+from zeikan.models.evaluation import Truth, at_rate
+from zeikan.models.registry import ModelRegistry
+from zeikan.models.tabular import LightGBMScorer, LiveScorer
+from zeikan.models.training import TrainSettings, platt, selection_weights, train_tabular
+from zeikan.streams.cli import app
+
+runner = CliRunner()
+FAST = TrainSettings(num_boost_round=40, early_stopping_rounds=10)
+
+
+@pytest.fixture(scope="module")
+def history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("history")
+    result = runner.invoke(app, ["simulate", "--out", str(out), "--days", "24", "--seed", "3", "--per-day", "150"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(autouse=True)
+def few_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZEIKAN_TRAIN_NUM_BOOST_ROUND", "40")
+    monkeypatch.setenv("ZEIKAN_TRAIN_EARLY_STOPPING_ROUNDS", "10")
+
+
+def test_train_cli_registers_a_live_model_that_scores_and_explains(history_dir: Path, tmp_path: Path) -> None:
+    registry = tmp_path / "registry"
+    result = runner.invoke(app, ["train", "--history", str(history_dir), "--registry", str(registry)])
+    assert result.exit_code == 0, result.output
+    version = json.loads(result.output)["version"]
+    reg = ModelRegistry(str(registry))
+    assert reg.live_version() == version
+    info = reg.info(version)
+    assert info.features == list(FEATURE_NAMES) and info.data_hash and info.window["from"] < info.window["to"]
+
+    scorer = LightGBMScorer.from_registry(reg)
+    assert isinstance(scorer, TabularScorer) and scorer.version == version
+    events = load_history(str(history_dir))
+    feats = batch_features(events.declarations[-200:], [])
+    rows = [{n: r[n] for n in FEATURE_NAMES} for r in feats.iter_rows(named=True)]
+    decls = {d["declaration_id"]: d for d in events.declarations}
+    scores = scorer.score_batch([decls[i] for i in feats["declaration_id"]], rows)
+    assert len(scores) == 200 and all(0.0 < s < 1.0 for s in scores)
+    top = int(np.argmax(scores))
+    why = scorer.explain(decls[feats["declaration_id"][top]], rows[top])
+    assert set(why.contributions) == set(FEATURE_NAMES)
+    assert why.reasons and all(isinstance(r, str) and r for r in why.reasons)
+
+
+def test_live_scorer_swaps_in_a_promoted_model(history_dir: Path, tmp_path: Path) -> None:
+    reg = ModelRegistry(str(tmp_path / "reg"))
+    with pytest.raises(NoLiveModelError):
+        reg.load_live()
+    events = load_history(str(history_dir))
+    first = reg.register(train_tabular(events, FAST), events.data_hash, promote=True)
+    now = [0.0]
+    live = LiveScorer(reg, poll_s=5.0, clock=lambda: now[0])
+    assert live.version == first.version
+    second = reg.register(train_tabular(events, TrainSettings(num_boost_round=20, seed=1)), "otherhash", promote=False)
+    assert first.version != second.version
+    reg.promote(second.version)
+    now[0] = 1.0
+    live.score_batch([], [])
+    assert live.version == first.version  # not polled yet
+    now[0] = 6.0
+    live.score_batch([], [])
+    assert live.version == second.version
+    assert [i.version for i in reg.versions()] == [first.version, second.version]
+
+
+def test_bad_history_is_a_zeikan_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--history", str(tmp_path / "missing")])
+    assert isinstance(result.exception, HistoryNotFoundError)
+
+
+def test_evaluate_writes_report_and_chart(history_dir: Path, tmp_path: Path) -> None:
+    report, chart = tmp_path / "r.json", tmp_path / "c.png"
+    result = runner.invoke(app, ["evaluate", "--history", str(history_dir), "--truth", "--test-days", "7",
+                                 "--report", str(report), "--chart", str(chart)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["label_source"] == "truth"
+    assert set(data["rankings"]) == {"risk_model", "raw_baseline", "oracle"}
+    assert data["rankings"]["oracle"]["auc"] == 1.0
+    assert set(data["rankings"]["risk_model"]["at"]) == {"1%", "2%", "5%", "10%"}
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_at_rate_counts_the_top_share() -> None:
+    truth = Truth(np.array([1.0, 0.0, 1.0, 0.0]), np.array([10.0, 0.0, 30.0, 0.0]), "truth")
+    got = at_rate(np.array([0.9, 0.8, 0.1, 0.2]), truth, 0.5)
+    assert got == {"k": 2.0, "precision": 0.5, "recall": 0.5, "revenue_captured": 0.25}
+
+
+def test_random_selected_examples_carry_the_targeted_weight() -> None:
+    w = selection_weights(pl.Series([True, False, False, False, True, False]))
+    assert w.tolist() == [2.0, 1.0, 1.0, 1.0, 2.0, 1.0]
+
+
+def test_platt_recovers_a_known_calibration() -> None:
+    rng = np.random.default_rng(0)
+    margin = rng.normal(size=20000)
+    label = (rng.random(20000) < 1 / (1 + np.exp(-(0.5 * margin - 1.0)))).astype(float)
+    cal = platt(margin, label, np.ones_like(margin))
+    assert abs(cal.a - 0.5) < 0.08 and abs(cal.b + 1.0) < 0.08
