@@ -1,9 +1,255 @@
-"""CLI commands of this area (stub: filled in by the issue that owns it)."""
+"""``zeikan images ingest|ls|show|train|evaluate|annotate|al-experiment``.
+
+Commands only wire things: formats live in :mod:`zeikan.images.canonical` and
+:mod:`zeikan.images.ingest`, storage in :mod:`zeikan.images.store`, the model in
+:mod:`zeikan.models.image_scorer` (torch only for ``train``).
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import typer
+
+from zeikan.images.errors import ImageError
+from zeikan.images.settings import ImagesSettings
+
+images_app = typer.Typer(help="X-ray images: canonical store, image model, annotation queue.", no_args_is_help=True)
+annotate_app = typer.Typer(help="Annotation queue: export tasks, import answers, labels from inspections.", no_args_is_help=True)
+images_app.add_typer(annotate_app, name="annotate")
+
+STORE_HELP = "Image store URL (path, file://, memory://, s3://...); env ZEIKAN_IMAGE_STORE."
+
+
+def _store_url(store: str | None) -> str:
+    return store or ImagesSettings.from_env().store_url
+
+
+def _dump(obj: object, out: Path | None) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        typer.echo(f"wrote {out}", err=True)
+
+
+@images_app.command("ingest")
+def ingest_command(
+    files: list[Path] = typer.Argument(..., help="Vendor images: .png/.jpg (8-bit) or .raw (16-bit, needs --calibration)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    scanner_model: str = typer.Option("unknown", "--scanner-model", help="Scanner model (8-bit images)."),
+    pitch_mm: float = typer.Option(5.0, "--pitch-mm", help="Native pixel pitch of 8-bit images (mm)."),
+    inverted: bool = typer.Option(False, "--inverted", help="8-bit images show dense matter bright."),
+    calibration: Path = typer.Option(None, "--calibration", help="Scanner calibration JSON (raw 16-bit)."),
+    width: int = typer.Option(0, "--width", help="Width of raw images (pixels)."),
+    height: int = typer.Option(0, "--height", help="Height of raw images (pixels)."),
+    container_id: str = typer.Option("", "--container-id", help="Container id (default: none)."),
+) -> None:
+    """Convert vendor images to the canonical format and store them (scan id = file stem)."""
+    from zeikan.images.ingest import Calibration, ScanInfo, format_of, ingest_8bit, ingest_raw16
+    from zeikan.images.store import open_store
+
+    target = open_store(_store_url(store))
+    cal = Calibration.from_json(calibration.read_bytes(), str(calibration)) if calibration else None
+    failed = 0
+    for path in files:
+        try:
+            fmt = format_of(str(path))
+            data = path.read_bytes()
+            if fmt == "raw16":
+                if cal is None:
+                    raise ImageError(f"{path}: raw 16-bit images need --calibration, --width and --height")
+                image = ingest_raw16(data, width, height, cal, scan_id=path.stem, container_id=container_id, source=str(path))
+            else:
+                info = ScanInfo(path.stem, container_id, scanner_model, (pitch_mm, pitch_mm))
+                image = ingest_8bit(data, info, inverted=inverted, source=str(path))
+            stored = target.put(image)
+            typer.echo(f"{stored.sha256}\t{stored.uri}")
+        except (ImageError, OSError) as exc:
+            failed += 1
+            typer.echo(f"dead-letter\t{path}\t{exc}", err=True)
+    if failed:
+        raise ImageError(f"{failed} of {len(files)} images could not be ingested (listed above as dead-letter)")
+
+
+@images_app.command("ls")
+def ls_command(store: str = typer.Option(None, "--store", help=STORE_HELP)) -> None:
+    """List stored images: sha256, scanner model, scan id, latest verdict."""
+    from zeikan.images.labels import latest_verdict
+    from zeikan.images.store import open_store
+
+    source = open_store(_store_url(store))
+    for sha in source.ls():
+        meta = source.get(sha).meta
+        typer.echo(f"{sha}\t{meta.scanner_model}\t{meta.scan_id}\t{latest_verdict(source.labels(sha)) or '-'}")
+
+
+@images_app.command("show")
+def show_command(
+    ref: str = typer.Argument(..., help="sha256 or URI of a stored image."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    png: Path = typer.Option(None, "--png", help="Also write a preview PNG (transmission, energies stacked)."),
+) -> None:
+    """Print an image's metadata, shape, attenuation range and labels as JSON."""
+    from dataclasses import asdict
+
+    import numpy as np
+    from PIL import Image
+
+    from zeikan.images.store import open_store, store_of_uri
+
+    source = store_of_uri(ref) if "://" in ref else open_store(_store_url(store))
+    image = source.get(ref)
+    att = image.attenuation()
+    sha = ref.rsplit("/", 1)[-1].split(".")[0]
+    _dump({"meta": asdict(image.meta), "shape": list(image.pixels.shape), "attenuation_max": float(att.max()),
+           "labels": [json.loads(lb.to_json()) for lb in source.labels(sha)]}, None)
+    if png is not None:
+        grey = np.clip(255.0 * np.exp(-np.concatenate(list(att), axis=0)), 0, 255).astype(np.uint8)
+        Image.fromarray(grey).save(png)
+
+
+@images_app.command("train")
+def train_command(
+    out: Path = typer.Option(Path("models/artifacts/image"), "--out", help="Model directory to write."),
+    n_train: int = typer.Option(2000, "--n-train", help="Rendered training images (training scanner models)."),
+    n_heldout: int = typer.Option(800, "--n-heldout", help="Rendered images of the held-out scanner model."),
+    epochs: int = typer.Option(12, "--epochs"),
+    cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
+    workers: int = typer.Option(2, "--workers", help="Render processes."),
+) -> None:
+    """Render data, train the CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
+    try:
+        from zeikan.images.training import train_and_export
+        from zeikan.models.image_model import TrainConfig
+    except ImportError as exc:
+        raise ImageError(f"training needs torch: pip install -e '.[train-image]' ({exc})") from exc
+    from zeikan.images.dataset import RenderedSet, render_set
+    from zeikan.sim.xray_physics import HELD_OUT_SCANNER, TRAIN_SCANNERS
+
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def cached(name: str, n: int, seed: int, scanners: tuple[str, ...], rate: float) -> RenderedSet:
+        path = cache / f"{name}-{n}-{seed}.npz"
+        if path.exists():
+            return RenderedSet.load(str(path))
+        started = time.perf_counter()
+        data = render_set(n, seed, scanners, rate, workers=workers)
+        typer.echo(f"rendered {n} {name} images in {time.perf_counter() - started:.0f} s", err=True)
+        data.save(str(path))
+        return data
+
+    train_set = cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
+    heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
+    result = train_and_export(train_set, heldout, out, TrainConfig(epochs=epochs), log=lambda m: typer.echo(m, err=True))
+    _dump(result, out / "evaluation.json")
+
+
+@images_app.command("evaluate")
+def evaluate_command(
+    n: int = typer.Option(800, "--n", help="Rendered scans of the held-out scanner model."),
+    seed: int = typer.Option(7, "--seed"),
+    scanner: str = typer.Option(None, "--scanner", help="Scanner model (default: the held-out one)."),
+    model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
+    out: Path = typer.Option(None, "--out", help="Write the JSON here (default: stdout)."),
+) -> None:
+    """Detection rate at 1 % false alarms, ROC AUC and per-kind figures on a held-out scanner model."""
+    from zeikan.images.evaluate import evaluate
+    from zeikan.models.image_scorer import ImageScorerSettings
+    from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
+
+    scanner = scanner or HELD_OUT_SCANNER
+    if scanner not in SCANNER_MODELS:
+        raise ImageError(f"unknown scanner model {scanner!r}; choose one of {', '.join(SCANNER_MODELS)}")
+    settings = ImageScorerSettings.from_env()
+    if model_dir:
+        settings = ImageScorerSettings(model_dir=model_dir, threads=settings.threads, batch_size=settings.batch_size)
+    _dump(evaluate(n, seed, scanner, settings), out)
+
+
+@images_app.command("al-experiment")
+def al_experiment_command(
+    n: int = typer.Option(600, "--n", help="Rendered scans of the held-out scanner model (pool + test)."),
+    seeds: int = typer.Option(5, "--seeds"),
+    out: Path = typer.Option(None, "--out"),
+) -> None:
+    """Labels needed to reach the same AUC on a new scanner model: active (uncertainty) vs random selection."""
+    from zeikan.images.active_learning import experiment, heatmap_features
+    from zeikan.images.dataset import render_set
+    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.sim.xray_physics import HELD_OUT_SCANNER
+
+    data = render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
+    scorer = OnnxImageScorer(ImageScorerSettings.from_env())
+    scores, heatmaps = scorer.score_inputs(data.x)
+    scorer.close()
+    _dump(experiment(heatmap_features(scores, heatmaps), data.y, seeds=seeds), out)
+
+
+@annotate_app.command("export")
+def annotate_export(
+    out: Path = typer.Option(..., "--out", help="COCO JSON of the tasks."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    limit: int = typer.Option(50, "--limit", help="How many images to ask for."),
+) -> None:
+    """Rank unlabeled stored images by expected information and export the top ones as COCO tasks."""
+    from zeikan.images.annotation import export_coco, rank
+    from zeikan.images.queue import candidates
+    from zeikan.images.store import open_store
+    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+
+    source = open_store(_store_url(store))
+    scorer = OnnxImageScorer(ImageScorerSettings.from_env())
+    try:
+        cands, boxes = candidates(source, scorer)
+    finally:
+        scorer.close()
+    tasks = rank(cands, limit=limit)
+    _dump(export_coco(tasks, boxes), out)
+
+
+@annotate_app.command("import")
+def annotate_import(
+    answers: Path = typer.Argument(..., help="COCO JSON with the officers' boxes."),
+    annotator: str = typer.Option(..., "--annotator", help="Who annotated."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Store officer labels from a COCO answer file beside their images."""
+    from zeikan.images.annotation import import_coco
+    from zeikan.images.store import open_store
+
+    try:
+        doc = json.loads(answers.read_text())
+        labels = import_coco(doc, annotator, int(time.time() * 1000))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ImageError(f"cannot read COCO answers {str(answers)!r}: {exc}") from exc
+    target = open_store(_store_url(store))
+    for label in labels:
+        target.put_label(label)
+    typer.echo(f"stored {len(labels)} labels", err=True)
+
+
+@annotate_app.command("from-inspections")
+def annotate_from_inspections(
+    history: Path = typer.Option(..., "--history", help="Directory with declarations.jsonl, scans.jsonl, inspection-results.jsonl."),
+    store: str = typer.Option(None, "--store", help="Image store (default: HISTORY/images)."),
+) -> None:
+    """Turn inspection outcomes into image labels (seizure with concealment -> black, clean physical exam -> white)."""
+    from zeikan.images.queue import labels_from_history
+    from zeikan.images.store import open_store
+
+    target = open_store(store or str(history / "images"))
+    labels = labels_from_history(history)
+    for label in labels:
+        target.put_label(label)
+    typer.echo(f"stored {len(labels)} labels", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the root ``zeikan`` app."""
+    """Add the ``images`` command group to the root ``zeikan`` app."""
+    app.add_typer(images_app, name="images")
+
