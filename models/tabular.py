@@ -39,7 +39,7 @@ class LightGBMScorer:
 
     def explain(self, declaration: Mapping, features: FeatureRow) -> Explanation:
         """TreeSHAP (``pred_contrib``) contributions of one declaration, top ones as reasons."""
-        contrib = self.model.booster.predict(self._matrix([features]), pred_contrib=True)[0]
+        contrib = self.model.booster.predict(self._matrix([features]), pred_contrib=True, num_threads=1)[0]
         return explanation(contrib, self._names, features, declaration)
 
 

@@ -100,7 +100,7 @@ class TrainedModel:
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated probability per row."""
-        return self.calibration.apply(self.booster.predict(matrix, raw_score=True))
+        return self.calibration.apply(self.booster.predict(matrix, raw_score=True, num_threads=1))
 
 
 def inspection_labels(inspections: Iterable[Mapping], before: int | None = None) -> pl.DataFrame:
