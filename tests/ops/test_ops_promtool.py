@@ -84,3 +84,17 @@ def test_missing_promtool_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.Mo
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         promtool()
+
+
+def test_scrape_targets_match_the_compose_workers() -> None:
+    compose = yaml.safe_load((OPS.parent / "docker-compose.yml").read_text())
+    workers = {
+        f"{name}:{service['environment']['ZEIKAN_WEB_PORT']}"
+        for name, service in compose["services"].items()
+        if service.get("command") == ["worker"]
+    }
+    config = yaml.safe_load((OPS / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "zeikan"]
+    assert set(job["static_configs"][0]["targets"]) == workers
+    mounts = compose["services"]["prometheus"]["volumes"]
+    assert "./ops/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
