@@ -154,6 +154,7 @@ def publish_command(
         raise InvalidRecords(file, len(bad), len(good) + len(bad))
     letters = [dead_letter_record(topic, line_no, raw, error) for line_no, raw, error in bad]
     dead_codec = codec_for(DEAD_LETTERS.name, settings.framing)
+    describe_topics(settings.bootstrap, [topic, DEAD_LETTERS.name] if letters else [topic])
     outgoing = [(topic, codec.encode(r), record_key(topic, r)) for r in good] + [
         (DEAD_LETTERS.name, dead_codec.encode(r), record_key(DEAD_LETTERS.name, r)) for r in letters
     ]

@@ -35,10 +35,13 @@ class BrokerStartFailed(StreamsError):
 
 
 class UnknownTopic(StreamsError):
-    """A topic named on the command line is not part of the event contract or the cluster."""
+    """A topic that does not exist on the cluster."""
 
-    def __init__(self, topic: str, known: list[str]) -> None:
-        super().__init__(f"unknown topic {topic!r}: expected one of {', '.join(sorted(known))}")
+    def __init__(self, topic: str, existing: list[str]) -> None:
+        super().__init__(
+            f"topic {topic!r} does not exist on the cluster (it has: {', '.join(sorted(existing)) or '-'}); "
+            f"create the contract topics with `zeikan topics --create`"
+        )
 
 
 class InputFileError(StreamsError):

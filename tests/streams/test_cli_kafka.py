@@ -219,6 +219,16 @@ def test_bad_input_is_one_line_and_exit_1(
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+def test_publish_to_a_topic_missing_on_the_cluster_says_how_to_create_it(
+    fresh_broker: MakeBroker, tmp_path: Path
+) -> None:
+    broker = fresh_broker(topics=())
+    jsonl.write_jsonl(tmp_path / "in.jsonl", "declarations", examples("declarations", 1))
+    code, _, err = zeikan("publish", "declarations", str(tmp_path / "in.jsonl"), "-b", broker.bootstrap)
+    assert code == 1
+    assert "'declarations' does not exist on the cluster" in err and "zeikan topics --create" in err
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
