@@ -61,8 +61,11 @@ class EmbeddedBroker:
 
     ``port=0`` picks a free port. :meth:`start` returns once a metadata request
     succeeds and every topic in ``topics`` (default: all of
-    :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions`` partitions. On Linux the broker
-    also dies with the process that started it, so a killed test run leaves none behind.
+    :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions`` partitions.
+
+    On Linux the broker also dies with the process that started it, so a killed test
+    run leaves none behind (strictly: with the *thread* that called :meth:`start`, so
+    call it from one that lives as long as the broker should, such as the main thread).
     """
 
     def __init__(
