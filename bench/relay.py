@@ -13,6 +13,7 @@ workers. The publisher runs alongside, so a figure close to ``publish_per_s`` is
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -200,6 +201,10 @@ def run(
     with ExitStack() as stack:
         bootstrap = bootstrap or stack.enter_context(EmbeddedBroker(partitions=partitions, topics=())).bootstrap
         for engine, workers in runs:
+            if engine.startswith("quix") and importlib.util.find_spec("quixstreams") is None:
+                error = "quixstreams is not installed: pip install -e '.[bench]'"
+                results[f"{engine}x{workers}"] = {"engine": engine, "workers": workers, "error": error}
+                continue
             try:
                 results[f"{engine}x{workers}"] = measure(engine, workers, bootstrap, values, partitions, timeout_s)
             except TimeoutError as exc:

@@ -1,0 +1,55 @@
+"""make bench's summary: JSON lines collected per bench, ratios, chart (no bench is run here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zeikan.bench.__main__ import available, chart_values, json_lines, main, summarize, write_chart
+
+RESULTS = {
+    "pipeline": {"figures": [{"bench": "pipeline", "declarations_per_s": 3000.0, "p50_ms": 4.0, "p99_ms": 30.0}]},
+    "relay": {
+        "figures": [
+            {"bench": "relay.faust-noopx1", "engine": "faust-noop", "workers": 1, "events_per_s": 6000.0, "rss_mb_per_worker": [80.0]},
+            {"bench": "relay.quix-relayx1", "engine": "quix-relay", "workers": 1, "events_per_s": 12000.0},
+            {"bench": "relay.faust-noopx2", "engine": "faust-noop", "workers": 2, "events_per_s": 9000.0, "rss_mb_per_worker": [81.0, 85.0]},
+        ]
+    },
+    "images": {"figures": [], "error": "exit 1: boom"},
+}
+
+
+def test_json_lines_keeps_only_json_objects() -> None:
+    text = 'starting\n{"bench": "a", "x_per_s": 1}\n[1, 2]\n{broken\n  {"y": 2}  \n'
+    assert json_lines(text) == [{"bench": "a", "x_per_s": 1}, {"y": 2}]
+
+
+def test_summary_ratios_come_from_the_same_run() -> None:
+    summary = summarize(RESULTS)
+    assert summary["pipeline_per_s"] == 3000.0
+    assert summary["ratios"]["pipeline_vs_faust_noop"] == 0.5
+    assert summary["ratios"]["pipeline_vs_quix_relay"] == 0.25
+    assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.5
+    assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
+    assert summary["errors"] == {"images": "exit 1: boom"}
+
+
+def test_chart_collects_throughput_latency_and_memory(tmp_path: Path) -> None:
+    assert chart_values(RESULTS, r"_per_s$")["relay.faust-noopx2: events_per_s"] == 9000.0
+    assert chart_values(RESULTS, r"rss")["relay.faust-noopx2: rss_mb_per_worker (max)"] == 85.0
+    png = tmp_path / "bench.png"
+    assert write_chart(RESULTS, png) == ["throughput (per s, log)", "latency (ms)", "memory per process (MB)"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_benches_are_skipped() -> None:
+    assert available(["relay", "no_such_bench"]) == ["relay"]
+
+
+def test_main_writes_summary_and_chart_with_no_bench(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = main(["--only", "relay", "--skip", "relay", "--out", str(tmp_path)])
+    assert summary["benches"] == {}
+    assert (tmp_path / "summary.json").exists()
+    assert '"summary"' in capsys.readouterr().out
