@@ -82,6 +82,21 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
+def figures_matching(figures: Figures, pattern: str) -> dict[str, float]:
+    """Numeric figures whose key matches ``pattern``, as ``"<bench line>.<key>"`` -> value."""
+    found = {}
+    for line in figures:
+        tag = line.get("bench", "")
+        for key, value in line.items():
+            if re.search(pattern, key) and isinstance(value, int | float) and not isinstance(value, bool):
+                found[f"{tag}.{key}" if tag else key] = value
+    return found
+
+
+HEADLINE = r"_per_s$|p(50|95|99)|rss|memory"
+"""Figures of the pipeline, model and image benches that the summary repeats."""
+
+
 def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Headline figures and ratios from every bench's JSON lines."""
     pipeline = results.get("pipeline", {}).get("figures", [])
@@ -98,6 +113,10 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "faust_noop_per_s": noop,
         "faust_json_relay_per_s": relay_rate("faust-relay", 1),
         "quix_json_relay_per_s": quix,
+        "relay_rss_mb_per_worker": {
+            f"{line['engine']}x{line['workers']}": line["rss_mb_per_worker"] for line in relay if "rss_mb_per_worker" in line
+        },
+        **{name: figures_matching(results.get(name, {}).get("figures", []), HEADLINE) for name in ("pipeline", "model", "images")},
         "ratios": {
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
             "pipeline_vs_quix_relay": ratio(pipeline_rate, quix),

@@ -34,6 +34,8 @@ def test_summary_ratios_come_from_the_same_run() -> None:
     assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.5
     assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
     assert summary["errors"] == {"images": "exit 1: boom"}
+    assert summary["pipeline"] == {"pipeline.declarations_per_s": 3000.0, "pipeline.p50_ms": 4.0, "pipeline.p99_ms": 30.0}
+    assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1": [80.0], "faust-noopx2": [81.0, 85.0]}
 
 
 def test_chart_collects_throughput_latency_and_memory(tmp_path: Path) -> None:
