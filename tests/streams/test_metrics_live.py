@@ -97,3 +97,40 @@ def test_worker_metrics_move_during_a_simulated_stream(fresh_broker, tmp_path) -
     lag_partitions = {dict(labels)["partition"] for labels in after["zeikan_consumer_lag_messages"] if ("topic", "declarations") in labels}
     assert lag_partitions == {str(p) for p in range(8)}
     assert total(after, "process_resident_memory_bytes") > 0
+
+
+def test_two_workers_each_serve_their_own_registry(fresh_broker, tmp_path) -> None:
+    broker = fresh_broker()
+    events = in_event_time_order(history(days=1, per_day=80, seed=6), [])
+    declarations = sum(1 for topic, _ in events if topic == "declarations")
+    workers = [WorkerProcess(broker.bootstrap, tmp_path / f"w{i}", {"ZEIKAN_LAG_INTERVAL_S": "0.3"}) for i in (1, 2)]
+    try:
+
+        def both_ready_and_split() -> bool:
+            if not all(get(w.port, "/readyz")[0] == 200 for w in workers):
+                return False
+            assigned = [json.loads(get(w.port, "/readyz")[1])["assigned_partitions"] for w in workers]
+            return all(assigned)
+
+        wait_until(both_ready_and_split, 120, workers[1].log_path)
+        publish_events(broker.bootstrap, events)
+
+        def decided_by_both() -> list[Samples] | None:
+            scraped = [scrape(w.port) for w in workers]
+            decided = sum(total(s, "zeikan_decisions_total", stage="PRE_ARRIVAL") for s in scraped)
+            lag_reported = all(s.get("zeikan_consumer_lag_messages") for s in scraped)
+            return scraped if decided >= declarations and lag_reported else None
+
+        scraped = wait_until(decided_by_both, 120, workers[0].log_path, every_s=0.5)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+    partitions = [  # each worker reports the partitions it holds, none twice
+        {dict(labels)["partition"] for labels in s["zeikan_consumer_lag_messages"] if ("topic", "declarations") in labels}
+        for s in scraped
+    ]
+    assert partitions[0] and partitions[1] and not partitions[0] & partitions[1]
+    assert partitions[0] | partitions[1] == {str(p) for p in range(8)}
+    in_counts = [total(s, "zeikan_events_in_total", topic="declarations") for s in scraped]
+    assert all(in_counts) and sum(in_counts) >= declarations
