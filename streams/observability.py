@@ -12,6 +12,7 @@ registry), ``/healthz`` (liveness) and ``/readyz`` (readiness; 503 until ready).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ async def sample_lag(consumer: Any) -> dict[tuple[str, int], int]:
         return {}
     highwaters = await consumer.highwaters(*assignment)
     committed = {tp: consumer._committed_offset.get(tp) for tp in assignment}
-    positions = {tp: await consumer.position(tp) for tp in assignment if committed[tp] is None}
+    unknown = [tp for tp in assignment if committed[tp] is None]
+    positions = dict(zip(unknown, await asyncio.gather(*(consumer.position(tp) for tp in unknown)), strict=True))
     return lag_by_partition(assignment, highwaters, committed, positions)
 
 
@@ -130,8 +132,9 @@ def install_web_routes(
     """Serve ``/metrics``, ``/healthz``, ``/readyz``; feed health from rebalance signals; sample lag.
 
     Call before the worker starts (timers and pages are registered at definition).
+    Without ``settings``, they are read from the environment.
     """
-    settings = settings or ObservabilitySettings()
+    settings = settings or ObservabilitySettings.from_env()
     registry = hooks.metrics.registry
 
     @app.page("/metrics")
