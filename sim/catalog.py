@@ -450,3 +450,21 @@ def effective_duty(goods_idx: np.ndarray, origin_idx: np.ndarray) -> np.ndarray:
     dumped = GOODS.anti_dumping[goods_idx] & np.isin(origin_idx, [COUNTRY_INDEX[c] for c in AD_ORIGINS])
     duty[dumped] += AD_DUTY
     return duty
+
+
+_HS_INDEX: dict[str, int] = {hs: g for g, hs in enumerate(GOODS.hs_code)}
+
+
+def tariff_rate(hs_code: str, origin: str) -> float:
+    """The public tariff of ZK: duty rate owed on ``hs_code`` goods from ``origin`` (0.0 if unknown).
+
+    Includes free-trade preferences and anti-dumping duties, so it is the incentive a
+    trader has to misdeclare goods or origin (a feature a customs office may use).
+
+    >>> tariff_rate("640399", "CN"), tariff_rate("640399", "VN"), tariff_rate("720851", "CN")
+    (0.3, 0.12, 0.5)
+    """
+    g, o = _HS_INDEX.get(hs_code), COUNTRY_INDEX.get(origin)
+    if g is None or o is None:
+        return 0.0
+    return round(float(effective_duty(np.array([g]), np.array([o]))[0]), 6)

@@ -17,7 +17,7 @@ def image_renderer() -> RenderImages | None:
     """THE place where the X-ray image renderer is plugged in (owned by the image helper).
 
     Returns ``render_images(loads, images_dir) -> {scan_id: (image_uri, image_sha256)}``,
-    or None to write scans with empty ``image_uri`` / ``image_sha256``.
+    or None to write scans with ``image_uri`` ``unrendered://<scan_id>`` and an empty ``image_sha256``.
     """
     from zeikan.sim.xray import render_images
 
