@@ -170,7 +170,7 @@ def _apply(
     lines = target[m]
     ratio = rng.uniform(0.4, 0.8, len(m))
     counted = _COUNTED_UNITS[GOODS.unit[goods[lines]]]
-    new_qty = np.where(counted, np.maximum(np.floor(qty[lines] * ratio), 1.0), np.round(qty[lines] * ratio, 1))
+    new_qty = np.where(counted, np.maximum(np.floor(qty[lines] * ratio), 1.0), np.maximum(np.round(qty[lines] * ratio, 1), 0.1))
     ratio = new_qty / qty[lines]
     before = value[lines]
     value[lines] = np.round(before * ratio, 2)
@@ -212,7 +212,7 @@ def _apply(
 def _convert_quantity(qty: np.ndarray, weight: np.ndarray, true_g: np.ndarray, fake: np.ndarray) -> np.ndarray:
     """Quantity expressed in the look-alike's unit (kg when it is weighed, pieces by unit weight otherwise)."""
     true_unit, fake_unit = GOODS.unit[true_g], GOODS.unit[fake]
-    net = np.round(weight / 1.06, 1)
+    net = np.maximum(np.round(weight / 1.06, 1), 0.1)
     by_piece = np.maximum(np.round(net / GOODS.unit_kg[fake]), 1.0)
     weighed = UNITS.index("KGM")
     converted = np.where(fake_unit == weighed, net, by_piece)

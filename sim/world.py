@@ -216,7 +216,8 @@ def _true_lines(
     qty = np.where(_COUNTED[GOODS.unit[goods]], np.maximum(np.round(raw), 1.0), np.maximum(np.round(raw, 1), 0.1))
     packing = rng.lognormal(0.0, 0.05, m) * rng.uniform(1.02, 1.12, m)
     weight = np.maximum(np.round(qty * GOODS.unit_kg[goods] * packing, 1), 0.1)
-    value = np.maximum(np.round(qty * unit_price, 2), 0.01)
+    value = qty * unit_price
+    value = np.maximum(np.where(rng.random(m) < 0.1, np.round(value), np.round(value, 2)), 0.01)
     return Lines(decl=decl_of, goods=goods, quantity=qty, weight_kg=weight, value=value)
 
 
