@@ -108,11 +108,19 @@ def read_decoded(bootstrap: str, topic: str, idle_timeout_s: float = 1.0) -> lis
     return [codec.decode(r.value) for r in read_topic(bootstrap, topic, from_beginning=True, idle_timeout_s=idle_timeout_s)]
 
 
-def decision_ids_settle(bootstrap: str, expected: int, timeout_s: float, log: Path | None = None) -> list[dict[str, Any]]:
+def decision_ids_settle(
+    bootstrap: str, expected: int, timeout_s: float, log: Path | None = None, worker: WorkerProcess | None = None
+) -> list[dict[str, Any]]:
     """Wait until ``expected`` distinct decision ids are on ``decisions``; return all decisions."""
+    seen = [0]
 
     def check() -> list[dict[str, Any]] | None:
         decisions = read_decoded(bootstrap, "decisions", idle_timeout_s=0.5)
-        return decisions if len({d["decision_id"] for d in decisions}) >= expected else None
+        seen[0] = len({d["decision_id"] for d in decisions})
+        return decisions if seen[0] >= expected else None
 
-    return wait_until(check, timeout_s, log, every_s=1.0)
+    try:
+        return wait_until(check, timeout_s, log, every_s=1.0)
+    except AssertionError as exc:
+        state = worker.state() if worker else None
+        raise AssertionError(f"{seen[0]} of {expected} decision ids; worker state {state}\n{exc}") from None
