@@ -40,14 +40,15 @@ def day_rows(day: Day, settings: SimSettings, images_dir: Path, render_images: R
     tag = day_tag(settings.start, day.index)
     decl_ids = [declaration_id(tag, k) for k in range(len(day))]
     scan_ids = [scan_id(tag, k) for k in range(len(day.scans.container))]
-    inspection_ids = [inspection_id(tag, k) for k in range(len(inspected_order(day)))]
+    order = inspected_order(day)
+    inspection_ids = [inspection_id(tag, k) for k in range(len(order))]
     images: dict[str, tuple[str, str]] = {}
     if render_images is not None and scan_ids:
         images = render_images(container_loads(day, scan_ids, decl_ids), images_dir)
     return {
         "declarations": declaration_rows(day, decl_ids),
         "scans": scan_rows(day, scan_ids, decl_ids, images),
-        "inspection-results": inspection_rows(day, inspection_ids, decl_ids),
+        "inspection-results": inspection_rows(day, order, inspection_ids, decl_ids),
         "truth": truth_rows(day, decl_ids),
     }
 

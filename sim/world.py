@@ -165,8 +165,8 @@ def generate_day(world: World, day: int) -> Day:
     scans, scan_done = _scans(rng, containers, selection, office, arrival)
     inspected_at = _inspection_times(rng, selection.inspection_type, arrival, scan_done)
     return Day(
-        index=day, filed_at=filed_at, office=office, importer=importer, declarant=declarant,
-        origin=decl_origin, true_origin=origin, dispatch=decl_dispatch, mode=mode, conveyance=conveyance, expected_arrival=arrival,
+        index=day, filed_at=filed_at, office=office, importer=importer, declarant=declarant, origin=decl_origin,
+        true_origin=origin, dispatch=decl_dispatch, mode=mode, conveyance=conveyance, expected_arrival=arrival,
         item_ptr=item_ptr, truth=truth, declared=declared, fraud=fraud, containers=containers,
         container_id=cids, selection=selection, findings=findings, inspected_at=inspected_at,
         officer=rng.integers(0, 12, n), scans=scans,

@@ -99,10 +99,10 @@ def inspected_order(day: Day) -> list[int]:
     return sorted(inspected, key=lambda d: (int(day.inspected_at[d]), d))
 
 
-def inspection_rows(day: Day, inspection_ids: list[str], declaration_ids: list[str]) -> list[Row]:
-    """One InspectionResult per inspected declaration (``inspection_ids`` follow :func:`inspected_order`)."""
+def inspection_rows(day: Day, order: list[int], inspection_ids: list[str], declaration_ids: list[str]) -> list[Row]:
+    """One InspectionResult per inspected declaration, ``order`` from :func:`inspected_order`."""
     rows = []
-    for k, d in enumerate(inspected_order(day)):
+    for k, d in enumerate(order):
         at = int(day.inspected_at[d])
         office = _OFFICE[day.office[d]]
         findings = ",".join(
@@ -131,13 +131,13 @@ def _note(day: Day, d: int, kind: int) -> str:
     if KINDS[kind] == "MISDECLARED_GOODS":
         return f"goods are {_HS[t.goods[i]]} ({GOODS.description[t.goods[i]]}), declared as {_HS[dec.goods[i]]}"
     if KINDS[kind] == "QUANTITY":
-        return f"counted {t.quantity[i]:g} {unit}, declared {dec.quantity[i]:g} {_UNIT[dec.goods[i]]}"
+        return f"counted {t.quantity[i]:.10g} {unit}, declared {dec.quantity[i]:.10g} {_UNIT[dec.goods[i]]}"
     if KINDS[kind] == "WEIGHT":
         return f"weighed {t.weight_kg[i]:.1f} kg, declared {dec.weight_kg[i]:.1f} kg"
     if KINDS[kind] == "ORIGIN":
         return f"origin established as {COUNTRIES[day.true_origin[d]]}, declared {COUNTRIES[day.origin[d]]}"
     g = int(day.fraud.hidden_goods[d])
-    return f"undeclared {GOODS.description[g]} ({day.fraud.hidden_quantity[d]:g} {_UNIT[g]}) hidden in the container"
+    return f"undeclared {GOODS.description[g]} ({day.fraud.hidden_quantity[d]:.10g} {_UNIT[g]}) hidden in the container"
 
 
 def truth_rows(day: Day, ids: list[str]) -> list[Row]:
