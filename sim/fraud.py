@@ -46,6 +46,8 @@ class Lines:
 class Fraud:
     """Per declaration: the fraud committed (if any) and its cost."""
 
+    probability: np.ndarray
+    """The latent probability the fraud draw used (:func:`fraud_probability`)."""
     is_fraud: np.ndarray
     kinds: np.ndarray
     """Bit mask over :data:`KINDS`."""
@@ -100,7 +102,8 @@ def draw_fraud(
 ) -> tuple[Fraud, Lines, np.ndarray, np.ndarray]:
     """Decide the frauds and apply them: returns (fraud, declared lines, declared origin, declared dispatch)."""
     n = len(ctx.importer)
-    is_fraud = rng.random(n) < fraud_probability(actors, ctx, truth, rate)
+    probability = fraud_probability(actors, ctx, truth, rate)
+    is_fraud = rng.random(n) < probability
     duty_true = effective_duty(truth.goods, ctx.origin[truth.decl])
     target = _richest_line(truth.decl, truth.value * duty_true, n)
     tg = truth.goods[target]
@@ -120,8 +123,8 @@ def draw_fraud(
 
     decl_lines, origin, dispatch, revenue = _apply(rng, ctx, truth, target, kinds, duty_true)
     hidden = _conceal(rng, actors, kinds, revenue)
-    fraud = Fraud(is_fraud=is_fraud, kinds=kinds, target_line=np.where(is_fraud, target, -1),
-                  revenue_by_kind=revenue, **hidden)
+    fraud = Fraud(probability=probability, is_fraud=is_fraud, kinds=kinds,
+                  target_line=np.where(is_fraud, target, -1), revenue_by_kind=revenue, **hidden)
     return fraud, decl_lines, origin, dispatch
 
 

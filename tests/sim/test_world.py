@@ -26,6 +26,16 @@ def test_truth_is_consistent(events: dict[str, list[dict]]) -> None:
         assert (t["revenue_at_risk"] > 0) == t["is_fraud"] or t["revenue_at_risk"] == 0
 
 
+def test_fraud_probability_is_the_latent_rate_of_the_draw(events: dict[str, list[dict]]) -> None:
+    truth = events["truth"]
+    probs = [t["fraud_probability"] for t in truth]
+    assert all(0.0 < p < 1.0 for p in probs)
+    assert abs(sum(probs) / len(probs) - 0.05) < 0.005, "the intercept solves the mean to the configured rate"
+    fraud = [t["fraud_probability"] for t in truth if t["is_fraud"]]
+    honest = [t["fraud_probability"] for t in truth if not t["is_fraud"]]
+    assert median(fraud) > 1.5 * median(honest), "frauds are drawn where the probability is high"
+
+
 def test_legacy_policy_is_biased_towards_fraud(events: dict[str, list[dict]]) -> None:
     truth = _truth(events)
     inspected = {r["declaration_id"] for r in events["inspection-results"]}
