@@ -48,7 +48,23 @@ def worker_command(
     run_worker(settings, kafka_settings(bootstrap), loglevel)
 
 
+def run_command(
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    history: Annotated[Optional[Path], typer.Option(help="history to publish (default: simulate one day)")] = None,
+    per_day: Annotated[int, typer.Option(help="declarations of the simulated day")] = 2000,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
+    speed: Annotated[float, typer.Option(help="event time runs this many times faster than real time")] = 720.0,
+    web_port: Annotated[int, typer.Option(help="web port of the first worker (next ones +1)")] = 6066,
+    workdir: Annotated[Path, typer.Option(help="logs and generated files")] = Path("var/run"),
+) -> None:
+    """Broker + worker(s) + a simulated day in accelerated time, with a live view of decisions."""
+    from zeikan.streams.run import run_pipeline
+
+    run_pipeline(workers, history, per_day, seed, speed, web_port, workdir)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root ``zeikan`` app."""
     app.command("replay")(replay_command)
     app.command("worker")(worker_command)
+    app.command("run")(run_command)
