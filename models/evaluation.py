@@ -11,8 +11,14 @@ Ground truth for the test window:
 * with ``truth`` (the simulator's truth file): every test declaration is labelled
   by ``is_fraud`` and its ``revenue_at_risk`` — precision@k is then the share of
   frauds among the k selected out of *all* declarations, the figure that matters
-  when comparing rankings; the oracle ranks by the truth itself (frauds first,
-  larger revenue first), the best any model could do;
+  when comparing rankings. The oracle (issue 5: "ranks by true fraud
+  probability") ranks by the truth file's ``fraud_probability``, the latent
+  probability the simulator drew each fraud with — the best ranking possible from
+  everything known *before* the fraud is committed (a model may still beat it: the
+  traces a fraud leaves in the declaration are evidence the latent probability does
+  not hold). Precision is still measured against the drawn 0/1 ``is_fraud``. A
+  truth file without ``fraud_probability`` falls back to the perfect ranking
+  (frauds first, larger revenue first), reported as ``oracle_source: "labels"``;
 * without it: only the inspected test declarations, labelled by their outcome and
   ``revenue_recovered`` (biased toward what the targeting chose; indicative only).
 """
@@ -47,6 +53,14 @@ class Truth:
     label: np.ndarray
     revenue: np.ndarray
     source: str
+    probability: np.ndarray | None = None
+    """The latent fraud probability (truth files that carry it), else None."""
+
+    def oracle(self) -> tuple[np.ndarray, str]:
+        """The oracle's scores and what they come from (``probability`` or ``labels``)."""
+        if self.probability is not None:
+            return self.probability, "probability"
+        return self.label + self.revenue / (1.0 + self.revenue.max()), "labels"
 
 
 def at_rate(score: np.ndarray, truth: Truth, rate: float) -> dict[str, float]:
@@ -78,7 +92,9 @@ def _test_truth(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarra
         rows = [history.truth.get(i, {}) for i in test_ids]
         label = np.array([float(bool(r.get("is_fraud", False))) for r in rows])
         revenue = np.array([float(r.get("revenue_at_risk", 0.0) or 0.0) for r in rows])
-        return Truth(label, revenue, "truth"), np.ones(len(test_ids), dtype=bool)
+        known = all("fraud_probability" in r for r in rows)
+        probability = np.array([float(r["fraud_probability"]) for r in rows]) if known and rows else None
+        return Truth(label, revenue, "truth", probability), np.ones(len(test_ids), dtype=bool)
     labels = dict(inspection_labels(history.inspections).select("declaration_id", "label").iter_rows())
     recovered: dict[str, float] = {}
     for r in history.inspections:
@@ -106,12 +122,14 @@ def evaluate_history(history: History, *, test_days: int = 14, settings: TrainSe
         "risk_model": model.predict(test.select(FEATURE_NAMES).to_numpy())[mask],
         "raw_baseline": baseline.predict(raw_test.select(COLUMNS).to_numpy())[mask],
     }
+    oracle_source = None
     if truth.source == "truth":
-        scores["oracle"] = truth.label + truth.revenue / (1.0 + truth.revenue.max())
+        scores["oracle"], oracle_source = truth.oracle()
     rankings = {name: summarize(score, truth) for name, score in scores.items()}
     p5 = {name: r["at"]["5%"]["precision"] for name, r in rankings.items()}
     return {
         "label_source": truth.source,
+        "oracle_source": oracle_source,
         "cut": cut,
         "test_days": test_days,
         "test_declarations": int(mask.sum()),

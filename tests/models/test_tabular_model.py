@@ -97,10 +97,21 @@ def test_evaluate_writes_report_and_chart(history_dir: Path, tmp_path: Path) -> 
     data = json.loads(report.read_text())
     assert data["label_source"] == "truth"
     assert set(data["rankings"]) == {"risk_model", "raw_baseline", "oracle"}
+    assert data["oracle_source"] == "labels"  # this truth file has no fraud_probability
     assert data["rankings"]["oracle"]["auc"] == 1.0
     assert data["rankings"]["risk_model"]["auc"] > 0.8  # the planted undervaluation is learnt
     assert set(data["rankings"]["risk_model"]["at"]) == {"1%", "2%", "5%", "10%"}
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_oracle_ranks_by_fraud_probability_when_known() -> None:
+    label, revenue = np.array([1.0, 0.0, 0.0, 1.0]), np.array([5.0, 0.0, 0.0, 9.0])
+    scores, source = Truth(label, revenue, "truth", np.array([0.2, 0.6, 0.1, 0.3])).oracle()
+    assert source == "probability"
+    assert at_rate(scores, Truth(label, revenue, "truth"), 0.5)["precision"] == 0.5  # latent p, not the draw
+    scores, source = Truth(label, revenue, "truth").oracle()
+    assert source == "labels"
+    assert list(np.argsort(-scores)) == [3, 0, 1, 2]
 
 
 def test_at_rate_counts_the_top_share() -> None:
