@@ -7,7 +7,7 @@ own process (``python -m zeikan.bench.NAME``): a crash or a hang costs that benc
 and memory figures stay per process. Every JSON object a bench prints on stdout is kept.
 The summary adds the ratios of the full pipeline to reference engines measured in the
 same run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``) and the
-1 -> 2 worker scaling, and the PNG charts every throughput (``*_per_s``), latency
+1 -> 2 worker scaling, and the PNG charts every throughput (``*per_s*``), latency
 (``p50/p95/p99``) and memory (``rss``) figure. Numbers, not assertions.
 """
 
@@ -93,7 +93,7 @@ def figures_matching(figures: Figures, pattern: str) -> dict[str, float]:
     return found
 
 
-HEADLINE = r"_per_s$|p(50|95|99)|rss|memory"
+HEADLINE = r"per_s|p(50|95|99)|rss|memory"
 """Figures of the pipeline, model and image benches that the summary repeats."""
 
 
@@ -151,7 +151,7 @@ def write_chart(results: dict[str, dict[str, Any]], path: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     panels = [
-        ("throughput (per s, log)", chart_values(results, r"_per_s$"), True),
+        ("throughput (per s, log)", chart_values(results, r"per_s"), True),
         ("latency (ms)", chart_values(results, r"p(50|95|99)"), False),
         ("memory per process (MB)", chart_values(results, r"rss"), False),
     ]
