@@ -102,27 +102,28 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     pipeline = results.get("pipeline", {}).get("figures", [])
     relay = results.get("relay", {}).get("figures", [])
 
-    def relay_rate(engine: str, workers: int) -> float | None:
-        return first_figure(relay, [RELAY_RATE_KEY], {"engine": engine, "workers": workers})
+    def relay_rate(engine: str, workers: int, mode: str) -> float | None:
+        return first_figure(relay, [RELAY_RATE_KEY], {"engine": engine, "workers": workers, "mode": mode})
 
     pipeline_rate = first_figure(pipeline, PIPELINE_RATE_KEYS)
-    noop, noop2 = relay_rate("faust-noop", 1), relay_rate("faust-noop", 2)
-    quix, quix2 = relay_rate("quix-relay", 1), relay_rate("quix-relay", 2)
+    noop, quix = relay_rate("faust-noop", 1, "backlog"), relay_rate("quix-relay", 1, "backlog")
     return {
         "pipeline_per_s": pipeline_rate,
         "faust_noop_per_s": noop,
-        "faust_json_relay_per_s": relay_rate("faust-relay", 1),
+        "faust_json_relay_per_s": relay_rate("faust-relay", 1, "backlog"),
         "quix_json_relay_per_s": quix,
         "relay_rss_mb_per_worker": {
-            f"{line['engine']}x{line['workers']}": line["rss_mb_per_worker"] for line in relay if "rss_mb_per_worker" in line
+            f"{line['engine']}x{line['workers']}-{line['mode']}": line["rss_mb_per_worker"]
+            for line in relay
+            if "rss_mb_per_worker" in line
         },
         **{name: figures_matching(results.get(name, {}).get("figures", []), HEADLINE) for name in ("pipeline", "model", "images")},
         "ratios": {
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
             "pipeline_vs_quix_relay": ratio(pipeline_rate, quix),
             "faust_noop_vs_quix_relay": ratio(noop, quix),
-            "faust_noop_2_vs_1_workers": ratio(noop2, noop),
-            "quix_relay_2_vs_1_workers": ratio(quix2, quix),
+            "faust_noop_2_vs_1_workers": ratio(relay_rate("faust-noop", 2, "live"), relay_rate("faust-noop", 1, "live")),
+            "quix_relay_2_vs_1_workers": ratio(relay_rate("quix-relay", 2, "live"), relay_rate("quix-relay", 1, "live")),
         },
         "errors": {name: r["error"] for name, r in results.items() if "error" in r},
     }
@@ -134,7 +135,6 @@ def chart_values(results: dict[str, dict[str, Any]], pattern: str) -> dict[str, 
     for name, result in results.items():
         for line in result.get("figures", []):
             tag = line.get("bench") or line.get("engine") or name
-            tag = f"{tag}x{line['workers']}" if "workers" in line and "x" not in str(tag) else tag
             for key, value in line.items():
                 if re.search(pattern, key) and isinstance(value, int | float) and not isinstance(value, bool):
                     values[f"{tag}: {key}"] = float(value)

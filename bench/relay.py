@@ -41,8 +41,11 @@ from zeikan.streams.kafka_io import ensure_topics, publish
 WARMUP = b'{"warmup":'
 """Prefix of warm-up records: consumed but never measured."""
 ENGINES = ("faust-noop", "faust-relay", "quix-relay")
-RUNS: tuple[tuple[str, int], ...] = (("faust-noop", 1), ("faust-relay", 1), ("quix-relay", 1), ("faust-noop", 2), ("quix-relay", 2))
-"""(engine, workers) measured by default."""
+RUNS: tuple[tuple[str, int, str], ...] = (
+    ("faust-noop", 1, "backlog"), ("faust-relay", 1, "backlog"), ("quix-relay", 1, "backlog"),
+    ("faust-noop", 1, "live"), ("faust-noop", 2, "live"), ("quix-relay", 1, "live"), ("quix-relay", 2, "live"),
+)  # fmt: skip
+"""(engine, workers, mode) measured by default; live runs give the 1 -> 2 worker scaling."""
 
 
 @dataclass
@@ -147,41 +150,52 @@ def _wait(condition: Callable[[], bool], timeout_s: float, what: str, step: Call
         time.sleep(0.2)
 
 
-def measure(engine: str, workers: int, bootstrap: str, values: list[bytes], partitions: int, timeout_s: float) -> dict[str, Any]:
-    """One run: ``workers`` processes of ``engine`` consume ``values``; figures as a dict."""
+def _spawn(engine: str, bootstrap: str, topics: tuple[str, str, str], status: Path) -> subprocess.Popen[bytes]:
+    source, sink, group = topics
+    return subprocess.Popen(
+        [sys.executable, "-m", "zeikan.bench.relay", "--child", engine, "--bootstrap", bootstrap,
+         "--source", source, "--sink", sink, "--group", group, "--status", str(status)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def measure(
+    engine: str, workers: int, mode: str, bootstrap: str, values: list[bytes], partitions: int, timeout_s: float
+) -> dict[str, Any]:
+    """One run: ``workers`` processes of ``engine`` consume ``values``; figures as a dict.
+
+    ``live``: the group is formed first (warm-up), then the records are published while
+    the workers consume. ``backlog`` (one worker): the records are published first and
+    the worker drains them, so the publisher cannot cap the figure.
+    """
     run_id = uuid.uuid4().hex[:8]
-    source, sink, group = f"bench-relay-in-{run_id}", f"bench-relay-out-{run_id}", f"bench-relay-{engine}-{run_id}"
-    ensure_topics(bootstrap, [source, sink], partitions)
+    source = f"bench-relay-in-{run_id}"
+    topics = (source, f"bench-relay-out-{run_id}", f"bench-relay-{engine}-{run_id}")
+    ensure_topics(bootstrap, topics[:2], partitions)
+    warmups = [(source, WARMUP + b"true}", f"w{p}".encode()) for p in range(partitions * 2)]
+    publish_s = 0.0
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         paths = [Path(tmp) / f"worker-{i}.json" for i in range(workers)]
+        if mode == "backlog":
+            publish(bootstrap, warmups + [(source, value, None) for value in values])
         for path in paths:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "zeikan.bench.relay", "--child", engine, "--bootstrap", bootstrap,
-                 "--source", source, "--sink", sink, "--group", group, "--status", str(path)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            stack.callback(_stop, process)
-
-        def warm_up() -> None:
-            publish(bootstrap, ((source, WARMUP + b"true}", f"w{p}".encode()) for p in range(partitions * 2)))
-
-        _wait(lambda: all(_read(p).warmups for p in paths), timeout_s, f"{workers} {engine} worker(s) to join", warm_up)
-        time.sleep(1.0)
-        started = time.time()
-        publish(bootstrap, ((source, value, None) for value in values))
-        publish_s = time.time() - started
+            stack.callback(_stop, _spawn(engine, bootstrap, topics, path))
+        if mode == "live":
+            joined = lambda: all(_read(p).warmups for p in paths)  # noqa: E731
+            _wait(joined, timeout_s, f"{workers} {engine} worker(s) to join", lambda: publish(bootstrap, warmups))
+            time.sleep(1.0)
+            started = time.time()
+            publish(bootstrap, ((source, value, None) for value in values))
+            publish_s = time.time() - started
         _wait(lambda: sum(_read(p).count for p in paths) >= len(values), timeout_s, f"{engine} to consume {len(values)}")
         time.sleep(0.3)
         done = [_read(p) for p in paths]
     seconds = max(p.last for p in done) - min(p.first for p in done if p.count)
     rate = len(values) / seconds if seconds > 0 else float("inf")
-    publish_rate = len(values) / publish_s
-    return {
-        "engine": engine, "workers": workers, "records": len(values),
-        "events_per_s": rate, "publish_per_s": publish_rate,
-        "publisher_bound": rate >= 0.9 * publish_rate, "per_worker": [p.count for p in done],
-        "rss_mb_per_worker": [round(p.rss_mb, 1) for p in done],
-    }  # fmt: skip
+    figures: dict[str, Any] = {"engine": engine, "workers": workers, "mode": mode, "records": len(values), "events_per_s": rate}
+    if mode == "live":
+        figures |= {"publish_per_s": len(values) / publish_s, "publisher_bound": rate >= 0.9 * len(values) / publish_s}
+    return figures | {"per_worker": [p.count for p in done], "rss_mb_per_worker": [round(p.rss_mb, 1) for p in done]}
 
 
 def declaration_values(count: int) -> list[bytes]:
@@ -196,22 +210,22 @@ def declaration_values(count: int) -> list[bytes]:
 
 def run(
     records: int = 50_000, bootstrap: str | None = None, partitions: int = 8,
-    runs: Sequence[tuple[str, int]] = RUNS, timeout_s: float = 120.0,
+    runs: Sequence[tuple[str, int, str]] = RUNS, timeout_s: float = 120.0,
 ) -> dict[str, Any]:  # fmt: skip
-    """Measure every (engine, workers) in ``runs``; a dict keyed ``"<engine>x<workers>"``."""
+    """Measure every (engine, workers, mode) in ``runs``; a dict keyed ``"<engine>x<workers>-<mode>"``."""
     values = declaration_values(records)
     results: dict[str, Any] = {}
     with ExitStack() as stack:
         bootstrap = bootstrap or stack.enter_context(EmbeddedBroker(partitions=partitions, topics=())).bootstrap
-        for engine, workers in runs:
+        for engine, workers, mode in runs:
+            key, run_id = f"{engine}x{workers}-{mode}", {"engine": engine, "workers": workers, "mode": mode}
             if engine.startswith("quix") and importlib.util.find_spec("quixstreams") is None:
-                error = "quixstreams is not installed: pip install -e '.[bench]'"
-                results[f"{engine}x{workers}"] = {"engine": engine, "workers": workers, "error": error}
+                results[key] = run_id | {"error": "quixstreams is not installed: pip install -e '.[bench]'"}
                 continue
             try:
-                results[f"{engine}x{workers}"] = measure(engine, workers, bootstrap, values, partitions, timeout_s)
+                results[key] = measure(engine, workers, mode, bootstrap, values, partitions, timeout_s)
             except TimeoutError as exc:
-                results[f"{engine}x{workers}"] = {"engine": engine, "workers": workers, "error": str(exc)}
+                results[key] = run_id | {"error": str(exc)}
     return results
 
 

@@ -12,9 +12,10 @@ RESULTS = {
     "pipeline": {"figures": [{"bench": "pipeline", "declarations_per_s": 3000.0, "p50_ms": 4.0, "p99_ms": 30.0}]},
     "relay": {
         "figures": [
-            {"bench": "relay.faust-noopx1", "engine": "faust-noop", "workers": 1, "events_per_s": 6000.0, "rss_mb_per_worker": [80.0]},
-            {"bench": "relay.quix-relayx1", "engine": "quix-relay", "workers": 1, "events_per_s": 12000.0},
-            {"bench": "relay.faust-noopx2", "engine": "faust-noop", "workers": 2, "events_per_s": 9000.0, "rss_mb_per_worker": [81.0, 85.0]},
+            {"bench": "relay.faust-noopx1-backlog", "engine": "faust-noop", "workers": 1, "mode": "backlog", "events_per_s": 6000.0, "rss_mb_per_worker": [80.0]},
+            {"bench": "relay.quix-relayx1-backlog", "engine": "quix-relay", "workers": 1, "mode": "backlog", "events_per_s": 12000.0},
+            {"bench": "relay.faust-noopx1-live", "engine": "faust-noop", "workers": 1, "mode": "live", "events_per_s": 5000.0},
+            {"bench": "relay.faust-noopx2-live", "engine": "faust-noop", "workers": 2, "mode": "live", "events_per_s": 9000.0, "rss_mb_per_worker": [81.0, 85.0]},
         ]
     },
     "images": {"figures": [], "error": "exit 1: boom"},
@@ -31,16 +32,16 @@ def test_summary_ratios_come_from_the_same_run() -> None:
     assert summary["pipeline_per_s"] == 3000.0
     assert summary["ratios"]["pipeline_vs_faust_noop"] == 0.5
     assert summary["ratios"]["pipeline_vs_quix_relay"] == 0.25
-    assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.5
+    assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.8
     assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
     assert summary["errors"] == {"images": "exit 1: boom"}
     assert summary["pipeline"] == {"pipeline.declarations_per_s": 3000.0, "pipeline.p50_ms": 4.0, "pipeline.p99_ms": 30.0}
-    assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1": [80.0], "faust-noopx2": [81.0, 85.0]}
+    assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1-backlog": [80.0], "faust-noopx2-live": [81.0, 85.0]}
 
 
 def test_chart_collects_throughput_latency_and_memory(tmp_path: Path) -> None:
-    assert chart_values(RESULTS, r"_per_s$")["relay.faust-noopx2: events_per_s"] == 9000.0
-    assert chart_values(RESULTS, r"rss")["relay.faust-noopx2: rss_mb_per_worker (max)"] == 85.0
+    assert chart_values(RESULTS, r"per_s")["relay.faust-noopx2-live: events_per_s"] == 9000.0
+    assert chart_values(RESULTS, r"rss")["relay.faust-noopx2-live: rss_mb_per_worker (max)"] == 85.0
     png = tmp_path / "bench.png"
     assert write_chart(RESULTS, png) == ["throughput (per s, log)", "latency (ms)", "memory per process (MB)"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
