@@ -1,14 +1,17 @@
 """Reference stream engines over the embedded broker: a no-op Faust agent, a Faust JSON relay
 and a quixstreams JSON relay (decode + produce), with 1 and 2 worker processes.
 
-``python -m zeikan.bench.relay [--records 50000] [--bootstrap B]`` prints one JSON line per
-run. Each worker is its own process (its memory is reported). Protocol of a run: workers
-join their consumer group on an empty topic; warm-up records are published until every
-worker has consumed one (the group is stable, nothing is measured yet); then N declaration
-records (JSON, ~1 kB) are published at full speed and the run ends when the workers have
-consumed all N. Throughput = N / (last measured record - first measured record), over all
-workers. The publisher runs alongside: ``publisher_bound`` marks a figure within 10 % of
-``publish_per_s`` (the engine may be faster than measured).
+``python -m zeikan.bench.relay [--records 50000] [--engine E] [--bootstrap B]`` prints one
+JSON line per run. Each worker is its own process (its peak RSS is reported). Input: N
+declaration records as JSON (~1 kB). Throughput = N / (last measured record - first
+measured record), over all workers; warm-up records are never measured.
+
+* ``backlog`` (one worker): the N records are published first, then the worker drains
+  them: the engine's own rate (used for the pipeline ratios).
+* ``live`` (1 or 2 workers): the group forms on an empty topic (warm-up records until each
+  worker consumed one), then N records are published while the workers consume (used for
+  the 1 -> 2 worker scaling). ``publisher_bound`` marks a figure within 10 % of
+  ``publish_per_s``: the engine may be faster than measured.
 """
 
 from __future__ import annotations
