@@ -26,8 +26,10 @@ from typing import Any
 
 BENCHES = ("publish", "codec", "simulate", "pipeline", "model", "images", "relay")
 """Bench modules in run order; the ones that do not exist are skipped."""
-PIPELINE_RATE_KEYS = ("declarations_per_s", "decisions_per_s", "pipeline_per_s", "events_per_s")
+PIPELINE_RATE_KEYS = ("pipeline_decl_per_s", "declarations_per_s", "decisions_per_s", "pipeline_per_s")
 """Names under which ``bench/pipeline.py`` may report end-to-end throughput (first found wins)."""
+PIPELINE_NOOP_KEYS = ("noop_faust_events_per_s",)
+"""The no-op Faust agent that ``bench/pipeline.py`` measures over its own backlog."""
 RELAY_RATE_KEY = "events_per_s"
 
 Figures = list[dict[str, Any]]
@@ -120,6 +122,7 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         **{name: figures_matching(results.get(name, {}).get("figures", []), HEADLINE) for name in ("pipeline", "model", "images")},
         "ratios": {
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
+            "pipeline_vs_its_own_faust_noop": ratio(pipeline_rate, first_figure(pipeline, PIPELINE_NOOP_KEYS)),
             "pipeline_vs_quix_relay": ratio(pipeline_rate, quix),
             "faust_noop_vs_quix_relay": ratio(noop, quix),
             "faust_noop_2_vs_1_workers": ratio(relay_rate("faust-noop", 2, "live"), relay_rate("faust-noop", 1, "live")),

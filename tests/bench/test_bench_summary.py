@@ -9,7 +9,7 @@ import pytest
 from zeikan.bench.__main__ import available, chart_values, json_lines, main, summarize, write_chart
 
 RESULTS = {
-    "pipeline": {"figures": [{"bench": "pipeline", "declarations_per_s": 3000.0, "p50_ms": 4.0, "p99_ms": 30.0}]},
+    "pipeline": {"figures": [{"pipeline_decl_per_s": 3000.0, "noop_faust_events_per_s": 4000.0, "p50_ms": 4.0, "p99_ms": 30.0}]},
     "relay": {
         "figures": [
             {"bench": "relay.faust-noopx1-backlog", "engine": "faust-noop", "workers": 1, "mode": "backlog", "events_per_s": 6000.0, "rss_mb_per_worker": [80.0]},
@@ -32,10 +32,11 @@ def test_summary_ratios_come_from_the_same_run() -> None:
     assert summary["pipeline_per_s"] == 3000.0
     assert summary["ratios"]["pipeline_vs_faust_noop"] == 0.5
     assert summary["ratios"]["pipeline_vs_quix_relay"] == 0.25
+    assert summary["ratios"]["pipeline_vs_its_own_faust_noop"] == 0.75
     assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.8
     assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
     assert summary["errors"] == {"images": "exit 1: boom"}
-    assert summary["pipeline"] == {"pipeline.declarations_per_s": 3000.0, "pipeline.p50_ms": 4.0, "pipeline.p99_ms": 30.0}
+    assert summary["pipeline"] == {"pipeline_decl_per_s": 3000.0, "noop_faust_events_per_s": 4000.0, "p50_ms": 4.0, "p99_ms": 30.0}
     assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1-backlog": [80.0], "faust-noopx2-live": [81.0, 85.0]}
 
 
