@@ -109,7 +109,7 @@ def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> 
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(y):.4f} ({time.perf_counter() - started:.0f} s)")
     return net.eval()
 
