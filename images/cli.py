@@ -155,10 +155,12 @@ def evaluate_command(
     seed: int = typer.Option(7, "--seed"),
     scanner: str = typer.Option(None, "--scanner", help="Scanner model (default: the held-out one)."),
     model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
+    data_file: Path = typer.Option(None, "--data", help="Evaluate on this rendered set (.npz) instead of rendering."),
     out: Path = typer.Option(None, "--out", help="Write the JSON here (default: stdout)."),
 ) -> None:
     """Detection rate at 1 % false alarms, ROC AUC and per-kind figures on a held-out scanner model."""
-    from zeikan.images.evaluate import evaluate
+    from zeikan.images.dataset import RenderedSet
+    from zeikan.images.evaluate import evaluate, evaluate_set
     from zeikan.models.image_scorer import ImageScorerSettings
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
@@ -168,22 +170,26 @@ def evaluate_command(
     settings = ImageScorerSettings.from_env()
     if model_dir:
         settings = ImageScorerSettings(model_dir=model_dir, threads=settings.threads, batch_size=settings.batch_size)
-    _dump(evaluate(n, seed, scanner, settings), out)
+    if data_file:
+        _dump(evaluate_set(RenderedSet.load(str(data_file)), settings), out)
+    else:
+        _dump(evaluate(n, seed, scanner, settings), out)
 
 
 @images_app.command("al-experiment")
 def al_experiment_command(
     n: int = typer.Option(600, "--n", help="Rendered scans of the held-out scanner model (pool + test)."),
     seeds: int = typer.Option(5, "--seeds"),
+    data_file: Path = typer.Option(None, "--data", help="Use this rendered set (.npz from `train --cache`) instead of rendering."),
     out: Path = typer.Option(None, "--out"),
 ) -> None:
     """Labels needed to reach the same AUC on a new scanner model: active (uncertainty) vs random selection."""
     from zeikan.images.active_learning import experiment, heatmap_features
-    from zeikan.images.dataset import render_set
+    from zeikan.images.dataset import RenderedSet, render_set
     from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER
 
-    data = render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
+    data = RenderedSet.load(str(data_file)) if data_file else render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
     scorer = OnnxImageScorer(ImageScorerSettings.from_env())
     scores, heatmaps = scorer.score_inputs(data.x)
     scorer.close()

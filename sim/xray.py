@@ -148,19 +148,28 @@ def _goods(c: _Canvas, load: XrayLoad, rng: np.random.Generator, x_start: float,
     return units
 
 
+_PACKAGE_DENSITY_KG_M3 = {"organic": (900.0, 1300.0), "inorganic": (1500.0, 2500.0),
+                         "metal": (2500.0, 6000.0), "heavy": (5000.0, 10000.0)}
+"""density of a hidden package (pressed bricks, parts, ingots)"""
+
+
 def _conceal(c: _Canvas, load: XrayLoad, kind: str, rng: np.random.Generator, x_front: float, units: list, x_end: float) -> tuple[float, float, float, float]:
-    """Hide a package of contraband (the load's, or a random one); returns its rectangle in mm."""
+    """Hide a package of contraband (the load's mass, or one from its size); returns its rectangle in mm.
+
+    The package mass is side area x depth along the beam x density, so a larger
+    package is also heavier, as in a real compartment.
+    """
     floor_y = TOP_MM + HEIGHT_MM - FLOOR_MM
     inner_h = floor_y - (TOP_MM + ROOF_MM)
     if kind == "wall":
-        depth, height = rng.uniform(150.0, 350.0), inner_h * rng.uniform(0.6, 1.0)
-        rect = (x_front, x_front + depth, floor_y - height, floor_y)
-        material, kg = "organic", rng.uniform(40.0, 250.0)
+        width, height = rng.uniform(150.0, 350.0), inner_h * rng.uniform(0.6, 1.0)
+        rect = (x_front, x_front + width, floor_y - height, floor_y)
+        material, depth = "organic", INNER_WIDTH_MM * rng.uniform(0.1, 0.4)
     elif kind == "floor":
         start, length = rng.uniform(x_front, max(x_front + 1.0, x_end - 3500.0)), rng.uniform(800.0, 3500.0)
         band = rng.uniform(40.0, 80.0)
         rect = (start, min(start + length, x_end), floor_y + 10.0, floor_y + 10.0 + band)
-        material, kg = str(rng.choice(["organic", "metal"])), rng.uniform(20.0, 150.0)
+        material, depth = str(rng.choice(["organic", "metal"])), INNER_WIDTH_MM * rng.uniform(0.2, 0.8)
     else:
         host = units[int(rng.integers(len(units)))] if units else (x_front, x_end, floor_y - 1500.0, floor_y)
         w = min(rng.uniform(250.0, 700.0), host[1] - host[0])
@@ -168,8 +177,11 @@ def _conceal(c: _Canvas, load: XrayLoad, kind: str, rng: np.random.Generator, x_
         x0 = rng.uniform(host[0], host[1] - w)
         y0 = rng.uniform(host[2], host[3] - h)
         rect = (x0, x0 + w, y0, y0 + h)
-        material, kg = str(rng.choice(["organic", "inorganic", "metal", "heavy"])), rng.uniform(15.0, 150.0)
-    c.mass(rect, load.concealed_material or material, float(load.concealed_kg if load.concealed_kg is not None else kg))
+        material, depth = str(rng.choice(["organic", "inorganic", "metal", "heavy"])), rng.uniform(200.0, 600.0)
+    material = load.concealed_material or material
+    lo, hi = _PACKAGE_DENSITY_KG_M3[material]
+    kg = (rect[1] - rect[0]) * (rect[3] - rect[2]) * depth * 1e-9 * rng.uniform(lo, hi)
+    c.mass(rect, material, float(load.concealed_kg if load.concealed_kg is not None else kg))
     return rect
 
 
