@@ -72,7 +72,8 @@ def _letter_values() -> dict[str, int]:
     return values
 
 
-_LETTER_VALUES = _letter_values()
+ISO6346_LETTER_VALUES = _letter_values()
+"""ISO 6346 numeric value of each letter of an owner code or category."""
 
 
 def container_check_digit(owner_serial10: str) -> int:
@@ -85,7 +86,7 @@ def container_check_digit(owner_serial10: str) -> int:
         raise ValueError(f"{owner_serial10!r} is not 4 capital letters followed by 6 digits")
     total = 0
     for position, char in enumerate(owner_serial10):
-        value = _LETTER_VALUES[char] if char.isalpha() else int(char)
+        value = ISO6346_LETTER_VALUES[char] if char.isalpha() else int(char)
         total += value << position
     return total % 11 % 10
 

@@ -11,30 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zeikan.schemas.reference import ISO6346_LETTER_VALUES
 from zeikan.sim.catalog import CONTAINER_OWNERS
 from zeikan.sim.errors import SimTooLargeError
 
 _SERIALS_PER_OWNER_DAY = 10_000
-
-
-def _letter_values() -> dict[str, int]:
-    """ISO 6346 letter values: A=10 upwards, skipping multiples of 11."""
-    values, v = {}, 10
-    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        if v % 11 == 0:
-            v += 1
-        values[letter] = v
-        v += 1
-    return values
-
-
-_LETTER_VALUE = _letter_values()
-
-
-def _check_digit(code10: str) -> int:
-    """ISO 6346 check digit of the first 10 characters (owner code, category, serial)."""
-    total = sum((_LETTER_VALUE[c] if c.isalpha() else int(c)) << i for i, c in enumerate(code10))
-    return total % 11 % 10
 
 
 def container_ids(rng: np.random.Generator, n: int, day: int) -> list[str]:
@@ -45,7 +26,7 @@ def container_ids(rng: np.random.Generator, n: int, day: int) -> list[str]:
     draws = rng.choice(capacity, size=n, replace=False)
     owners = draws // _SERIALS_PER_OWNER_DAY
     serials = (day % 100) * _SERIALS_PER_OWNER_DAY + draws % _SERIALS_PER_OWNER_DAY
-    owner_sum = np.array([sum(_LETTER_VALUE[c] << i for i, c in enumerate(o + "U")) for o in CONTAINER_OWNERS])
+    owner_sum = np.array([sum(ISO6346_LETTER_VALUES[c] << i for i, c in enumerate(o + "U")) for o in CONTAINER_OWNERS])
     digits = (serials[:, None] // 10 ** np.arange(5, -1, -1)[None, :]) % 10
     check = (owner_sum[owners] + (digits << np.arange(4, 10)[None, :]).sum(axis=1)) % 11 % 10
     return [f"{CONTAINER_OWNERS[o]}U{s:06d}{c}" for o, s, c in zip(owners.tolist(), serials.tolist(), check.tolist())]
