@@ -177,7 +177,7 @@ def _line_features(decls: list[Mapping], cum: pl.DataFrame) -> pl.DataFrame:
         lines = lines.hstack(got.with_columns(pl.all().fill_null(0.0)).get_columns())
     return lines.group_by("qid").agg(
         new_importer_hs=(1.0 - tf.positive(pl.col("ih_n"))).mean(),
-        desc_hs_share=fd.line_desc_share(pl.col).min(),
+        desc_hs_share=fd.line_desc_share(pl.col("dh_n"), pl.col("d_n")).min(),
     )
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from zeikan.features import transforms as tf
+from zeikan.features.transforms import X
 from zeikan.features.names import TRANSPORT_MODES
 
 POSITIVE_OUTCOMES = frozenset({"DISCREPANCY", "SEIZURE"})
@@ -38,7 +39,10 @@ NORM_FEATURES: dict[str, str] = {
     "wpu_z_abs": "maxabs",
     "vpk_z": "min",
 }
-"""Robust-z features over rolling norms, and how their per-line values aggregate."""
+"""Robust-z features over rolling norms, and how their per-line values aggregate.
+
+:func:`norm_observations` yields each line's triples in this order.
+"""
 
 
 @dataclass(frozen=True)
@@ -106,20 +110,37 @@ def norm_observations(declaration: Mapping) -> list[list[tuple[str, str, float]]
     return lines
 
 
-def declaration_updates(declaration: Mapping) -> list[tuple[str, dict[str, float]]]:
-    """Counter increments a filed declaration adds to the history (not the network links)."""
+def entity_updates(declaration: Mapping) -> list[tuple[str, dict[str, float]]]:
+    """Counter increments a filed declaration adds to its importer, declarant, pair and dispatch country."""
     imp, dcl = declaration["importer_id"], declaration["declarant_id"]
     trans = float(declaration["origin_country"] != declaration["dispatch_country"])
-    updates: list[tuple[str, dict[str, float]]] = [
+    return [
         (f"imp|{imp}", {"n": 1.0}),
         (f"dcl|{dcl}", {"n": 1.0}),
         (f"di|{dcl}|{imp}", {"n": 1.0}),
         (f"dsp|{declaration['dispatch_country']}", {"n": 1.0, "trans": trans}),
     ]
+
+
+def declaration_updates(declaration: Mapping) -> list[tuple[str, dict[str, float]]]:
+    """Counter increments a filed declaration adds to the history (not the network links).
+
+    :func:`entity_updates`, then ``n += 1`` for every per-line key (:func:`line_keys`).
+    """
+    updates = entity_updates(declaration)
+    for line in line_keys(declaration):
+        updates.extend((key, {"n": 1.0}) for key in line)
+    return updates
+
+
+def line_keys(declaration: Mapping) -> list[tuple[str, ...]]:
+    """Per item: the keys of :data:`LINE_READS`, in that order."""
+    ih, dh, d = (read.key for read in LINE_READS)
+    out = []
     for item in declaration["items"]:
         ctx = line_context(declaration, item)
-        updates.extend((read.key(ctx), {"n": 1.0}) for read in LINE_READS)
-    return updates
+        out.append((ih(ctx), dh(ctx), d(ctx)))
+    return out
 
 
 def declaration_info(declaration: Mapping) -> dict[str, Any]:
@@ -154,22 +175,31 @@ def inspection_updates(result: Mapping, info: Mapping) -> list[tuple[str, dict[s
 def own_values(declaration: Mapping) -> dict[str, float]:
     """Aggregates from the declaration itself (no history)."""
     items = declaration["items"]
+    round_v = round_w = total = 0.0
+    for item in items:
+        value = money(item["customs_value"])
+        total += value
+        round_v += tf.is_multiple(value, tf.ROUND_VALUE)
+        round_w += tf.is_multiple(float(item["gross_weight_kg"]), tf.ROUND_WEIGHT)
     n = float(len(items)) or 1.0
     return {
         "t": float(declaration["filed_at"]),
         "arrival": float(declaration["expected_arrival"]),
         "ne": float(declaration["origin_country"] != declaration["dispatch_country"]),
-        "round_v": sum(tf.is_multiple(money(i["customs_value"]), tf.ROUND_VALUE) for i in items) / n,
-        "round_w": sum(tf.is_multiple(float(i["gross_weight_kg"]), tf.ROUND_WEIGHT) for i in items) / n,
-        "total_value": sum(money(i["customs_value"]) for i in items),
+        "round_v": round_v / n,
+        "round_w": round_w / n,
+        "total_value": total,
         "n_items": float(len(items)),
         "mode": float(TRANSPORT_MODES.index(declaration["transport_mode"])),
     }
 
 
-def line_desc_share(get: Callable[[str], Any]) -> Any:
-    """Per line: smoothed share of earlier lines with this description that used this HS-6."""
-    return tf.smoothed_rate(get("dh_n"), get("d_n"), 1.0, 1.0)
+def line_desc_share(desc_hs_n: X, desc_n: X) -> X:
+    """Per line: smoothed share of earlier lines with this description that used this HS-6.
+
+    ``desc_hs_n``, ``desc_n``: the line's ``dh`` and ``d`` counts (:data:`LINE_READS`).
+    """
+    return tf.smoothed_rate(desc_hs_n, desc_n, 1.0, 1.0)
 
 
 def derive(get: Callable[[str], Any]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ every changed record is written back with ``store[key] = record``). Records:
 
 Memory is bounded: norms keep the last ``WINDOW`` values per key (a rolling window
 by count, so the median and quartiles are exact over it; the window is kept
-sorted too, so a robust z costs O(1) to read and O(WINDOW) memmove to update); counters are O(entities); event ids
+sorted too, so a robust z costs O(1) to read and O(WINDOW) memmove to update);
+counters are O(entities); event ids
 and the declaration index are kept for ``retention_ms`` only (events older than the
 newest seen minus the retention are dropped as stale and counted in
 ``stale_events``; an inspection more than ``INSPECTION_HORIZON_MS`` after its
@@ -26,39 +27,40 @@ declaration later than it is scored (events at or after the newest scored time w
 in a small in-memory heap), so ``features(d)`` sees exactly the events with time <
 ``d.filed_at`` when events arrive in time order. Ties fold declarations before
 inspections, then by event id — the batch path sorts the same way.
+
+Speed (the stream's hot path): a declaration's norm observations and line keys are
+built once and shared by ``features`` and the later fold (the stream calls
+``features(d)`` then ``observe_declaration(d)`` with the same record object; the
+parse is kept by identity); ``python -m zeikan.bench.model`` prints the rate.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from zeikan.features import definitions as fd
 from zeikan.features import transforms as tf
 from zeikan.features.names import FEATURE_NAMES
+from zeikan.features.transforms import robust_z
 
 DECLARATION, INSPECTION = 0, 1
 """Event kinds, in tie-breaking order."""
 
 
 _LOW_Q, _HIGH_Q = tf.QUARTILES
+_READS = [
+    (read.key, [(f, f"{read.alias}_{f}", f in fd.TIME_FIELDS) for f in read.fields])
+    for read in fd.DECLARATION_READS
+]
+"""Per declaration read: its key function and (field, aggregate name, is a time) triples."""
+_NORMS = tuple(fd.NORM_FEATURES.items())
+"""Norm features in the order :func:`fd.norm_observations` yields them per line."""
 
-
-def norm_z(record: Mapping | None, x: float) -> float:
-    """Robust z of x against a rolling norm record (0 when the norm is empty).
-
-    The record keeps its window sorted (``s``), so median and quartiles are O(1).
-    """
-    if not record:
-        return 0.0
-    s = record["s"]
-    n = len(s)
-    mid = n // 2
-    med = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2.0
-    iqr = s[int((n - 1) * _HIGH_Q)] - s[int((n - 1) * _LOW_Q)]
-    return tf.robust_z(x, med, iqr, float(n))
+Parsed = tuple[list[list[tuple[str, str, float]]], list[tuple[str, ...]]]
+"""A declaration's norm observations and per-line keys (computed once for features and fold)."""
 
 
 class OnlineFeatureState:
@@ -76,8 +78,10 @@ class OnlineFeatureState:
         self.retention_days = retention_ms // tf.DAY_MS
         self.stale_events = 0
         self.unmatched_inspections = 0
-        self._pending: list[tuple[int, int, str, Mapping]] = []
+        self._pending: list[tuple[int, int, str, Mapping, Parsed | None]] = []
         self._watermark = -(2**63)
+        self._last: tuple[Mapping | None, Parsed | None] = (None, None)
+        self._order = [_window_order(m) for m in range(window + 1)]
 
     # -- FeatureState -------------------------------------------------------------------------
 
@@ -97,41 +101,61 @@ class OnlineFeatureState:
             self._fold_pending()
         get = self.store.get
         agg = fd.own_values(declaration)
-        for read in fd.DECLARATION_READS:
-            rec = get(read.key(declaration))
-            for f in read.fields:
-                default = agg["t"] if f in fd.TIME_FIELDS else 0.0
-                agg[f"{read.alias}_{f}"] = rec.get(f, default) if rec else default
+        now = agg["t"]
+        for key, fields in _READS:
+            rec = get(key(declaration))
+            if rec:
+                for f, name, is_time in fields:
+                    agg[name] = rec.get(f, now if is_time else 0.0)
+            else:
+                for _, name, is_time in fields:
+                    agg[name] = now if is_time else 0.0
         out = fd.derive(agg.__getitem__)
-        out.update(self._line_features(declaration))
+        out.update(self._line_features(self._parse(declaration)))
         return {name: float(out[name]) for name in FEATURE_NAMES}
+
+    def _parse(self, declaration: Mapping) -> Parsed:
+        """Norm observations and line keys of a declaration; the last one is kept (features, then observe)."""
+        last, parsed = self._last
+        if last is not declaration or parsed is None:
+            parsed = (fd.norm_observations(declaration), fd.line_keys(declaration))
+            self._last = (declaration, parsed)
+        return parsed
 
     # -- features of lines ----------------------------------------------------------------------
 
-    def _line_features(self, declaration: Mapping) -> dict[str, float]:
-        get = self.store.get
-        per_feature: dict[str, list[float]] = {name: [] for name in fd.NORM_FEATURES}
-        hist_n: list[float] = []
-        for line in fd.norm_observations(declaration):
-            for feature, key, x in line:
+    def _line_features(self, parsed: Parsed) -> dict[str, float]:
+        get, order = self.store.get, self._order
+        norms, keys = parsed
+        per_line = []
+        hist_n = []
+        for line in norms:
+            zs = []
+            for _, key, x in line:
                 rec = get(key)
-                per_feature[feature].append(norm_z(rec, x))
-                if feature == "uv_z_hs":
-                    hist_n.append(float(rec["n"]) if rec else 0.0)
-        new_pairs: list[float] = []
-        desc_shares: list[float] = []
-        for item in declaration["items"]:
-            ctx = fd.line_context(declaration, item)
-            agg = {}
-            for read in fd.LINE_READS:
-                rec = get(read.key(ctx))
-                agg[f"{read.alias}_n"] = rec["n"] if rec else 0.0
-            new_pairs.append(1.0 - tf.positive(agg["ih_n"]))
-            desc_shares.append(fd.line_desc_share(agg.__getitem__))
-        out = {name: _aggregate(how, per_feature[name]) for name, how in fd.NORM_FEATURES.items()}
+                if rec:  # robust z against the sorted window: median and quartiles by index
+                    w = rec["s"]
+                    m = len(w)
+                    a, b, lo, hi = order[m]
+                    zs.append(robust_z(x, (w[a] + w[b]) * 0.5, w[hi] - w[lo], float(m)))
+                else:
+                    zs.append(0.0)
+            per_line.append(zs)
+            first = get(line[0][1])  # the uv_z_hs norm: its history size is uv_hist_n
+            hist_n.append(first["n"] if first else 0.0)
+        out = dict.fromkeys(fd.NORM_FEATURES, 0.0)
+        for (feature, how), column in zip(_NORMS, zip(*per_line)):
+            out[feature] = min(column) if how == "min" else max(map(abs, column))
+        new_pairs = 0.0
+        desc_share = 1.0
+        for i, (ih, dh, d) in enumerate(keys):
+            new_pairs += 1.0 - tf.positive(_count(get(ih)))
+            share = fd.line_desc_share(_count(get(dh)), _count(get(d)))
+            if i == 0 or share < desc_share:
+                desc_share = share
         out["uv_hist_n"] = min(hist_n, default=0.0)
-        out["new_importer_hs"] = sum(new_pairs) / len(new_pairs) if new_pairs else 0.0
-        out["desc_hs_share"] = min(desc_shares, default=1.0)
+        out["new_importer_hs"] = new_pairs / len(keys) if keys else 0.0
+        out["desc_hs_share"] = desc_share
         return out
 
     # -- folding ---------------------------------------------------------------------------------
@@ -139,43 +163,59 @@ class OnlineFeatureState:
     def _observe(self, t: int, kind: int, event_id: str, event: Mapping) -> None:
         if not self._first_sighting(event_id, t):
             return
+        parsed = self._parse(event) if kind == DECLARATION else None
         if t < self._watermark:
-            self._fold(t, kind, event)
+            self._fold(t, kind, event, parsed)
         else:
-            heapq.heappush(self._pending, (t, kind, event_id, event))
+            heapq.heappush(self._pending, (t, kind, event_id, event, parsed))
 
     def _fold_pending(self) -> None:
         pending = self._pending
         while pending and pending[0][0] < self._watermark:
-            t, kind, _, event = heapq.heappop(pending)
-            self._fold(t, kind, event)
+            t, kind, _, event, parsed = heapq.heappop(pending)
+            self._fold(t, kind, event, parsed)
 
-    def _fold(self, t: int, kind: int, event: Mapping) -> None:
-        if kind == DECLARATION:
-            self._fold_declaration(t, event)
+    def _fold(self, t: int, kind: int, event: Mapping, parsed: Parsed | None) -> None:
+        if parsed is not None:
+            self._fold_declaration(t, event, parsed)
         else:
             self._fold_inspection(t, event)
 
-    def _fold_declaration(self, t: int, declaration: Mapping) -> None:
+    def _fold_declaration(self, t: int, declaration: Mapping, parsed: Parsed) -> None:
         store = self.store
-        for key, deltas in fd.declaration_updates(declaration):
-            self._add(key, deltas, t)
+        norms, keys = parsed
+        add, ft, get = self._add, float(t), store.get
+        for key, deltas in fd.entity_updates(declaration):
+            add(key, deltas, ft)
+        for line in keys:  # the per-line counters of fd.declaration_updates: n += 1
+            for key in line:
+                rec = get(key)
+                if rec is None:
+                    rec = {"first": ft, "n": 1.0}
+                else:
+                    rec["n"] += 1.0
+                rec["last"] = ft
+                store[key] = rec
         imp, dcl = declaration["importer_id"], declaration["declarant_id"]
         links = store.get(f"idl|{imp}") or {}
         if dcl not in links:
             links[dcl] = 1.0
             store[f"idl|{imp}"] = links
             seized = (store.get(f"impx|{imp}") or {}).get("seiz", 0.0)
-            self._add(f"peer|{dcl}", {"n": seized}, t)
-        for line in fd.norm_observations(declaration):
+            add(f"peer|{dcl}", {"n": seized}, ft)
+        window = self.window
+        for line in norms:
             for _, key, x in line:
-                rec = store.get(key) or {"v": [], "s": [], "n": 0.0}
-                values, ordered = rec["v"], rec["s"]
-                values.append(x)
-                insort(ordered, x)
-                if len(values) > self.window:
-                    ordered.remove(values.pop(0))
-                rec["n"] += 1.0
+                rec = store.get(key)
+                if rec is None:
+                    rec = {"v": [x], "s": [x], "n": 1.0}
+                else:
+                    values, ordered = rec["v"], rec["s"]
+                    values.append(x)
+                    insort(ordered, x)
+                    if len(values) > window:
+                        del ordered[bisect_left(ordered, values.pop(0))]
+                    rec["n"] += 1.0
                 store[key] = rec
         decl_id = declaration["declaration_id"]
         store[f"decl|{decl_id}"] = fd.declaration_info(declaration)
@@ -186,20 +226,22 @@ class OnlineFeatureState:
         if info is None or not fd.inspection_counts(result, info):
             self.unmatched_inspections += 1
             return
+        ft = float(t)
         for key, deltas in fd.inspection_updates(result, info):
-            self._add(key, deltas, t)
+            self._add(key, deltas, ft)
         if result["outcome"] == "SEIZURE":
             for dcl in self.store.get(f"idl|{info['importer_id']}") or {}:
-                self._add(f"peer|{dcl}", {"n": 1.0}, t)
+                self._add(f"peer|{dcl}", {"n": 1.0}, ft)
 
-    def _add(self, key: str, deltas: Mapping[str, float], t: int) -> None:
-        rec = self.store.get(key)
+    def _add(self, key: str, deltas: Mapping[str, float], t: float) -> None:
+        store = self.store
+        rec = store.get(key)
         if rec is None:
-            rec = {"first": float(t)}
+            rec = {"first": t}
         for field, delta in deltas.items():
             rec[field] = rec.get(field, 0.0) + delta
-        rec["last"] = float(t)
-        self.store[key] = rec
+        rec["last"] = t
+        store[key] = rec
 
     # -- idempotency and expiry -----------------------------------------------------------------
 
@@ -239,9 +281,13 @@ class OnlineFeatureState:
             clock["min_day"] += 1.0
 
 
-def _aggregate(how: str, values: list[float]) -> float:
-    if not values:
-        return 0.0
-    if how == "min":
-        return min(values)
-    return max(abs(v) for v in values)
+def _window_order(m: int) -> tuple[int, int, int, int]:
+    """Indexes in a sorted window of m values: the two middle ones (median = their mean) and the quartiles.
+
+    Quartile q is the value at index floor((m - 1) * q), as in ``transforms.QUARTILES``.
+    """
+    return (m - 1) // 2, m // 2, int((m - 1) * _LOW_Q), int((m - 1) * _HIGH_Q)
+
+
+def _count(record: Mapping | None) -> float:
+    return record["n"] if record else 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zeikan.features.base import FeatureState
+from zeikan.features.definitions import NORM_FEATURES, norm_observations
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.online import OnlineFeatureState
 
@@ -81,3 +82,10 @@ def test_undervalued_line_gets_a_negative_z() -> None:
     feats = state.features(cheap)
     assert feats["uv_z_hs"] < -10
     assert feats["uv_hist_n"] == 10.0
+
+
+def test_norm_observations_follow_the_norm_feature_order() -> None:
+    """The online state aggregates per-line z by position: the order is part of the contract."""
+    decl = make_declaration("A", T0, items=[make_item(), make_item(value="7")])
+    for line in norm_observations(decl):
+        assert [feature for feature, _, _ in line] == list(NORM_FEATURES)
