@@ -47,7 +47,8 @@ def evaluate(
         write_chart(result, str(chart))
     summary = {name: {"auc": r["auc"], **{k: v["precision"] for k, v in r["at"].items()}}
                for name, r in result["rankings"].items()}
-    typer.echo(json.dumps({"label_source": result["label_source"], "precision": summary,
+    typer.echo(json.dumps({"label_source": result["label_source"], "oracle_source": result["oracle_source"],
+                           "precision": summary,
                            "p5_ratio_to_oracle": result["p5_ratio_to_oracle"],
                            "p5_ratio_to_baseline": result["p5_ratio_to_baseline"]}))
 
