@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,17 +48,25 @@ def dead_letter(event: EventT, kind: str, message: str) -> dict[str, Any]:
 
 
 class Outbox:
-    """Sends Avro/JSON records without awaiting each one, then waits for all deliveries at once."""
+    """Sends records through the app's producer without awaiting each one, then waits for all at once.
+
+    It bypasses ``Topic.send`` (Faust's per-message machinery costs ~0.4 ms a
+    record): values that are not bytes are JSON-encoded here.
+    """
 
     def __init__(self, dead_letters: TopicT, hooks: PipelineHooks) -> None:
         self._dead_letters = dead_letters
+        self._producer = dead_letters.app.producer
         self._codec = codec_for(DEAD_LETTERS.name)
         self._hooks = hooks
         self._pending: list[asyncio.Future] = []
 
     async def send(self, topic: TopicT, key: Any, value: Any) -> None:
         """Queue one record (delivery awaited by :meth:`flush`)."""
-        self._pending.append(await topic.send(key=key, value=value))
+        if not isinstance(value, (bytes, bytearray)):
+            value = json.dumps(value, separators=(",", ":")).encode()
+        name = topic.get_topic_name()
+        self._pending.append(await self._producer.send(name, key, value, None, None, None))
 
     async def dead_letter(self, event: EventT, kind: str, message: str) -> None:
         """Queue the dead letter of ``event``."""
