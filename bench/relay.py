@@ -72,11 +72,25 @@ class Progress:
             self.count += measured
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    ``VmHWM`` from /proc (reset by exec); elsewhere ``ru_maxrss``, which on Linux would
+    still hold the forking parent's peak.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kilobytes) / 1024
+
+
 def _report_forever(progress: Progress, path: Path, every_s: float = 0.1) -> None:
     """Write ``progress`` as JSON to ``path`` (atomically) every ``every_s`` seconds."""
     tmp = path.with_suffix(".tmp")
     while True:
-        progress.rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        progress.rss_mb = peak_rss_mb()
         tmp.write_text(json.dumps(asdict(progress)))
         tmp.replace(path)
         time.sleep(every_s)
