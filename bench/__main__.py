@@ -84,17 +84,6 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def figures_matching(figures: Figures, pattern: str) -> dict[str, float]:
-    """Numeric figures whose key matches ``pattern``, as ``"<bench line>.<key>"`` -> value."""
-    found = {}
-    for line in figures:
-        tag = line.get("bench", "")
-        for key, value in line.items():
-            if re.search(pattern, key) and isinstance(value, int | float) and not isinstance(value, bool):
-                found[f"{tag}.{key}" if tag else key] = value
-    return found
-
-
 HEADLINE = r"per_s|p(50|95|99)|rss|memory"
 """Figures of the pipeline, model and image benches that the summary repeats."""
 
@@ -119,7 +108,7 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for line in relay
             if "rss_mb_per_worker" in line
         },
-        **{name: figures_matching(results.get(name, {}).get("figures", []), HEADLINE) for name in ("pipeline", "model", "images")},
+        **{name: chart_values({name: results.get(name, {})}, HEADLINE) for name in ("pipeline", "model", "images")},
         "ratios": {
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
             "pipeline_vs_its_own_faust_noop": ratio(pipeline_rate, first_figure(pipeline, PIPELINE_NOOP_KEYS)),
@@ -132,12 +121,23 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def line_labels(name: str, figures: Figures) -> list[str]:
+    """A label per JSON line: its ``bench`` tag (else the module name), plus its text
+    fields when several lines share a tag (e.g. ``publish.send[aiokafka]``)."""
+    tags = [str(line.get("bench") or name) for line in figures]
+    return [
+        tag if tags.count(tag) == 1
+        else f"{tag}[{', '.join(str(v) for k, v in line.items() if k != 'bench' and isinstance(v, str))}]"
+        for tag, line in zip(tags, figures, strict=True)
+    ]
+
+
 def chart_values(results: dict[str, dict[str, Any]], pattern: str) -> dict[str, float]:
-    """Every numeric figure whose key matches ``pattern``, labelled ``bench:line:key``."""
+    """Every numeric figure whose key matches ``pattern``, labelled ``<line label>: <key>``."""
     values: dict[str, float] = {}
     for name, result in results.items():
-        for line in result.get("figures", []):
-            tag = line.get("bench") or line.get("engine") or name
+        figures = result.get("figures", [])
+        for tag, line in zip(line_labels(name, figures), figures, strict=True):
             for key, value in line.items():
                 if re.search(pattern, key) and isinstance(value, int | float) and not isinstance(value, bool):
                     values[f"{tag}: {key}"] = float(value)

@@ -36,7 +36,10 @@ def test_summary_ratios_come_from_the_same_run() -> None:
     assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.8
     assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
     assert summary["errors"] == {"images": "exit 1: boom"}
-    assert summary["pipeline"] == {"pipeline_decl_per_s": 3000.0, "noop_faust_events_per_s": 4000.0, "p50_ms": 4.0, "p99_ms": 30.0}
+    assert summary["pipeline"] == {
+        "pipeline: pipeline_decl_per_s": 3000.0, "pipeline: noop_faust_events_per_s": 4000.0,
+        "pipeline: p50_ms": 4.0, "pipeline: p99_ms": 30.0,
+    }  # fmt: skip
     assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1-backlog": [80.0], "faust-noopx2-live": [81.0, 85.0]}
 
 
@@ -46,6 +49,19 @@ def test_chart_collects_throughput_latency_and_memory(tmp_path: Path) -> None:
     png = tmp_path / "bench.png"
     assert write_chart(RESULTS, png) == ["throughput (per s, log)", "latency (ms)", "memory per process (MB)"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lines_sharing_a_tag_are_told_apart_by_their_text_fields() -> None:
+    results = {"publish": {"figures": [
+        {"bench": "publish.send", "client": "kafka-python", "records_per_s": 1.0},
+        {"bench": "publish.send", "client": "aiokafka", "records_per_s": 2.0},
+        {"records_per_s": 3.0},
+    ]}}  # fmt: skip
+    assert chart_values(results, "per_s") == {
+        "publish.send[kafka-python]: records_per_s": 1.0,
+        "publish.send[aiokafka]: records_per_s": 2.0,
+        "publish: records_per_s": 3.0,
+    }
 
 
 def test_unknown_benches_are_skipped() -> None:
