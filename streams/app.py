@@ -30,7 +30,7 @@ from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.follower import HistoryFollower
 from zeikan.streams.hooks import PipelineHooks
 from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_tabular_scorer
+from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_shadow_scorers, build_tabular_scorer
 from zeikan.streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -123,8 +123,9 @@ def create_pipeline(
     app = _faust_app(settings, kafka)
     config = settings.load_engine_config()
     rules = RuleFile(Path(settings.rules_path), settings.rules_check_s)
-    scorer = build_tabular_scorer()
-    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules.book, config)
+    scorer = build_tabular_scorer(settings.registry, settings.model_poll_s, hooks)
+    shadow = build_shadow_scorers(settings.registry, settings.shadow_model, hooks)
+    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules.book, config, shadow)
     board = VerdictBoard(settings.board_size)
     last_rules = [rules.book.version, rules.last_error]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.settings import DEFAULT_RULES, WorkerSettings, kafka_settings, load_engine_config
@@ -17,13 +19,15 @@ def replay_command(
     out: Annotated[Path, typer.Option("--out", help="where to write one Decision per line")],
     rules: Annotated[Path, typer.Option(help="officer rule file")] = DEFAULT_RULES,
     engine_config: Annotated[Optional[Path], typer.Option(help="EngineConfig YAML")] = None,
+    registry: Annotated[str, typer.Option(help="model registry URL (its live model scores)")] = DEFAULT_REGISTRY,
+    shadow: Annotated[Optional[str], typer.Option(help="candidate model version(s), comma-separated, scored beside the live one")] = None,
 ) -> None:
     """Run the stream's decision logic over a history directory in event-time order."""
     from zeikan.streams.engine.config import EngineConfig
     from zeikan.streams.replay import replay
 
     config = load_engine_config(engine_config) if engine_config else EngineConfig()
-    decisions, history = replay(history, RuleFile(rules).book, config)
+    decisions, history = replay(history, RuleFile(rules).book, config, registry, shadow)
     count = write_jsonl(out, "decisions", decisions)
     skipped = sum(history.invalid.values())
     typer.echo(
@@ -39,12 +43,17 @@ def worker_command(
     workdir: Annotated[Optional[str], typer.Option(help="directory for local files")] = None,
     rules: Annotated[Optional[str], typer.Option(help="officer rule file (hot-reloaded)")] = None,
     app_id: Annotated[Optional[str], typer.Option(help="consumer group / internal topic prefix")] = None,
+    registry: Annotated[Optional[str], typer.Option(help="model registry URL (default ZEIKAN_REGISTRY or var/registry)")] = None,
+    shadow: Annotated[Optional[str], typer.Option(
+        help="candidate model version(s), comma-separated: scored beside the live model into shadow_scores, never acted on",
+    )] = None,
     loglevel: Annotated[str, typer.Option(help="log level")] = "WARNING",
 ) -> None:
     """Run one pipeline worker (Faust) until SIGTERM / Ctrl-C; start several to share partitions."""
     from zeikan.streams.worker import run_worker
 
-    settings = WorkerSettings.from_env(web_port=web_port, workdir=workdir, rules_path=rules, app_id=app_id)
+    settings = WorkerSettings.from_env(web_port=web_port, workdir=workdir, rules_path=rules, app_id=app_id,
+                                       registry=registry, shadow_model=shadow)
     run_worker(settings, kafka_settings(bootstrap), loglevel)
 
 
@@ -56,11 +65,16 @@ def run_command(
     speed: Annotated[float, typer.Option(help="event time runs this many times faster than real time")] = 720.0,
     web_port: Annotated[int, typer.Option(help="web port of the first worker (next ones +1)")] = 6066,
     workdir: Annotated[Path, typer.Option(help="logs and generated files")] = Path("var/run"),
+    registry: Annotated[str, typer.Option(help="model registry URL (a model is trained into it if none is live)")] = DEFAULT_REGISTRY,
+    train_days: Annotated[int, typer.Option(help="days of simulated history to train the first model on")] = 30,
+    train_per_day: Annotated[int, typer.Option(help="declarations per day of that history")] = 500,
 ) -> None:
-    """Broker + worker(s) + a simulated day in accelerated time, with a live view of decisions."""
-    from zeikan.streams.run import run_pipeline
+    """Broker + worker(s) + a simulated day in accelerated time, with a live view of decisions (trains a model first if none is live)."""
+    started = time.monotonic()
+    from zeikan.streams.run import RunSettings, run_pipeline
 
-    run_pipeline(workers, history, per_day, seed, speed, web_port, workdir)
+    settings = RunSettings(workers, history, per_day, seed, speed, web_port, workdir, registry, train_days, train_per_day)
+    run_pipeline(settings, started)
 
 
 def register(app: typer.Typer) -> None:

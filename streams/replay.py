@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zeikan.models.base import ImageScorer
+from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS, SCANS
 from zeikan.schemas.jsonl import read_jsonl
 from zeikan.streams.engine.config import EngineConfig
@@ -23,7 +24,7 @@ from zeikan.streams.engine.join import JoinBook
 from zeikan.streams.engine.post_scan import assess, needs_join, opening, post_scan_decision
 from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.errors import HistoryError
-from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_tabular_scorer
+from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_shadow_scorers, build_tabular_scorer
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,15 @@ class Replayer:
             yield record
 
 
-def replay(directory: Path, rules: RuleBook, config: EngineConfig) -> tuple[Iterator[dict[str, Any]], History]:
-    """Decisions of the history in ``directory`` (lazy) and the history read."""
+def replay(
+    directory: Path, rules: RuleBook, config: EngineConfig, registry: str = DEFAULT_REGISTRY, shadow: str | None = None
+) -> tuple[Iterator[dict[str, Any]], History]:
+    """Decisions of the history in ``directory`` (lazy) and the history read.
+
+    Scored by the same factories as the workers: the live model of ``registry``
+    (the heuristic when none is promoted), the shadow candidates, the image model.
+    """
     history = read_history(directory)
-    engine = DecisionEngine(build_feature_state(), build_tabular_scorer(), lambda: rules, config)
+    scorer = build_tabular_scorer(registry)
+    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules, config, build_shadow_scorers(registry, shadow))
     return Replayer(engine, build_image_scorer(), config).run(timeline(history)), history

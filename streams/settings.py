@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
 from zeikan.streams.kafka_config import KafkaSettings
@@ -54,6 +55,12 @@ class WorkerSettings:
     """Seconds between scan-deadline checks (``ZEIKAN_OVERDUE_INTERVAL_S``)."""
     rules_check_s: float = 1.0
     """Seconds between rule-file change checks (``ZEIKAN_RULES_CHECK_S``)."""
+    registry: str = DEFAULT_REGISTRY
+    """Model registry URL whose live model scores, hot-reloaded (``ZEIKAN_REGISTRY``)."""
+    model_poll_s: float = 10.0
+    """Seconds between checks for a newly promoted model (``ZEIKAN_MODEL_POLL_S``)."""
+    shadow_model: str = ""
+    """Candidate model version(s), comma-separated, scored beside the live one and never acted on (``ZEIKAN_SHADOW_MODEL``)."""
 
     ENV = {
         "app_id": "ZEIKAN_APP_ID",
@@ -72,13 +79,16 @@ class WorkerSettings:
         "board_size": "ZEIKAN_BOARD_SIZE",
         "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
         "rules_check_s": "ZEIKAN_RULES_CHECK_S",
+        "registry": "ZEIKAN_REGISTRY",
+        "model_poll_s": "ZEIKAN_MODEL_POLL_S",
+        "shadow_model": "ZEIKAN_SHADOW_MODEL",
     }
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "board_size", "web_port"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
-        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "decision_wait_s"):
+        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "decision_wait_s", "model_poll_s"):
             if not getattr(self, name) > 0:
                 raise InvalidSetting(name, getattr(self, name), "a number of seconds > 0")
         if self.heartbeat_s >= self.session_timeout_s:

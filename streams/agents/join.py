@@ -23,7 +23,8 @@ from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECISIONS, SCAN_OVERDUE
 from zeikan.streams.agents.common import Outbox, now_ms, put
 from zeikan.streams.engine import join
-from zeikan.streams.engine.post_scan import assess, post_scan_decision
+from zeikan.streams.engine.post_scan import post_scan_decision
+from zeikan.streams.scoring import assess_off_loop
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
@@ -96,7 +97,7 @@ def register(p: Pipeline) -> None:
             decided = []
             if completed:
                 image_started = time.perf_counter()
-                assessments = assess(p.image_scorer, completed)
+                assessments = await assess_off_loop(p.image_scorer, completed)
                 hooks.on_image_batch(sum(len(s) for _, s in completed), time.perf_counter() - image_started)
                 for (opened, scans), found in zip(completed, assessments):
                     record = post_scan_decision(opened, scans, found, p.image_scorer.version, p.config, now_ms())

@@ -9,11 +9,11 @@ runs inside a Faust worker (fed by the watermark follower) or in ``zeikan replay
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zeikan.features.base import FeatureState
-from zeikan.models.base import TabularScorer
+from zeikan.models.base import FeatureRow, TabularScorer
 from zeikan.streams.engine.capacity import CapacityTracker, Thresholds, event_day
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.decide import ENGINE_VERSION, PRE_ARRIVAL, decision_record
@@ -26,6 +26,9 @@ EventKind = Literal["declaration", "inspection"]
 _TIME_FIELD = {"declaration": "filed_at", "inspection": "inspected_at"}
 _ID_FIELD = {"declaration": "declaration_id", "inspection": "inspection_id"}
 _RANK = {"declaration": 0, "inspection": 1}
+
+ShadowScorer = Callable[[Sequence[Mapping], Sequence[FeatureRow], Sequence[float]], list[dict[str, float]]]
+"""(declarations, features, live scores) -> {candidate version: score} per declaration (recorded, never acted on)."""
 
 TIE_BREAK_SCALE = 1e-9
 """Scores are ranked with a tiny keyed-hash jitter so equal scores split capacity exactly."""
@@ -67,6 +70,7 @@ class Verdict:
     action: Action
     thresholds: Thresholds
     versions: Mapping[str, str]
+    shadow_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def declaration_id(self) -> str:
@@ -109,6 +113,7 @@ class Verdict:
             model_versions=self.versions,
             event_time=int(decl["filed_at"]),
             decided_at=decided_at,
+            shadow_scores=self.shadow_scores,
         )
 
 
@@ -121,9 +126,11 @@ class DecisionEngine:
         scorer: TabularScorer,
         rules: Callable[[], RuleBook],
         config: EngineConfig,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self._features = features
         self._scorer = scorer
+        self._shadow = shadow
         self._rules = rules
         self._config = config
         self._capacity = CapacityTracker(config)
@@ -158,13 +165,19 @@ class DecisionEngine:
             self.clock = max(self.clock, event_time(event.kind, event.record))
         if not fresh:
             return []
-        scores = self._scorer.score_batch([d for d, _ in fresh], [f for _, f in fresh])
+        decls, rows = [d for d, _ in fresh], [f for _, f in fresh]
+        scores = self._scorer.score_batch(decls, rows)
+        shadows = self._shadow(decls, rows, scores) if self._shadow else [{} for _ in fresh]
         book = self._rules()
         versions = {"tabular": self._scorer.version, "rules": book.version, "engine": ENGINE_VERSION}
-        return [self._decide(decl, feats, float(score), book, versions) for (decl, feats), score in zip(fresh, scores)]
+        return [
+            self._decide(decl, feats, float(score), book, versions, shadow)
+            for (decl, feats), score, shadow in zip(fresh, scores, shadows)
+        ]
 
     def _decide(
-        self, decl: Mapping, feats: dict[str, float], score: float, book: RuleBook, versions: Mapping[str, str]
+        self, decl: Mapping, feats: dict[str, float], score: float, book: RuleBook, versions: Mapping[str, str],
+        shadow: Mapping[str, float],
     ) -> Verdict:
         office = str(decl["office_id"])
         day = event_day(int(decl["filed_at"]))
@@ -185,6 +198,7 @@ class DecisionEngine:
             action=action,
             thresholds=thresholds,
             versions=versions,
+            shadow_scores=shadow,
         )
 
 
