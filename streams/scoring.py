@@ -70,9 +70,9 @@ class RegistryScorer:
         self._checked = clock()
         self._fallback = HeuristicTabularScorer()
         self._live: LiveScorer | None = None
+        self._announced = False
         if registry.live_version() is not None:
             self._live = LiveScorer(registry, poll_s, clock)
-            log.info("tabular model %s from registry %s (hot reload every %.1fs)", self.version, registry.url, poll_s)
         else:
             log.warning(
                 "no live model in registry %s: scoring with the heuristic %s until one is promoted "
@@ -90,6 +90,9 @@ class RegistryScorer:
         return self._live or self._fallback
 
     def _poll(self) -> None:
+        if not self._announced:  # on first use: a worker's log handlers exist only once Faust has started
+            self._announced = True
+            log.info("tabular model %s (registry %s, checked for promotions every %.1fs)", self.version, self.registry.url, self.poll_s)
         if self._clock() - self._checked < self.poll_s:
             return
         self._checked = self._clock()
