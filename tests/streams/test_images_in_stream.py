@@ -1,0 +1,74 @@
+"""Issue 6 must-show, live: scan event -> image scored by the ONNX model in a real ``zeikan worker`` ->
+POST_SCAN decision with the image component and a heatmap reference (real broker, real rendered images)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.streams.pipeline_factories import HOUR, history, scan
+from tests.streams.worker_harness import WorkerProcess, decision_ids_settle, in_event_time_order, publish_events
+from zeikan.images.store import open_store, store_of_uri
+from zeikan.models.image_scorer import DEFAULT_MODEL_DIR
+from zeikan.schemas.reference import make_container_id
+from zeikan.sim.xray import render
+from zeikan.sim.xray_loads import Goods, XrayLoad
+
+pytestmark = pytest.mark.timeout(120)
+
+GOODS = (Goods("940360", "wooden furniture", 300, 6000.0, "organic"),)
+
+
+def rendered_scans(store_dir, containers: list[str], t: int) -> list[dict]:
+    """One real canonical image per container (the first with a dense package in the wall), stored and referenced."""
+    store = open_store(str(store_dir))
+    scans = []
+    for n, container_id in enumerate(containers):
+        load = XrayLoad(scan_id=f"SCN-{n + 1:07d}", container_id=container_id, scanner_model="Aster-6MV",
+                        length_ft=40, true_goods=GOODS, declared_goods=GOODS,
+                        concealment="wall" if n == 0 else None, seed=100 + n)
+        stored = store.put(render(load).image)
+        record = scan(n + 1, container_id, t + n * HOUR)
+        record.update(image_uri=stored.uri, image_sha256=stored.sha256)
+        scans.append(record)
+    return scans
+
+
+def test_scan_event_is_scored_by_the_onnx_model_into_a_post_scan_decision(fresh_broker, tmp_path):
+    hist = history(days=1, per_day=20, seed=8)
+    chosen = hist["declarations"][3]
+    chosen["containers"] = [make_container_id("TGHU", 901), make_container_id("TGHU", 902)]
+    chosen["items"] = [dict(chosen["items"][0], hs_code="94036000", description="wooden furniture", quantity=600.0,
+                            gross_weight_kg=12_000.0, customs_value=Decimal("90000.00"))]  # what the images show
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"version: scan-one\nrules:\n  - id: scan-it\n    when: [\"declaration_id in [{chosen['declaration_id']}]\"]\n    action: SCAN\n")
+    scans = rendered_scans(tmp_path / "images", chosen["containers"], chosen["filed_at"] + 2 * HOUR)
+    version = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())["version"]
+
+    broker = fresh_broker()
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", {"ZEIKAN_RULES": str(rules), "ZEIKAN_REGISTRY": str(tmp_path / "no-models")})
+    try:
+        worker.wait_caught_up()
+        publish_events(broker.bootstrap, in_event_time_order(hist, scans))
+        decisions = decision_ids_settle(broker.bootstrap, len(hist["declarations"]) + 1, 60, worker.log_path)
+    finally:
+        worker.stop()
+
+    post = [d for d in decisions if d["stage"] == "POST_SCAN"]
+    assert [d["declaration_id"] for d in post] == [chosen["declaration_id"]]
+    decision = post[0]
+    assert decision["model_versions"]["image"] == version and decision["model_versions"]["tabular"] == "heuristic-1"
+    evidence = {e["scan_id"]: e for e in decision["image_evidence"]}
+    assert set(evidence) == {s["scan_id"] for s in scans}
+    assert decision["scores"]["image"] == pytest.approx(max(e["anomaly_score"] for e in evidence.values()), abs=1e-6)
+    for e in evidence.values():
+        assert 0.0 <= e["anomaly_score"] <= 1.0 and e["implied_mass_kg"] > 0
+        uri = e["heatmap_uri"]
+        assert uri.startswith((tmp_path / "images").resolve().as_uri())
+        assert store_of_uri(uri).get_bytes(uri)[:8] == b"\x89PNG\r\n\x1a\n"
+    concealed, clean = evidence["SCN-0000001"], evidence["SCN-0000002"]
+    assert concealed["anomaly_score"] >= 0.7 > clean["anomaly_score"], "the CNN sees the package hidden in the wall"
+    assert decision["action"] == "PHYSICAL_EXAM" and decision["scores"]["image"] == concealed["anomaly_score"]
+    assert any("possible concealment" in r for r in decision["reasons"])
