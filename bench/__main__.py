@@ -2,12 +2,12 @@
 
 ``python -m zeikan.bench [--only NAME]... [--skip NAME]... [--timeout S] [--out DIR]``
 
-Each bench module (publish, codec, simulate, pipeline, model, images, relay) runs in its
+Each bench module (publish, codec, simulate, pipeline, scaling, model, images, relay) runs in its
 own process (``python -m zeikan.bench.NAME``): a crash or a hang costs that bench only,
 and memory figures stay per process. Every JSON object a bench prints on stdout is kept.
 The summary adds the ratios of the full pipeline to reference engines measured in the
 same run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``) and the
-1 -> 2 worker scaling, and the PNG charts every throughput (``*per_s*``), latency
+1 -> 2 worker scaling (``bench/scaling.py`` for the pipeline, relay for the references), and the PNG charts every throughput (``*per_s*``), latency
 (``p50/p95/p99``) and memory (``rss``) figure. Numbers, not assertions.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("publish", "codec", "simulate", "pipeline", "model", "images", "relay")
+BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "model", "images", "relay")
 """Bench modules in run order; the ones that do not exist are skipped."""
 PIPELINE_RATE_KEYS = ("pipeline_decl_per_s", "declarations_per_s", "decisions_per_s", "pipeline_per_s")
 """Names under which ``bench/pipeline.py`` may report end-to-end throughput (first found wins)."""
@@ -108,8 +108,9 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for line in relay
             if "rss_mb_per_worker" in line
         },
-        **{name: chart_values({name: results.get(name, {})}, HEADLINE) for name in ("pipeline", "model", "images")},
+        **{name: chart_values({name: results.get(name, {})}, HEADLINE) for name in ("pipeline", "scaling", "model", "images")},
         "ratios": {
+            "pipeline_2_vs_1_workers": first_figure(results.get("scaling", {}).get("figures", []), ["pipeline_2_vs_1_workers"]),
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
             "pipeline_vs_its_own_faust_noop": ratio(pipeline_rate, first_figure(pipeline, PIPELINE_NOOP_KEYS)),
             "pipeline_vs_quix_relay": ratio(pipeline_rate, quix),

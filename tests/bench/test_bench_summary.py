@@ -19,6 +19,7 @@ RESULTS = {
         ]
     },
     "images": {"figures": [], "error": "exit 1: boom"},
+    "scaling": {"figures": [{"bench": "scaling", "pipeline_2_vs_1_workers": 1.6}]},
 }
 
 
@@ -32,6 +33,7 @@ def test_summary_ratios_come_from_the_same_run() -> None:
     assert summary["pipeline_per_s"] == 3000.0
     assert summary["ratios"]["pipeline_vs_faust_noop"] == 0.5
     assert summary["ratios"]["pipeline_vs_quix_relay"] == 0.25
+    assert summary["ratios"]["pipeline_2_vs_1_workers"] == 1.6
     assert summary["ratios"]["pipeline_vs_its_own_faust_noop"] == 0.75
     assert summary["ratios"]["faust_noop_2_vs_1_workers"] == 1.8
     assert summary["ratios"]["quix_relay_2_vs_1_workers"] is None
