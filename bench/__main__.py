@@ -2,13 +2,14 @@
 
 ``python -m zeikan.bench [--only NAME]... [--skip NAME]... [--timeout S] [--out DIR]``
 
-Each bench module (publish, codec, simulate, pipeline, scaling, model, images, relay) runs in its
-own process (``python -m zeikan.bench.NAME``): a crash or a hang costs that bench only,
-and memory figures stay per process. Every JSON object a bench prints on stdout is kept.
-The summary adds the ratios of the full pipeline to reference engines measured in the
-same run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``) and the
-1 -> 2 worker scaling (``bench/scaling.py`` for the pipeline, relay for the references), and the PNG charts every throughput (``*per_s*``), latency
-(``p50/p95/p99``) and memory (``rss``) figure. Numbers, not assertions.
+Each bench module (publish, codec, simulate, pipeline, scaling, model, images, relay) runs
+in its own process (``python -m zeikan.bench.NAME``): a crash or a hang costs that bench
+only, and memory figures stay per process. Every JSON object a bench prints is kept. The
+summary adds the ratios of the full pipeline to reference engines measured in the same
+run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``) and the 1 -> 2
+worker scaling (``bench/scaling.py`` for the pipeline, ``bench/relay.py`` for the
+references); the PNG charts every throughput (``*per_s*``), latency (``p50/p95/p99``) and
+memory (``rss``) figure. Numbers, not assertions.
 """
 
 from __future__ import annotations
