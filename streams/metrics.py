@@ -8,7 +8,7 @@ Several workers never share a registry, so nothing clashes; each is scraped apar
 >>> from prometheus_client import CollectorRegistry
 >>> hooks = PrometheusHooks(ZeikanMetrics.create(CollectorRegistry()))
 >>> hooks.on_decoded("declarations", 3)
->>> hooks.metrics.events_in.labels(topic="declarations")._value.get()
+>>> hooks.metrics.registry.get_sample_value("zeikan_events_in_total", {"topic": "declarations"})
 3.0
 """
 
@@ -34,7 +34,6 @@ SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 
 INSPECTION_LANES = {"DOCUMENT": "DOCUMENT_CHECK", "SCAN": "SCAN", "PHYSICAL": "PHYSICAL_EXAM"}
 """InspectionResult.inspection_type -> the lane (Decision.action) it serves."""
-NO_FINDING = "NO_FINDING"
 
 
 def selection_label(random_selected: bool) -> str:
