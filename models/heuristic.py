@@ -5,12 +5,13 @@ features (``zeikan.features``): undervaluation against the HS x origin norm,
 weight-per-unit anomalies, the importer's and declarant's past discrepancy and
 seizure rates, route risk (origin differs from dispatch, transshipment hubs),
 new trading relationships and round values. Its weights are a targeting
-officer's rule of thumb, not learned; the LightGBM model replaces it.
+officer's rule of thumb, not learned. It serves only while the model registry has
+no live LightGBM model (``zeikan.streams.scoring``).
 
 :class:`HashImageScorer` is a stand-in for the ONNX image model: the anomaly score
 is a keyed hash of the image's sha256 (cubed, so most scans look clean), i.e.
-deterministic, reproducible and meaningless. It lets the POST_SCAN stage run
-end to end until the image model is registered.
+deterministic, reproducible and meaningless. It serves only when onnxruntime or
+the ONNX image model artifact is unusable, so the POST_SCAN stage still runs.
 """
 
 from __future__ import annotations

@@ -97,12 +97,17 @@ class RegistryScorer:
             return
         self._checked = self._clock()
         before = self.version
-        if self._live is None:
-            if self.registry.live_version() is None:
-                return
-            self._live = LiveScorer(self.registry, self.poll_s, self._clock)
-        else:
-            self._live.refresh()
+        try:
+            if self._live is None:
+                if self.registry.live_version() is None:
+                    return
+                self._live = LiveScorer(self.registry, self.poll_s, self._clock)
+            else:
+                self._live.refresh()
+        except Exception as exc:  # noqa: BLE001 - a broken promotion must not stop scoring: keep the model serving
+            log.error("cannot load the promoted model from %s (%s: %s); %s keeps serving, retrying in %.1fs",
+                      self.registry.url, type(exc).__name__, exc, before, self.poll_s)
+            return
         if self.version != before:
             log.info("tabular model %s -> %s (promoted in %s; no restart)", before, self.version, self.registry.url)
             self._hooks.on_model_loaded("tabular", self.version)

@@ -217,3 +217,21 @@ def test_worker_settings_read_registry_and_shadow_from_env(tmp_path: Path):
     settings = WorkerSettings.from_env({"ZEIKAN_REGISTRY": "memory://r", "ZEIKAN_SHADOW_MODEL": "a,b", "ZEIKAN_MODEL_POLL_S": "2"})
     assert (settings.registry, settings.shadow_model, settings.model_poll_s) == ("memory://r", "a,b", 2.0)
     assert WorkerSettings.from_env({}, shadow_model="c").shadow_model == "c"
+
+
+def test_a_broken_promotion_keeps_the_serving_model(models, tmp_path, caplog):
+    registry, (v1, _) = models
+    reg = type(registry)(str(tmp_path / "reg"))
+    info, model = registry.load(v1)
+    good = reg.register(model, "good0000" + info.data_hash, promote=True).version
+    broken = reg.register(model, "bad00000" + info.data_hash).version
+    (tmp_path / "reg" / broken / "model.txt").write_text("not a model")
+    clock = Clock()
+    scorer = scoring.RegistryScorer(reg, poll_s=1.0, clock=clock)
+    reg.promote(broken)
+    clock.now = 1.0
+    decls = [e.record for e in events(3)]
+    with caplog.at_level(logging.ERROR, logger="zeikan.serving"):
+        scores = scorer.score_batch(decls, [OnlineFeatureState().features(d) for d in decls])
+    assert scorer.version == good and len(scores) == 3
+    assert "cannot load the promoted model" in caplog.text
