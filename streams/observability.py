@@ -74,10 +74,12 @@ def create_observability(
 ) -> tuple[PrometheusHooks, WorkerHealth]:
     """A fresh registry, its metrics, the hooks and the health state of one worker process.
 
+    Without ``settings``, they are read from the environment.
+
     ``model_metadata`` (the tabular model's registry metadata) supplies the training
     bins for feature drift (``feature_bins``); without it no drift is computed.
     """
-    settings = settings or ObservabilitySettings()
+    settings = settings or ObservabilitySettings.from_env()
     health = WorkerHealth(required_models=settings.required_models)
     drift = DriftMonitor.from_metadata(model_metadata, settings.drift_window) if model_metadata else None
     metrics = ZeikanMetrics.create(CollectorRegistry(auto_describe=True))
@@ -145,6 +147,8 @@ def install_web_routes(
 
     @app.page("/healthz")
     async def healthz_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        if app.crashed and health.failure is None:
+            health.on_failed(f"app crashed: {app.crash_reason!r}")
         report = health.report()
         return web.json(report.to_json(), status=200 if report.live else 503)
 
