@@ -42,6 +42,7 @@ from zeikan.streams.kafka_io import publish, record_key
 from zeikan.streams.settings import DEFAULT_RULES
 
 BATCH = 500
+REPEATS = 2
 
 
 def _history(out: Path, seed: int, days: int, per_day: int) -> Any:
@@ -57,11 +58,13 @@ def in_process(scorer: LightGBMScorer, declarations: Sequence[dict[str, Any]]) -
     """Engine rates (heuristic vs model), score_batch cost and TreeSHAP cost per selected declaration."""
     events = [HistoryEvent("declaration", d) for d in declarations]
     figures: dict[str, float] = {}
-    for name, candidate in (("heuristic", HeuristicTabularScorer()), ("lgbm", scorer)):
-        engine = _engine(candidate)
-        with timed() as t:
-            verdicts = [v for i in range(0, len(events), BATCH) for v in engine.apply(events[i : i + BATCH])]
-        figures[f"engine_{name}_decl_per_s"] = t.rate(len(verdicts))
+    for _ in range(REPEATS):  # alternate the scorers, keep the best run of each (the machine is shared)
+        for name, candidate in (("heuristic", HeuristicTabularScorer()), ("lgbm", scorer)):
+            engine = _engine(candidate)
+            with timed() as t:
+                verdicts = [v for i in range(0, len(events), BATCH) for v in engine.apply(events[i : i + BATCH])]
+            key = f"engine_{name}_decl_per_s"
+            figures[key] = max(figures.get(key, 0.0), t.rate(len(verdicts)))
     rows = [v.features for v in verdicts]
     with timed() as t:
         for i in range(0, len(rows), BATCH):
