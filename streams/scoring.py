@@ -18,8 +18,10 @@ protocols, so live and replay always serve the same models.
   onnxruntime or the artifact is unusable. :func:`assess_off_loop` runs image
   scoring in a thread so a Faust agent's event loop never blocks on it.
 
-Serving events (which model serves, swaps, shadow summaries) go to the
-``zeikan.serving`` logger, which logs at INFO even when a worker runs at WARNING.
+Serving events go to the ``zeikan.serving`` logger: fallbacks at WARNING, the
+model serving, swaps and shadow comparisons at INFO (``zeikan worker --loglevel
+INFO``). Every decision names its model versions (``model_versions``) and carries
+the shadow scores, and the worker's metrics expose the serving versions.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ from zeikan.streams.engine.post_scan import assess
 from zeikan.streams.hooks import PipelineHooks
 
 log = logging.getLogger("zeikan.serving")
-if log.level == logging.NOTSET:
-    log.setLevel(logging.INFO)
 
 SHADOW_LOG_EVERY_S = 10.0
 """Shortest interval between two shadow comparison lines in the log (per worker)."""

@@ -55,6 +55,7 @@ def test_scan_event_is_scored_by_the_onnx_model_into_a_post_scan_decision(fresh_
         decisions = decision_ids_settle(broker.bootstrap, len(hist["declarations"]) + 1, 60, worker.log_path)
     finally:
         worker.stop()
+    assert "no live model in registry" in worker.log_text(), "the heuristic fallback is logged"
 
     post = [d for d in decisions if d["stage"] == "POST_SCAN"]
     assert [d["declaration_id"] for d in post] == [chosen["declaration_id"]]
