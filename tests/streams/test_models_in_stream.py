@@ -12,9 +12,11 @@ from tests.streams.pipeline_factories import history
 from tests.streams.worker_harness import WorkerProcess, decision_ids_settle, publish_events
 from zeikan.features.online import OnlineFeatureState
 from zeikan.models.tabular import LightGBMScorer
+from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine, HistoryEvent
 from zeikan.streams.engine.rules import RuleFile
+from zeikan.streams.replay import replay
 from zeikan.streams.settings import DEFAULT_RULES
 
 pytestmark = pytest.mark.timeout(120)
@@ -70,6 +72,13 @@ def test_worker_serves_the_live_model_with_treeshap_reasons_and_hot_reloads_a_pr
         assert decision["reasons"][len(decision["reasons"]) - len(reasons):] == reasons
     assert any(shap[d["declaration_id"]] for d in selected), "at least one selection carries TreeSHAP reasons"
     assert f"{v1} -> {v2}" in log
+
+    directory = tmp_path / "first"
+    directory.mkdir()
+    write_jsonl(directory / "declarations.jsonl", "declarations", first)
+    replayed = list(replay(directory, RuleFile(DEFAULT_RULES).book, EngineConfig(), registry.url)[0])
+    assert {d["decision_id"] for d in replayed} == {before[d["declaration_id"]]["decision_id"] for d in first}, \
+        "live == replay with the registry model"
 
 
 def test_shadow_model_scores_beside_the_live_one_and_is_logged(fresh_broker, tmp_path, models):
