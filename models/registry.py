@@ -3,7 +3,8 @@
 Layout under the root::
 
     <version>/model.txt       LightGBM text model
-    <version>/metadata.json   version, features, calibration, training window, metrics, data hash
+    <version>/metadata.json   version, features, calibration, training window, metrics, data hash,
+                              feature_bins (training distribution per feature, for drift)
     LIVE                      the promoted version (one line; cheap to poll for hot reload)
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import fsspec
@@ -37,6 +38,8 @@ class ModelInfo:
     metrics: dict[str, float]
     data_hash: str
     created_at: int
+    feature_bins: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Training bins per feature (``zeikan.streams.drift.ReferenceBins.to_json()``); empty for older models."""
 
 
 class ModelRegistry:
@@ -54,7 +57,7 @@ class ModelRegistry:
         created = int(time.time() * 1000)
         version = f"lgbm-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(created / 1000))}-{data_hash[:8]}"
         info = ModelInfo(version, model.features, model.categorical, asdict(model.calibration), model.window,
-                         model.metrics, data_hash, created)
+                         model.metrics, data_hash, created, model.feature_bins)
         self.fs.makedirs(self._path(version), exist_ok=True)
         with self.fs.open(self._path(version, "model.txt"), "w") as handle:
             handle.write(model.booster.model_to_string())
@@ -90,7 +93,7 @@ class ModelRegistry:
         with self.fs.open(self._path(version, "model.txt"), "r") as handle:
             booster = lgb.Booster(model_str=handle.read())
         model = TrainedModel(booster, Calibration(**info.calibration), info.features, info.categorical,
-                             info.metrics, info.window)
+                             info.metrics, info.window, info.feature_bins)
         return info, model
 
     def promote(self, version: str) -> None:

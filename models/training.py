@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import lightgbm as lgb
@@ -35,6 +35,7 @@ from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.errors import NotEnoughLabelsError
+from zeikan.streams.drift import reference_bins
 
 MIN_POSITIVES = 5
 """Fewer positive labels than this and no model is trained."""
@@ -97,6 +98,8 @@ class TrainedModel:
     categorical: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     window: dict[str, int] = field(default_factory=dict)
+    feature_bins: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Training distribution per feature (``ReferenceBins.to_json()``): the reference of live drift (PSI)."""
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated probability per row."""
@@ -193,7 +196,26 @@ def labeled_features(history: History, before: int | None = None) -> tuple[pl.Da
     return feats, labeled
 
 
+def feature_bins(frame: pl.DataFrame, features: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """Quantile bins of each feature column (nulls and NaNs left out; all-missing columns skipped).
+
+    >>> feature_bins(pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [None, None, None, None]}), ["x", "y"])
+    {'x': {'edges': [1.0, 2.0, 3.0, 4.0], 'fractions': [0.0, 0.25, 0.25, 0.25, 0.25]}}
+    """
+    bins = {}
+    for name in features:
+        values = frame[name].cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
+        if len(values):
+            bins[name] = reference_bins(values).to_json()
+    return bins
+
+
 def train_tabular(history: History, settings: TrainSettings | None = None) -> TrainedModel:
-    """Train the risk model on the whole history (features from ``zeikan.features``)."""
-    _, labeled = labeled_features(history)
-    return fit(labeled, list(FEATURE_NAMES), settings or TrainSettings())
+    """Train the risk model on the whole history (features from ``zeikan.features``).
+
+    The drift reference (``feature_bins``) is the features of every declaration of
+    the history, inspected or not: the population the stream scores.
+    """
+    feats, labeled = labeled_features(history)
+    model = fit(labeled, list(FEATURE_NAMES), settings or TrainSettings())
+    return replace(model, feature_bins=feature_bins(feats, model.features))

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 PSI_EPSILON = 1e-4
 """Floor for an empty bin's share: keeps ``ln(a / e)`` finite (common PSI practice)."""
 
@@ -84,14 +86,14 @@ def reference_bins(values: Iterable[float], n_bins: int = 10) -> ReferenceBins:
     >>> ref.edges, ref.fractions
     ((25.0, 50.0, 75.0), (0.25, 0.25, 0.25, 0.25))
     """
-    data = sorted(float(v) for v in values if not math.isnan(float(v)))
-    if not data:
+    data = np.asarray(values if isinstance(values, np.ndarray | Sequence) else list(values), dtype=np.float64)
+    data = np.sort(data[~np.isnan(data)])
+    if not len(data):
         raise ValueError("reference_bins: no values")
-    edges = sorted({data[min(len(data) - 1, (len(data) * q) // n_bins)] for q in range(1, n_bins)})
-    counts = [0] * (len(edges) + 1)
-    for v in data:
-        counts[bin_index(edges, v)] += 1
-    return ReferenceBins(tuple(edges), tuple(c / len(data) for c in counts))
+    n = len(data)
+    edges = sorted({float(data[min(n - 1, (n * q) // n_bins)]) for q in range(1, n_bins)})
+    counts = np.bincount(np.searchsorted(edges, data, side="right"), minlength=len(edges) + 1)
+    return ReferenceBins(tuple(edges), tuple(float(c) / n for c in counts))
 
 
 class RollingHistogram:
@@ -119,17 +121,18 @@ class RollingHistogram:
 
 
 class DriftMonitor:
-    """Rolling live histograms for every feature that has reference bins."""
+    """Rolling live histograms for every feature that has reference bins (of model ``version``)."""
 
-    def __init__(self, reference: Mapping[str, ReferenceBins], window: int = 5000) -> None:
+    def __init__(self, reference: Mapping[str, ReferenceBins], window: int = 5000, version: str | None = None) -> None:
         self.reference = dict(reference)
+        self.version = version
         self._live = {name: RollingHistogram(ref.edges, window) for name, ref in self.reference.items()}
 
     @classmethod
     def from_metadata(cls, metadata: Mapping, window: int = 5000) -> DriftMonitor:
-        """Build from a model's metadata (``feature_bins``: name -> {edges, fractions})."""
+        """Build from a model's metadata (``feature_bins``: name -> {edges, fractions}; ``version``)."""
         bins = metadata.get("feature_bins") or {}
-        return cls({name: ReferenceBins.from_json(data) for name, data in bins.items()}, window)
+        return cls({name: ReferenceBins.from_json(data) for name, data in bins.items()}, window, metadata.get("version"))
 
     def observe(self, rows: Iterable[Mapping[str, float]]) -> None:
         """Feed feature rows (name -> value); features without reference bins are ignored."""

@@ -21,6 +21,7 @@ from zeikan.models.registry import ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
 from zeikan.models.training import TrainSettings, platt, selection_weights, train_tabular
 from zeikan.streams.cli import app
+from zeikan.streams.drift import DriftMonitor
 
 from model_history import write_history
 
@@ -82,6 +83,32 @@ def test_live_scorer_swaps_in_a_promoted_model(history_dir: Path, tmp_path: Path
     live.score_batch([], [])
     assert live.version == second.version
     assert [i.version for i in reg.versions()] == [first.version, second.version]
+
+
+def test_training_stores_the_feature_distribution_for_drift(history_dir: Path, tmp_path: Path) -> None:
+    events = load_history(str(history_dir))
+    reg = ModelRegistry(str(tmp_path / "reg"))
+    version = reg.register(train_tabular(events, FAST), events.data_hash).version
+    stored = json.loads((tmp_path / "reg" / version / "metadata.json").read_text())["feature_bins"]
+    assert set(stored) == set(FEATURE_NAMES)
+    for bins in stored.values():
+        assert len(bins["fractions"]) == len(bins["edges"]) + 1 and sum(bins["fractions"]) == pytest.approx(1.0)
+    assert reg.load(version)[1].feature_bins == stored == reg.info(version).feature_bins
+    feats = batch_features(events.declarations, events.inspections)
+    monitor = DriftMonitor.from_metadata(json.loads((tmp_path / "reg" / version / "metadata.json").read_text()), len(feats))
+    monitor.observe(feats.select(FEATURE_NAMES).iter_rows(named=True))
+    assert monitor.version == version
+    assert max(monitor.psi_by_feature().values()) < 0.01, "the training declarations themselves show no drift"
+
+
+def test_metadata_without_feature_bins_still_loads(history_dir: Path, tmp_path: Path) -> None:
+    events = load_history(str(history_dir))
+    reg = ModelRegistry(str(tmp_path / "reg"))
+    version = reg.register(train_tabular(events, FAST), events.data_hash).version
+    meta = tmp_path / "reg" / version / "metadata.json"
+    old = {k: v for k, v in json.loads(meta.read_text()).items() if k != "feature_bins"}
+    meta.write_text(json.dumps(old))
+    assert reg.info(version).feature_bins == {} and reg.load(version)[1].feature_bins == {}
 
 
 def test_bad_history_is_a_zeikan_error(tmp_path: Path) -> None:
