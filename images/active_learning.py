@@ -95,7 +95,7 @@ def experiment(
     start: int = 10, step: int = 10, rounds: int = 15, target_share: float = 0.98,
 ) -> dict:
     """Active vs random over ``seeds`` splits; the target AUC is ``target_share`` of the all-labels AUC."""
-    out: dict = {"seeds": seeds, "start": start, "step": step, "runs": []}
+    out: dict = {"seeds": seeds, "start": start, "step": step, "target_share": target_share, "runs": []}
     for seed in range(seeds):
         order = np.random.default_rng(1000 + seed).permutation(len(y))
         n_test = int(len(y) * test_share)
@@ -115,4 +115,5 @@ def experiment(
         reached = [r[f"{s}_labels_to_target"] for r in out["runs"]]
         out[f"{s}_labels_to_target_mean"] = float(np.mean([v for v in reached if v is not None])) if any(v is not None for v in reached) else None
         out[f"{s}_reached"] = sum(v is not None for v in reached)
+        out[f"{s}_final_auc_mean"] = float(np.mean([r[f"{s}_curve"][-1][1] for r in out["runs"]]))
     return out

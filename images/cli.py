@@ -180,6 +180,7 @@ def evaluate_command(
 def al_experiment_command(
     n: int = typer.Option(600, "--n", help="Rendered scans of the held-out scanner model (pool + test)."),
     seeds: int = typer.Option(5, "--seeds"),
+    target_share: float = typer.Option(0.995, "--target-share", help="Target AUC as a share of the all-labels AUC."),
     data_file: Path = typer.Option(None, "--data", help="Use this rendered set (.npz from `train --cache`) instead of rendering."),
     out: Path = typer.Option(None, "--out"),
 ) -> None:
@@ -193,7 +194,7 @@ def al_experiment_command(
     scorer = OnnxImageScorer(ImageScorerSettings.from_env())
     scores, heatmaps = scorer.score_inputs(data.x)
     scorer.close()
-    _dump(experiment(heatmap_features(scores, heatmaps), data.y, seeds=seeds), out)
+    _dump(experiment(heatmap_features(scores, heatmaps), data.y, seeds=seeds, rounds=25, target_share=target_share), out)
 
 
 @annotate_app.command("export")
