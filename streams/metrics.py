@@ -14,7 +14,7 @@ Several workers never share a registry, so nothing clashes; each is scraped apar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,14 +140,25 @@ class ZeikanMetrics:
 
 
 class PrometheusHooks(PipelineHooks):
-    """Pipeline hooks that update :class:`ZeikanMetrics` (no other metric calls anywhere)."""
+    """Pipeline hooks that update :class:`ZeikanMetrics` (no other metric calls anywhere).
+
+    Feature drift is measured against ``drift`` (a fixed reference), or, with
+    ``drift_source`` (tabular model version -> its :class:`DriftMonitor`, None when
+    it has no training bins), against the training bins of whichever tabular model
+    :meth:`on_model_loaded` last announced: a hot-swapped model brings its own reference.
+    """
 
     def __init__(
-        self, metrics: ZeikanMetrics, drift: DriftMonitor | None = None, health: WorkerHealth | None = None
+        self,
+        metrics: ZeikanMetrics,
+        drift: DriftMonitor | None = None,
+        health: WorkerHealth | None = None,
+        drift_source: Callable[[str], DriftMonitor | None] | None = None,
     ) -> None:
         self.metrics = metrics
         self.drift = drift
         self.health = health
+        self._drift_source = drift_source
 
     def on_decoded(self, topic: str, n: int) -> None:
         """``n`` records of ``topic`` were read and decoded."""
@@ -210,6 +221,15 @@ class PrometheusHooks(PipelineHooks):
         gauge.labels(role=role, version=version).set(1)
         if self.health is not None:
             self.health.on_model_loaded(role, version)
+        if role == "tabular":
+            self._follow_drift_reference(version)
+
+    def _follow_drift_reference(self, version: str) -> None:
+        """Measure drift against the training bins of tabular model ``version`` (live values start afresh)."""
+        if self._drift_source is None or (self.drift is not None and self.drift.version == version):
+            return
+        self.drift = self._drift_source(version)
+        self.metrics.feature_drift.clear()
 
     def on_model_latency(self, role: str, seconds: float, batch_size: int) -> None:
         """One scoring call of the ``role`` model over ``batch_size`` rows took ``seconds``."""
@@ -222,10 +242,11 @@ class PrometheusHooks(PipelineHooks):
 
     def on_features(self, rows: Iterable[Mapping[str, float]]) -> None:
         """Feature rows that were scored: feeds the drift histograms and the PSI gauges."""
-        if self.drift is None:
+        drift = self.drift
+        if drift is None:
             return
-        self.drift.observe(rows)
-        for feature, value in self.drift.psi_by_feature().items():
+        drift.observe(rows)
+        for feature, value in drift.psi_by_feature().items():
             self.metrics.feature_drift.labels(feature=feature).set(value)
 
     def on_lag(self, lag: Mapping[tuple[str, int], int]) -> None:

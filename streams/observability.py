@@ -2,7 +2,7 @@
 
 The pipeline's app factory calls, once per worker process::
 
-    hooks, health = create_observability(ObservabilitySettings.from_env())
+    hooks, health = create_observability(ObservabilitySettings.from_env(), metadata_for=...)
     app = ...  # agents get ``hooks``
     install_web_routes(app, hooks, health)
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,20 +70,29 @@ class ObservabilitySettings:
 
 
 def create_observability(
-    settings: ObservabilitySettings | None = None, model_metadata: Mapping | None = None
+    settings: ObservabilitySettings | None = None,
+    model_metadata: Mapping | None = None,
+    metadata_for: Callable[[str], Mapping | None] | None = None,
 ) -> tuple[PrometheusHooks, WorkerHealth]:
     """A fresh registry, its metrics, the hooks and the health state of one worker process.
 
-    Without ``settings``, they are read from the environment.
-
-    ``model_metadata`` (the tabular model's registry metadata) supplies the training
-    bins for feature drift (``feature_bins``); without it no drift is computed.
+    Without ``settings``, they are read from the environment. Feature drift compares
+    live feature rows with the training bins (``feature_bins``) of a model's registry
+    metadata: ``model_metadata`` is a fixed one; ``metadata_for`` (tabular model
+    version -> its metadata, None when unknown) follows the serving model, read each
+    time the pipeline announces one (``on_model_loaded("tabular", version)``: on
+    start and on every hot swap). Without either, no drift is computed.
     """
     settings = settings or ObservabilitySettings.from_env()
     health = WorkerHealth(required_models=settings.required_models)
-    drift = DriftMonitor.from_metadata(model_metadata, settings.drift_window) if model_metadata else None
+    window = settings.drift_window
+
+    def drift_for(metadata: Mapping | None) -> DriftMonitor | None:
+        return DriftMonitor.from_metadata(metadata, window) if metadata else None
+
+    source = (lambda version: drift_for(metadata_for(version))) if metadata_for is not None else None
     metrics = ZeikanMetrics.create(CollectorRegistry(auto_describe=True))
-    return PrometheusHooks(metrics, drift=drift, health=health), health
+    return PrometheusHooks(metrics, drift=drift_for(model_metadata), health=health, drift_source=source), health
 
 
 def partition_lag(highwater: int | None, committed: int | None, position: int | None) -> int | None:

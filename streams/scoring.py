@@ -17,6 +17,11 @@ protocols, so live and replay always serve the same models.
   ``ZEIKAN_IMAGE_MODEL_DIR`` for another artifact); the hash stand-in only when
   onnxruntime or the artifact is unusable. :func:`assess_off_loop` runs image
   scoring in a thread so a Faust agent's event loop never blocks on it.
+* Metrics: with ``hooks``, every model call reports its duration
+  (``on_model_latency`` for roles tabular, shadow and image) and each tabular
+  model that starts serving is announced (``on_model_loaded``); the drift
+  reference of a model (its training ``feature_bins``) is read with
+  :func:`registry_metadata`.
 
 Serving events go to the ``zeikan.serving`` logger: fallbacks at WARNING, the
 model serving, swaps and shadow comparisons at INFO (``zeikan worker --loglevel
@@ -31,11 +36,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from zeikan.features.base import FeatureState
 from zeikan.features.online import OnlineFeatureState
 from zeikan.models.base import Explanation, FeatureRow, ImageAssessment, ImageScorer, TabularScorer
+from zeikan.models.errors import ModelNotFoundError
 from zeikan.models.heuristic import HashImageScorer, HeuristicTabularScorer
 from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
@@ -207,8 +214,49 @@ def build_shadow_scorers(
     return ShadowScorers(scorers, hooks)
 
 
-def build_image_scorer() -> ImageScorer:
-    """The ONNX image model (``ZEIKAN_IMAGE_MODEL_DIR``, default the committed artifact); the hash stand-in if unusable."""
+def registry_metadata(registry: str, version: str) -> dict[str, Any] | None:
+    """The metadata.json of ``version`` in ``registry`` (e.g. its ``feature_bins``), or None.
+
+    None for a version the registry does not hold (the heuristic) or cannot read
+    (logged): a missing drift reference must never stop scoring.
+    """
+    reg = ModelRegistry(registry)
+    try:
+        return asdict(reg.info(version))
+    except ModelNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - metadata only feeds metrics
+        log.warning("cannot read the metadata of %s in %s (%s: %s): no feature drift for it",
+                    version, registry, type(exc).__name__, exc)
+        return None
+
+
+class TimedImageScorer:
+    """An ``ImageScorer`` that reports the duration of each batch (``on_model_latency("image", ...)``)."""
+
+    def __init__(self, scorer: ImageScorer, hooks: PipelineHooks) -> None:
+        self.scorer = scorer
+        self.version = scorer.version
+        self._hooks = hooks
+
+    def assess_batch(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
+        """Assess with the wrapped scorer and report the call's duration and number of scans."""
+        started = time.perf_counter()
+        found = self.scorer.assess_batch(scans, declared)
+        self._hooks.on_model_latency("image", time.perf_counter() - started, len(scans))
+        return found
+
+
+def build_image_scorer(hooks: PipelineHooks | None = None) -> ImageScorer:
+    """The ONNX image model (``ZEIKAN_IMAGE_MODEL_DIR``, default the committed artifact); the hash stand-in if unusable.
+
+    With ``hooks``, each batch's duration is reported (:class:`TimedImageScorer`).
+    """
+    scorer = _image_scorer()
+    return TimedImageScorer(scorer, hooks) if hooks is not None else scorer
+
+
+def _image_scorer() -> ImageScorer:
     try:
         from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from faust.worker import Worker
 
@@ -16,10 +17,14 @@ from zeikan.streams.settings import WorkerSettings
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
     """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
     from zeikan.streams.observability import ObservabilitySettings, create_observability, install_web_routes
+    from zeikan.streams.scoring import registry_metadata
 
     check_reachable(kafka.bootstrap)
     ensure_topics(kafka.bootstrap, TOPICS, kafka.partitions, kafka.replication)
-    hooks, health = create_observability(ObservabilitySettings.from_env())
+    # feature drift follows the serving model's training bins (on start and on every hot swap)
+    hooks, health = create_observability(
+        ObservabilitySettings.from_env(), metadata_for=partial(registry_metadata, settings.registry)
+    )
     pipeline = create_pipeline(settings, kafka, hooks)
     install_web_routes(pipeline.app, hooks, health)
     logging.getLogger("zeikan").setLevel(loglevel.upper())

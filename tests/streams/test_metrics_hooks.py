@@ -125,6 +125,29 @@ def test_drift_gauge_is_fed_from_scored_feature_rows() -> None:
     assert value(plain, "zeikan_feature_drift_psi", feature="unit_value_z") is None
 
 
+def test_drift_reference_follows_the_announced_tabular_model() -> None:
+    bins = {"unit_value_z": reference_bins([i / 10 for i in range(-30, 30)]).to_json()}
+    looked_up: list[str] = []
+
+    def metadata_for(version: str) -> dict | None:
+        looked_up.append(version)
+        return {"version": version, "feature_bins": bins} if version.startswith("lgbm") else None
+
+    hooks, _ = create_observability(ObservabilitySettings(drift_window=100), metadata_for=metadata_for)
+    hooks.on_model_loaded("tabular", "heuristic-1")
+    hooks.on_features([{"unit_value_z": 0.0}] * 10)
+    assert value(hooks, "zeikan_feature_drift_psi", feature="unit_value_z") is None
+    hooks.on_model_loaded("tabular", "lgbm-1")
+    hooks.on_model_loaded("tabular", "lgbm-1")
+    hooks.on_model_loaded("image", "cnn-1")
+    hooks.on_features([{"unit_value_z": 0.0}] * 10)
+    assert hooks.drift is not None and hooks.drift.version == "lgbm-1"
+    assert value(hooks, "zeikan_feature_drift_psi", feature="unit_value_z") > 0.25
+    assert looked_up == ["heuristic-1", "lgbm-1"], "read once per tabular model"
+    hooks.on_model_loaded("tabular", "heuristic-1")
+    assert hooks.drift is None and value(hooks, "zeikan_feature_drift_psi", feature="unit_value_z") is None
+
+
 def test_each_worker_registry_is_independent() -> None:
     first, _ = create_observability()
     second, _ = create_observability()

@@ -235,3 +235,63 @@ def test_a_broken_promotion_keeps_the_serving_model(models, tmp_path, caplog):
         scores = scorer.score_batch(decls, [OnlineFeatureState().features(d) for d in decls])
     assert scorer.version == good and len(scores) == 3
     assert "cannot load the promoted model" in caplog.text
+
+
+def observed(hooks, name: str, **labels: str) -> float | None:
+    return hooks.metrics.registry.get_sample_value(name, labels)
+
+
+def test_feature_drift_follows_the_serving_model_through_a_hot_swap(models, tmp_path):
+    from dataclasses import replace
+    from functools import partial
+
+    from zeikan.features.names import FEATURE_NAMES
+    from zeikan.streams.observability import ObservabilitySettings, create_observability
+
+    registry, (v1, _) = models
+    reg = type(registry)(str(tmp_path / "reg"))
+    info, model = registry.load(v1)
+    first = reg.register(model, "first000" + info.data_hash, promote=True).version
+    far = {"log_total_value": {"edges": [1e6], "fractions": [0.0, 1.0]}}  # trained on values no live row has
+    second = reg.register(replace(model, feature_bins=far), "second00" + info.data_hash).version
+    hooks, _ = create_observability(ObservabilitySettings(drift_window=500), metadata_for=partial(scoring.registry_metadata, reg.url))
+    clock = Clock()
+    scorer = scoring.RegistryScorer(reg, poll_s=1.0, hooks=hooks, clock=clock)
+    hooks.on_model_loaded("tabular", scorer.version)  # as the app factory announces the serving model
+
+    def decide(batch):  # as the decide agent: score, then feed the scored feature rows
+        verdicts = engine(scorer).apply(batch)
+        hooks.on_features([v.features for v in verdicts])
+
+    assert observed(hooks, "zeikan_feature_drift_psi", feature="log_total_value") is None
+    decide(events(60))
+    assert hooks.drift.version == first
+    psi_first = {f: observed(hooks, "zeikan_feature_drift_psi", feature=f) for f in FEATURE_NAMES}
+    assert all(v is not None and v >= 0 for v in psi_first.values()), "every feature of the model gets a PSI"
+    reg.promote(second)
+    clock.now = 1.0
+    decide(events(60))
+    assert scorer.version == second and hooks.drift.version == second
+    assert observed(hooks, "zeikan_feature_drift_psi", feature="log_total_value") > 5.0
+    assert observed(hooks, "zeikan_feature_drift_psi", feature="uv_z_hs") is None, "features the new model has no bins for are dropped"
+
+
+def test_model_calls_report_their_latency(models):
+    from zeikan.streams.observability import ObservabilitySettings, create_observability
+
+    registry, (v1, v2) = models
+    hooks, _ = create_observability(ObservabilitySettings())
+    scorer = scoring.RegistryScorer(registry, poll_s=60.0, hooks=hooks)
+    shadow = scoring.build_shadow_scorers(registry.url, v2, hooks)
+    engine(scorer, shadow).apply(events(20))
+    images = scoring.build_image_scorer(hooks)
+    assert isinstance(images, scoring.TimedImageScorer) and images.version == images.scorer.version
+    timed = scoring.TimedImageScorer(SlowImages(), hooks)
+    opened = {"declaration": {"declaration_id": "D1", "items": [], "containers": ["C1", "C2"]}}
+    scans = [{"scan_id": "S1", "container_id": "C1"}, {"scan_id": "S2", "container_id": "C2"}]
+    found = asyncio.run(scoring.assess_off_loop(timed, [(opened, scans)]))
+    assert [a.scan_id for a in found[0]] == ["S1", "S2"]
+    for role in ("tabular", "shadow"):
+        assert observed(hooks, "zeikan_model_inference_seconds_count", role=role) >= 1
+    assert observed(hooks, "zeikan_model_inference_seconds_count", role="image") == 1
+    assert observed(hooks, "zeikan_model_inference_seconds_sum", role="image") >= 0.3
