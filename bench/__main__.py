@@ -2,14 +2,18 @@
 
 ``python -m zeikan.bench [--only NAME]... [--skip NAME]... [--timeout S] [--out DIR]``
 
-Each bench module (publish, codec, simulate, pipeline, scaling, model, images, relay) runs
-in its own process (``python -m zeikan.bench.NAME``): a crash or a hang costs that bench
-only, and memory figures stay per process. Every JSON object a bench prints is kept. The
-summary adds the ratios of the full pipeline to reference engines measured in the same
-run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``) and the 1 -> 2
-worker scaling (``bench/scaling.py`` for the pipeline, ``bench/relay.py`` for the
-references); the PNG charts every throughput (``*per_s*``), latency (``p50/p95/p99``) and
-memory (``rss``) figure. Numbers, not assertions.
+Each bench module (publish, codec, simulate, pipeline, scaling, serving, model, images,
+relay) runs in its own process (``python -m zeikan.bench.NAME``): a crash or a hang costs
+that bench only, and memory figures stay per process. Every JSON object a bench prints is
+kept. The summary adds the ratios of the full pipeline to reference engines measured in
+the same run (a no-op Faust agent and a quixstreams JSON relay, ``bench/relay.py``), the
+1 -> 2 worker scaling (``bench/scaling.py`` for the pipeline, ``bench/relay.py`` for the
+references), the stream rate with the LightGBM model vs the no-op agent and the heuristic
+(``bench/serving.py``) and the model's back-test quality (``model_quality``, from
+``bench/model.py``: precision at a 5 % inspection rate of the risk model, the raw-column
+baseline and the oracle, their ratios, AUCs). The PNG charts every throughput
+(``*per_s*``), latency (``p50/p95/p99``) and memory (``rss``) figure. Numbers, not
+assertions.
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "model", "images", "relay")
+BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "serving", "model", "images", "relay")
 """Bench modules in run order; the ones that do not exist are skipped."""
 PIPELINE_RATE_KEYS = ("pipeline_decl_per_s", "declarations_per_s", "decisions_per_s", "pipeline_per_s")
 """Names under which ``bench/pipeline.py`` may report end-to-end throughput (first found wins)."""
 PIPELINE_NOOP_KEYS = ("noop_faust_events_per_s",)
 """The no-op Faust agent that ``bench/pipeline.py`` measures over its own backlog."""
 RELAY_RATE_KEY = "events_per_s"
+QUALITY = r"precision_at_5%$|^p5_ratio_|_auc$"
+"""Figures of ``bench/model.py``'s ``model_quality`` line that the summary repeats."""
 
 Figures = list[dict[str, Any]]
 
@@ -86,13 +92,20 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 HEADLINE = r"per_s|p(50|95|99)|rss|memory"
-"""Figures of the pipeline, model and image benches that the summary repeats."""
+"""Figures of the pipeline, scaling, serving, model and image benches that the summary repeats."""
+
+
+def model_quality(figures: Figures) -> dict[str, Any]:
+    """Precision@5 % (risk model, raw baseline, oracle), their ratios and AUCs from the ``model_quality`` line."""
+    line = next((f for f in figures if f.get("bench") == "model_quality"), {})
+    return {key: value for key, value in line.items() if re.search(QUALITY, key)}
 
 
 def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Headline figures and ratios from every bench's JSON lines."""
     pipeline = results.get("pipeline", {}).get("figures", [])
     relay = results.get("relay", {}).get("figures", [])
+    serving = results.get("serving", {}).get("figures", [])
 
     def relay_rate(engine: str, workers: int, mode: str) -> float | None:
         return first_figure(relay, [RELAY_RATE_KEY], {"engine": engine, "workers": workers, "mode": mode})
@@ -109,7 +122,11 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             for line in relay
             if "rss_mb_per_worker" in line
         },
-        **{name: chart_values({name: results.get(name, {})}, HEADLINE) for name in ("pipeline", "scaling", "model", "images")},
+        **{
+            name: chart_values({name: results.get(name, {})}, HEADLINE)
+            for name in ("pipeline", "scaling", "serving", "model", "images")
+        },
+        "model_quality": model_quality(results.get("model", {}).get("figures", [])),
         "ratios": {
             "pipeline_2_vs_1_workers": first_figure(results.get("scaling", {}).get("figures", []), ["pipeline_2_vs_1_workers"]),
             "pipeline_vs_faust_noop": ratio(pipeline_rate, noop),
@@ -118,6 +135,8 @@ def summarize(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "faust_noop_vs_quix_relay": ratio(noop, quix),
             "faust_noop_2_vs_1_workers": ratio(relay_rate("faust-noop", 2, "live"), relay_rate("faust-noop", 1, "live")),
             "quix_relay_2_vs_1_workers": ratio(relay_rate("quix-relay", 2, "live"), relay_rate("quix-relay", 1, "live")),
+            "serving_lgbm_vs_faust_noop": first_figure(serving, ["stream_lgbm_ratio_to_noop"]),
+            "serving_lgbm_vs_heuristic": first_figure(serving, ["stream_lgbm_to_heuristic"]),
         },
         "errors": {name: r["error"] for name, r in results.items() if "error" in r},
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zeikan.bench.__main__ import available, chart_values, json_lines, main, summarize, write_chart
+from zeikan.bench.__main__ import BENCHES, available, chart_values, json_lines, main, summarize, write_chart
 
 RESULTS = {
     "pipeline": {"figures": [{"pipeline_decl_per_s": 3000.0, "noop_faust_events_per_s": 4000.0, "p50_ms": 4.0, "p99_ms": 30.0}]},
@@ -20,7 +20,15 @@ RESULTS = {
     },
     "images": {"figures": [], "error": "exit 1: boom"},
     "scaling": {"figures": [{"bench": "scaling", "pipeline_2_vs_1_workers": 1.6}]},
-}
+    "model": {"figures": [
+        {"bench": "model_quality", "declarations": 30000, "risk_model_auc": 0.81, "risk_model_precision_at_1%": 0.6,
+         "risk_model_precision_at_5%": 0.42, "raw_baseline_precision_at_5%": 0.21, "oracle_precision_at_5%": 0.6,
+         "p5_ratio_to_oracle": 0.7, "p5_ratio_to_baseline": 2.0, "evaluate_seconds": 9.0},
+        {"bench": "model", "scored_per_s_batch_1000": 90000.0},
+    ]},
+    "serving": {"figures": [{"bench": "serving", "stream_lgbm_decl_per_s": 2000.0, "stream_lgbm_ratio_to_noop": 0.4,
+                             "stream_lgbm_to_heuristic": 0.9}]},
+}  # fmt: skip
 
 
 def test_json_lines_keeps_only_json_objects() -> None:
@@ -43,6 +51,21 @@ def test_summary_ratios_come_from_the_same_run() -> None:
         "pipeline: p50_ms": 4.0, "pipeline: p99_ms": 30.0,
     }  # fmt: skip
     assert summary["relay_rss_mb_per_worker"] == {"faust-noopx1-backlog": [80.0], "faust-noopx2-live": [81.0, 85.0]}
+    assert summary["ratios"]["serving_lgbm_vs_faust_noop"] == 0.4
+    assert summary["ratios"]["serving_lgbm_vs_heuristic"] == 0.9
+    assert summary["serving"] == {"serving: stream_lgbm_decl_per_s": 2000.0}
+
+
+def test_summary_carries_the_model_quality_back_test() -> None:
+    assert summarize(RESULTS)["model_quality"] == {
+        "risk_model_auc": 0.81, "risk_model_precision_at_5%": 0.42, "raw_baseline_precision_at_5%": 0.21,
+        "oracle_precision_at_5%": 0.6, "p5_ratio_to_oracle": 0.7, "p5_ratio_to_baseline": 2.0,
+    }  # fmt: skip
+    assert summarize({})["model_quality"] == {}
+
+
+def test_serving_is_one_of_the_benches() -> None:
+    assert "serving" in BENCHES and available(["serving"]) == ["serving"]
 
 
 def test_chart_collects_throughput_latency_and_memory(tmp_path: Path) -> None:
