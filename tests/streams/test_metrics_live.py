@@ -134,3 +134,31 @@ def test_two_workers_each_serve_their_own_registry(fresh_broker, tmp_path) -> No
     assert partitions[0] | partitions[1] == {str(p) for p in range(8)}
     in_counts = [total(s, "zeikan_events_in_total", topic="declarations") for s in scraped]
     assert all(in_counts) and sum(in_counts) >= declarations
+
+
+def test_a_worker_serving_a_registry_model_exports_feature_drift_and_model_latency(fresh_broker, tmp_path) -> None:
+    from tests.streams.model_factories import trained_registry
+    from zeikan.features.names import FEATURE_NAMES
+
+    registry, (version,) = trained_registry(tmp_path / "models")
+    broker = fresh_broker()
+    decls = history(days=1, per_day=60, seed=7)["declarations"]
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", {"ZEIKAN_REGISTRY": registry.url, "ZEIKAN_DRIFT_WINDOW": "50"})
+    try:
+        wait_until(lambda: get(worker.port, "/readyz")[0] == 200, 90, worker.log_path)
+        before = scrape(worker.port)
+        publish_events(broker.bootstrap, [("declarations", d) for d in decls])
+
+        def drift_for_every_feature() -> Samples | None:
+            s = scrape(worker.port)
+            drifted = {dict(labels)["feature"] for labels in s.get("zeikan_feature_drift_psi", {})}
+            return s if drifted == set(FEATURE_NAMES) else None
+
+        after = wait_until(drift_for_every_feature, 90, worker.log_path, every_s=0.5)
+    finally:
+        worker.stop()
+
+    assert total(before, "zeikan_model_info", role="tabular", version=version) == 1
+    assert not before.get("zeikan_feature_drift_psi"), "no PSI before any feature row was scored"
+    assert all(v >= 0 for v in after["zeikan_feature_drift_psi"].values())
+    assert total(after, "zeikan_model_inference_seconds_count", role="tabular") > 0
