@@ -57,7 +57,6 @@ class Tables:
     containers: TableT
     joins: TableT
     feedback_seen: TableT
-    hit_counts: TableT
 
 
 @dataclass
@@ -151,7 +150,6 @@ def create_pipeline(
         containers=app.Table("join-containers", default=None, partitions=n, key_type=str),
         joins=app.Table("join-declarations", default=None, partitions=n, key_type=str),
         feedback_seen=app.Table("feedback-seen", default=None, partitions=n, key_type=str),
-        hit_counts=app.Table("hit-counts", default=None, partitions=n, key_type=str),
     )
     image_scorer = build_image_scorer()
     hooks.on_model_loaded("tabular", scorer.version)

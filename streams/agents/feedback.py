@@ -2,14 +2,18 @@
 
 Entity history (importer, declarant, HS x origin rates) is updated by every
 worker's history follower through the idempotent feature state; this agent owns
-the per-partition hit-rate table (``hit-counts``: key ``lane|basis|partition``)
-and the ``feedback-seen`` table that makes a replayed result count only once.
+the ``feedback-seen`` table: one entry per inspection_id holding what the result
+counts for (``lane|basis`` and whether it was a hit). Hit rates are sums over that
+table, so each result is counted by exactly one changelog record: a worker killed
+mid-batch can never leave a result marked seen but not counted (or the reverse),
+and a replayed result finds its entry and counts nothing new.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from zeikan.schemas.contract import INSPECTION_RESULTS
 from zeikan.streams.agents.common import Outbox, decode_batch, put
@@ -21,10 +25,26 @@ LANES = {"DOCUMENT": "DOCUMENT_CHECK", "SCAN": "SCAN", "PHYSICAL": "PHYSICAL_EXA
 """inspection_type -> the lane it serves."""
 
 
-def hit_key(result: dict, partition: int) -> str:
-    """Hit-count key of a result: lane, selection basis (random|risk) and source partition."""
+def tally(result: dict[str, Any]) -> dict[str, Any]:
+    """The ``feedback-seen`` entry of a result: its declaration, ``lane|basis`` (random|risk) and hit."""
     basis = "random" if result.get("random_selected") else "risk"
-    return f"{LANES[result['inspection_type']]}|{basis}|{partition}"
+    return {
+        "declaration_id": result["declaration_id"],
+        "counts_as": f"{LANES[result['inspection_type']]}|{basis}",
+        "hit": result["outcome"] != "NO_FINDING",
+    }
+
+
+def hit_rates(entries: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
+    """Inspected and hit counts per ``lane|basis`` over ``feedback-seen`` entries."""
+    out: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        if not entry:
+            continue
+        total = out.setdefault(entry["counts_as"], {"inspected": 0, "hits": 0})
+        total["inspected"] += 1
+        total["hits"] += int(entry["hit"])
+    return out
 
 
 def register(p: Pipeline) -> None:
@@ -36,20 +56,11 @@ def register(p: Pipeline) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
             outbox = Outbox(topics.dead_letters, hooks)
-            counts: dict[str, tuple[dict, object]] = {}
             for item in await decode_batch(events, INSPECTION_RESULTS.name, outbox, hooks):
                 result = item.record
                 if tables.feedback_seen.get(result["inspection_id"]) is not None:
                     continue
-                put(stream, tables.feedback_seen, result["inspection_id"], {"declaration_id": result["declaration_id"]}, item.event)
-                key = hit_key(result, item.event.message.partition)
-                entry = counts[key][0] if key in counts else None
-                entry = entry or tables.hit_counts.get(key) or {"inspected": 0, "hits": 0}
-                entry["inspected"] += 1
-                entry["hits"] += int(result["outcome"] != "NO_FINDING")
-                counts[key] = (entry, item.event)
+                put(stream, tables.feedback_seen, result["inspection_id"], tally(result), item.event)
                 hooks.on_feedback(result)
-            for key, (entry, event) in counts.items():
-                put(stream, tables.hit_counts, key, entry, event)
             await outbox.flush()
             hooks.on_batch_latency("feedback", time.perf_counter() - started)

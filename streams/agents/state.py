@@ -6,21 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from zeikan.streams.agents.feedback import hit_rates
+
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
-
-
-def hit_rates(pipeline: Pipeline) -> dict[str, dict[str, int]]:
-    """Hit counts per ``lane|basis`` summed over this worker's partitions."""
-    out: dict[str, dict[str, int]] = {}
-    for key, entry in list(pipeline.tables.hit_counts.items()):
-        if not entry:
-            continue
-        lane_basis = key.rsplit("|", 1)[0]
-        total = out.setdefault(lane_basis, {"inspected": 0, "hits": 0})
-        total["inspected"] += entry["inspected"]
-        total["hits"] += entry["hits"]
-    return out
 
 
 def snapshot(pipeline: Pipeline) -> dict[str, Any]:
@@ -35,7 +24,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "feature_digest": feature_digest(pipeline.engine),
         "rules_version": pipeline.rules.book.version,
         "rules_error": pipeline.rules.last_error,
-        "hit_rates": hit_rates(pipeline),
+        "hit_rates": hit_rates(list(pipeline.tables.feedback_seen.values())),
         "assigned": assigned,
     }
 

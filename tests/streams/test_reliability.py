@@ -56,6 +56,22 @@ def hit_totals(states):
     return totals
 
 
+def hits_settle(worker, expected_hits, timeout_s=30):
+    """The worker's state once its hit-rate tables equal ``expected_hits`` (fails showing the difference)."""
+    last = {}
+
+    def check():
+        state = worker.state()
+        last["state"] = state
+        return state and state["caught_up"] and hit_totals([state]) == expected_hits and state
+
+    try:
+        return wait_until(check, timeout_s, worker.log_path)
+    except AssertionError as exc:
+        got = hit_totals([last["state"]]) if last.get("state") else None
+        raise AssertionError(f"hit totals {got} != expected {dict(expected_hits)}\n{exc}") from None
+
+
 def publish_in_background(bootstrap, events, rate):
     thread = threading.Thread(target=publish_events, args=(bootstrap, events, rate), daemon=True)
     thread.start()
@@ -75,9 +91,8 @@ def test_sigkill_mid_stream_and_restart_reaches_the_same_decisions_and_state(fre
         worker.kill()
         publisher.join(60)
         worker = WorkerProcess(broker.bootstrap, tmp_path / "w")
-        decisions = decision_ids_settle(broker.bootstrap, len(expected_ids), 120, worker.log_path)
-        state = wait_until(lambda: (s := worker.state()) and s["caught_up"] and hit_totals([s]) == expected_hits and s, 30,
-                           worker.log_path)
+        decisions = decision_ids_settle(broker.bootstrap, expected_ids, 120, worker.log_path)
+        state = hits_settle(worker, expected_hits)
     finally:
         worker.stop()
     ids = [d["decision_id"] for d in decisions]
@@ -111,12 +126,12 @@ def test_two_workers_share_partitions_and_one_takes_over_after_a_kill(fresh_brok
         wait_until(lambda: (s := first.state()) and s["verdicts"] > 150, 60, first.log_path)
         first.kill()
         publisher.join(60)
-        decisions = decision_ids_settle(broker.bootstrap, len(expected_ids), 120, second.log_path, second)
+        decisions = decision_ids_settle(broker.bootstrap, expected_ids, 120, second.log_path, second)
         state = wait_until(
             lambda: (s := second.state()) and len([a for a in s["assigned"] if a.startswith("declarations:")]) == 8 and s,
             60, second.log_path,
         )
-        state = wait_until(lambda: (s := second.state()) and hit_totals([s]) == expected_hits and s, 30, second.log_path)
+        state = hits_settle(second, expected_hits)
     finally:
         first.stop()
         second.stop()

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
+
 from zeikan.schemas.codec import codec_for
 from zeikan.streams.broker import free_port
-from zeikan.streams.kafka_io import publish, read_topic, record_key
+from zeikan.streams.kafka_io import publish, record_key
 
 FAST_ENV = {
     "ZEIKAN_SESSION_TIMEOUT_S": "4",
@@ -102,25 +104,56 @@ def publish_events(bootstrap: str, events: list[tuple[str, dict[str, Any]]], rat
     publish(bootstrap, encoded(events), rate=rate)
 
 
-def read_decoded(bootstrap: str, topic: str, idle_timeout_s: float = 1.0) -> list[dict[str, Any]]:
+def read_values(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[bytes]:
+    """Every record value of ``topic``, up to the high watermarks of the latest fetch responses.
+
+    Reads until each partition's position reaches its high watermark (right on Tansu,
+    unlike ListOffsets), never stopping on an idle gap: an idle timeout silently
+    returns a partial topic when the machine is busy.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for messages in consumer.poll(timeout_ms=200).values():
+                values.extend(m.value for m in messages)
+            marks = {tp: consumer.highwater(tp) for tp in tps}
+            if all(mark is not None and consumer.position(tp) >= mark for tp, mark in marks.items()):
+                return values
+        raise AssertionError(f"{topic}: could not read up to the high watermarks within {timeout_s}s")
+    finally:
+        consumer.close()
+
+
+def read_decoded(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every record of ``topic`` so far, decoded."""
     codec = codec_for(topic)
-    return [codec.decode(r.value) for r in read_topic(bootstrap, topic, from_beginning=True, idle_timeout_s=idle_timeout_s)]
+    return [codec.decode(value) for value in read_values(bootstrap, topic)]
 
 
 def decision_ids_settle(
-    bootstrap: str, expected: int, timeout_s: float, log: Path | None = None, worker: WorkerProcess | None = None
+    bootstrap: str, expected: int | set[str], timeout_s: float, log: Path | None = None, worker: WorkerProcess | None = None
 ) -> list[dict[str, Any]]:
-    """Wait until ``expected`` distinct decision ids are on ``decisions``; return all decisions."""
-    seen = [0]
+    """Wait until ``expected`` distinct decision ids (a count, or these ids) are on ``decisions``; return all decisions."""
+    wanted = expected if isinstance(expected, set) else None
+    count = len(expected) if isinstance(expected, set) else expected
+    seen: list[set[str]] = [set()]
 
     def check() -> list[dict[str, Any]] | None:
-        decisions = read_decoded(bootstrap, "decisions", idle_timeout_s=0.5)
-        seen[0] = len({d["decision_id"] for d in decisions})
-        return decisions if seen[0] >= expected else None
+        decisions = read_decoded(bootstrap, "decisions")
+        seen[0] = {d["decision_id"] for d in decisions}
+        done = wanted <= seen[0] if wanted is not None else len(seen[0]) >= count
+        return decisions if done else None
 
     try:
         return wait_until(check, timeout_s, log, every_s=1.0)
     except AssertionError as exc:
         state = worker.state() if worker else None
-        raise AssertionError(f"{seen[0]} of {expected} decision ids; worker state {state}\n{exc}") from None
+        missing = sorted(wanted - seen[0])[:20] if wanted is not None else []
+        raise AssertionError(
+            f"{len(seen[0])} of {count} decision ids; missing {missing}; worker state {state}\n{exc}"
+        ) from None
