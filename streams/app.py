@@ -32,6 +32,7 @@ from zeikan.streams.hooks import PipelineHooks
 from zeikan.streams.kafka_config import KafkaSettings
 from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_shadow_scorers, build_tabular_scorer
 from zeikan.streams.settings import WorkerSettings
+from zeikan.streams.transport import install as install_transport
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _internal_topic(app: faust.App, name: str, partitions: int) -> TopicT:
 
 def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
     Path(settings.workdir).mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in kafka.bootstrap.split(",")],
         store="memory://",
@@ -110,6 +111,8 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
         stream_recovery_delay=0.2,
         producer_linger_ms=1,
     )
+    install_transport(app, settings.agent_fetch_wait_ms)
+    return app
 
 
 def create_pipeline(

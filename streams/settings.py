@@ -47,6 +47,9 @@ class WorkerSettings:
     """How often processed offsets are committed (``ZEIKAN_COMMIT_INTERVAL_S``)."""
     fetch_wait_ms: int = 5
     """Longest the history follower's fetch waits at the end of the log (``ZEIKAN_FETCH_WAIT_MS``)."""
+    agent_fetch_wait_ms: int = 10
+    """Longest the agents' (group consumer's) fetch waits at the end of the log; Faust's own is 1500
+    and Tansu holds a fetch that long even when records arrive (``ZEIKAN_AGENT_FETCH_WAIT_MS``)."""
     decision_wait_s: float = 300.0
     """Longest a declaration waits for the global history to reach it (``ZEIKAN_DECISION_WAIT_S``)."""
     board_size: int = 100_000
@@ -75,6 +78,7 @@ class WorkerSettings:
         "heartbeat_s": "ZEIKAN_HEARTBEAT_S",
         "commit_interval_s": "ZEIKAN_COMMIT_INTERVAL_S",
         "fetch_wait_ms": "ZEIKAN_FETCH_WAIT_MS",
+        "agent_fetch_wait_ms": "ZEIKAN_AGENT_FETCH_WAIT_MS",
         "decision_wait_s": "ZEIKAN_DECISION_WAIT_S",
         "board_size": "ZEIKAN_BOARD_SIZE",
         "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
@@ -85,7 +89,7 @@ class WorkerSettings:
     }
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "board_size", "web_port"):
+        for name in ("batch_size", "board_size", "web_port", "agent_fetch_wait_ms"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
         for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "decision_wait_s", "model_poll_s"):

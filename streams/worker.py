@@ -28,4 +28,7 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "
     pipeline = create_pipeline(settings, kafka, hooks)
     install_web_routes(pipeline.app, hooks, health)
     logging.getLogger("zeikan").setLevel(loglevel.upper())
-    Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False).execute_from_commandline()
+    worker = Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)
+    # Faust's progress spinner sets the root logger to DEBUG, so every library debug call built a record
+    worker.spinner = None
+    worker.execute_from_commandline()
