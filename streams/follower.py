@@ -5,8 +5,10 @@ declaration of an office, so each worker reads *all* partitions of
 ``declarations`` and ``inspection-results`` with its own assign()-based consumer
 (no group, from the beginning), reorders them by event time
 (:class:`~zeikan.streams.ordering.EventOrderer`), folds them into the decision
-engine and posts every declaration's verdict on the :class:`VerdictBoard`. The
-Faust agent that owns a declaration's partition takes its verdict from there.
+engine and posts every declaration's verdict on the :class:`VerdictBoard`, with
+what it read at each declarations offset (an id or a rejection). The Faust agent
+that owns a declaration's partition takes both from there instead of decoding the
+message a second time.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
 from zeikan.schemas.errors import ValidationError
 from zeikan.schemas.validation import validate
-from zeikan.streams.board import VerdictBoard
+from zeikan.streams.board import Rejected, VerdictBoard
 from zeikan.streams.engine.core import DecisionEngine, HistoryEvent, order_key
 from zeikan.streams.hooks import PipelineHooks
 from zeikan.streams.ordering import EventOrderer
@@ -99,13 +101,18 @@ class HistoryFollower:
             received = now_ms()
             for tp, messages in fetched.items():
                 kind = KINDS[tp.topic]
+                note = self._board.note_read if kind == "declaration" else None
                 for message in messages:
                     next_offset[tp] = message.offset + 1
                     try:
                         record = self._codecs[tp.topic].decode(message.value)
                         validate(tp.topic, record)
-                    except ValidationError:
-                        continue  # the owning agent dead-letters it
+                    except ValidationError as exc:
+                        if note:  # the owning agent dead-letters it
+                            note((tp.partition, message.offset), Rejected(exc.kind, str(exc)))
+                        continue
+                    if note:
+                        note((tp.partition, message.offset), str(record["declaration_id"]))
                     orderer.push(tp, order_key(kind, record), HistoryEvent(kind, record), received)  # type: ignore[arg-type]
             everything_read = True
             for tp in tps:

@@ -1,7 +1,10 @@
-"""PRE_ARRIVAL: validate declarations, take the engine's verdict, explain selections, emit decisions.
+"""PRE_ARRIVAL: take the engine's verdict, explain selections, emit decisions; dead-letter bad declarations.
 
 The verdict comes from the worker's history follower (global, event-time
-ordered); this agent only owns its partitions' output. A declaration sent to
+ordered), which also decoded and validated every message: this agent looks up
+what the follower read at each offset (a declaration id, or why the message was
+rejected) instead of decoding it again, and only owns its partitions' output. A
+declaration sent to
 SCAN also opens its join: one request per container on the container-keyed
 topic and the opening on the declaration-keyed topic.
 """
@@ -9,17 +12,42 @@ topic and the opening on the declaration-keyed topic.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from faust.types import EventT
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECISIONS, DECLARATIONS
-from zeikan.streams.agents.common import Outbox, decode_batch, now_ms
+from zeikan.streams.agents.common import Outbox, now_ms
+from zeikan.streams.board import Rejected, VerdictBoard
 from zeikan.streams.engine.core import explained_record
 from zeikan.streams.engine.join import scan_request
 from zeikan.streams.engine.post_scan import needs_join, opening
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
+
+
+async def declaration_ids(
+    events: Sequence[EventT], board: VerdictBoard, outbox: Outbox, wait_s: float
+) -> list[tuple[EventT, str]]:
+    """(event, declaration id) of the valid messages, as the follower read them; the others are dead-lettered."""
+    positions = [(event.message.partition, event.message.offset) for event in events]
+    reads = await board.wait_for_reads(positions, wait_s)
+    out = []
+    for event, position in zip(events, positions):
+        outcome = reads.get(position)
+        if isinstance(outcome, Rejected):
+            await outbox.dead_letter(event, outcome.kind, outcome.message)
+        elif outcome is None:
+            await outbox.dead_letter(
+                event, "PROCESSING", f"the history follower has not read this message within {wait_s:.0f}s (or evicted it; "
+                "raise ZEIKAN_BOARD_SIZE)",
+            )
+        else:
+            out.append((event, outcome))
+    return out
 
 
 def register(p: Pipeline) -> None:
@@ -32,14 +60,15 @@ def register(p: Pipeline) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
             outbox = Outbox(topics.dead_letters, hooks)
-            good = await decode_batch(events, DECLARATIONS.name, outbox, hooks)
-            verdicts = await p.board.wait_for([d.record["declaration_id"] for d in good], settings.decision_wait_s)
+            good = await declaration_ids(events, p.board, outbox, settings.decision_wait_s)
+            hooks.on_decoded(DECLARATIONS.name, len(good))
+            verdicts = await p.board.wait_for([decl_id for _, decl_id in good], settings.decision_wait_s)
             decided = []
-            for item in good:
-                verdict = verdicts.get(item.record["declaration_id"])
+            for event, decl_id in good:
+                verdict = verdicts.get(decl_id)
                 if verdict is None:
                     await outbox.dead_letter(
-                        item.event, "PROCESSING",
+                        event, "PROCESSING",
                         f"no verdict within {settings.decision_wait_s:.0f}s: the history follower has not "
                         "reached this declaration (or evicted it; raise ZEIKAN_BOARD_SIZE)",
                     )
@@ -48,7 +77,7 @@ def register(p: Pipeline) -> None:
                     record = explained_record(verdict, p.engine.scorer, now_ms())
                     payload = codec.encode(record)
                 except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
-                    await outbox.dead_letter(item.event, "PROCESSING", f"decide: {type(exc).__name__}: {exc}")
+                    await outbox.dead_letter(event, "PROCESSING", f"decide: {type(exc).__name__}: {exc}")
                     continue
                 decided.append(record)
                 await outbox.send(topics.decisions, verdict.declaration_id.encode(), payload)
