@@ -24,6 +24,7 @@ from faust.types import TableT, TopicT
 from zeikan.models.base import ImageScorer
 from zeikan.schemas.contract import DEAD_LETTERS, DECISIONS, DECLARATIONS, INSPECTION_RESULTS, SCAN_OVERDUE, SCANS
 from zeikan.streams.board import VerdictBoard
+from zeikan.streams.engine.capacity import Thresholds
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.rules import RuleFile
@@ -127,7 +128,12 @@ def create_pipeline(
     rules = RuleFile(Path(settings.rules_path), settings.rules_check_s)
     scorer = build_tabular_scorer(settings.registry, settings.model_poll_s, hooks)
     shadow = build_shadow_scorers(settings.registry, settings.shadow_model, hooks)
-    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules.book, config, shadow)
+
+    def report_capacity(office: str, thresholds: Thresholds) -> None:
+        for lane, per_day in thresholds.targets.items():
+            hooks.on_capacity(office, lane.name, per_day)
+
+    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules.book, config, shadow, report_capacity)
     board = VerdictBoard(settings.board_size)
     last_rules = [rules.book.version, rules.last_error]
 
@@ -154,7 +160,7 @@ def create_pipeline(
         joins=app.Table("join-declarations", default=None, partitions=n, key_type=str),
         feedback_seen=app.Table("feedback-seen", default=None, partitions=n, key_type=str),
     )
-    image_scorer = build_image_scorer()
+    image_scorer = build_image_scorer(hooks)
     hooks.on_model_loaded("tabular", scorer.version)
     hooks.on_model_loaded("image", image_scorer.version)
     pipeline = Pipeline(app, settings, kafka, config, rules, engine, board, follower, hooks, image_scorer, topics, tables)

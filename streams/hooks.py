@@ -15,9 +15,6 @@ class PipelineHooks:
     def on_decoded(self, topic: str, n: int) -> None:
         """``n`` records of ``topic`` were read and decoded."""
 
-    def on_produced(self, topic: str, n: int) -> None:
-        """``n`` records were produced to ``topic``."""
-
     def on_dead_letter(self, topic: str, kind: str) -> None:
         """A record of ``topic`` went to dead-letters for reason ``kind``."""
 

@@ -164,10 +164,6 @@ class PrometheusHooks(PipelineHooks):
         """``n`` records of ``topic`` were read and decoded."""
         self.metrics.events_in.labels(topic=topic).inc(n)
 
-    def on_produced(self, topic: str, n: int) -> None:
-        """``n`` records were produced to ``topic``."""
-        self.metrics.events_out.labels(topic=topic).inc(n)
-
     def on_dead_letter(self, topic: str, kind: str) -> None:
         """A record of ``topic`` went to dead-letters for reason ``kind``."""
         self.metrics.dead_letters.labels(topic=topic, reason=kind).inc()

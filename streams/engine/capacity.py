@@ -10,7 +10,7 @@ score-based share, so the *total* selected share tracks capacity.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
@@ -28,6 +28,8 @@ class Thresholds:
 
     cuts: Mapping[Action, float]
     basis: str
+    targets: Mapping[Action, float] = field(default_factory=dict)
+    """Expected selections per lane on that day (capacity share x expected volume); empty for the prior."""
 
     def risk_action(self, rank_key: float) -> Action:
         """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
@@ -56,8 +58,9 @@ def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
 class CapacityTracker:
     """Keeps recent score history per office and derives each office-day's thresholds."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(self, config: EngineConfig, on_thresholds: Callable[[str, Thresholds], None] | None = None) -> None:
         self._config = config
+        self._on_thresholds = on_thresholds
         self._days: dict[str, dict[int, _DayStats]] = {}
         self._cache: dict[tuple[str, int], Thresholds] = {}
 
@@ -68,6 +71,8 @@ class CapacityTracker:
         if found is None:
             found = self._compute(office_id, day)
             self._cache[key] = found
+            if self._on_thresholds is not None:
+                self._on_thresholds(office_id, found)
             self._forget_before(office_id, day - self._config.window_days)
         return found
 
@@ -91,15 +96,18 @@ class CapacityTracker:
             return Thresholds(cuts={lane: cfg.prior_thresholds[lane] for lane in SELECTED_LANES}, basis="prior")
         expected_volume = len(pool) / len(history)
         cuts: dict[Action, float] = {}
+        targets: dict[Action, float] = {}
         cumulative = 0.0
         previous_cut = math.inf
         for lane in SELECTED_LANES:
-            cumulative += cfg.capacity_share(office_id, lane, expected_volume)
+            lane_share = cfg.capacity_share(office_id, lane, expected_volume)
+            targets[lane] = lane_share * expected_volume
+            cumulative += lane_share
             forced = sum(stats.forced_above[lane] for stats in history)
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
-        return Thresholds(cuts=cuts, basis="history")
+        return Thresholds(cuts=cuts, basis="history", targets=targets)
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})

@@ -127,13 +127,15 @@ class DecisionEngine:
         rules: Callable[[], RuleBook],
         config: EngineConfig,
         shadow: ShadowScorer | None = None,
+        on_thresholds: Callable[[str, Thresholds], None] | None = None,
     ) -> None:
+        """``on_thresholds(office, thresholds)`` is told each office-day's cuts when they are fixed."""
         self._features = features
         self._scorer = scorer
         self._shadow = shadow
         self._rules = rules
         self._config = config
-        self._capacity = CapacityTracker(config)
+        self._capacity = CapacityTracker(config, on_thresholds)
         self._random = RandomSelector(config.random_rate, config.selection_key)
         self._seen: set[str] = set()
         self.clock = 0

@@ -68,7 +68,8 @@ def test_selected_share_tracks_capacity_over_a_week():
 
 def test_counted_capacity_converts_to_a_share_of_expected_volume():
     config = EngineConfig(office_capacity={"JPYOK": {Action.SCAN: 30}})
-    tracker = CapacityTracker(config)
+    announced = []
+    tracker = CapacityTracker(config, on_thresholds=lambda office, th: announced.append((office, th)))
     for n in range(400):
         tracker.record("JPYOK", 10, n / 400, Action.RELEASE, Action.RELEASE)
     cuts = tracker.thresholds("JPYOK", 11).cuts
@@ -77,6 +78,10 @@ def test_counted_capacity_converts_to_a_share_of_expected_volume():
     expected = round((shares[Action.PHYSICAL_EXAM] + 30 / 400) * 400)
     assert selected_by_scan_cut == expected
     assert tracker.thresholds("JPYOK", 11) is tracker.thresholds("JPYOK", 11)
+    assert len(announced) == 1, "an office-day's cuts are announced once, when fixed"
+    office, thresholds = announced[0]
+    assert office == "JPYOK" and thresholds.targets[Action.SCAN] == pytest.approx(30)
+    assert thresholds.targets[Action.PHYSICAL_EXAM] == pytest.approx(shares[Action.PHYSICAL_EXAM] * 400)
 
 
 def test_first_day_uses_prior_thresholds():
