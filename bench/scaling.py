@@ -17,8 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,24 +24,13 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from zeikan.bench.common import emit
+from zeikan.bench.common import emit, http_get
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.schemas.codec import codec_for
 from zeikan.streams.broker import EmbeddedBroker, free_port
 from zeikan.streams.kafka_io import publish, read_topic
 
 WORKER_ENV = {"ZEIKAN_SESSION_TIMEOUT_S": "6", "ZEIKAN_HEARTBEAT_S": "1", "ZEIKAN_LAG_INTERVAL_S": "1"}
-
-
-def http_get(port: int, path: str) -> tuple[int, bytes]:
-    """Status and body of a GET on a worker (0 when it does not answer)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
 
 
 def metric_sum(port: int, name: str, **labels: str) -> float:

@@ -4,8 +4,6 @@ while a simulated stream flows through it (real broker, real worker process, no 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections import defaultdict
 
 import pytest
@@ -13,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.streams.pipeline_factories import history
 from tests.streams.worker_harness import WorkerProcess, in_event_time_order, publish_events, wait_until
+from zeikan.bench.common import http_get
 from zeikan.streams.kafka_io import publish
 
 pytestmark = pytest.mark.timeout(240)
@@ -20,20 +19,9 @@ pytestmark = pytest.mark.timeout(240)
 Samples = dict[str, dict[frozenset, float]]
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    """Status and body of ``GET http://127.0.0.1:port/path`` (errors included, connection refused -> 0)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
-
-
 def scrape(port: int) -> Samples:
     """The worker's /metrics as {sample name: {label set: value}}."""
-    status, body = get(port, "/metrics")
+    status, body = http_get(port, "/metrics")
     assert status == 200
     samples: Samples = defaultdict(dict)
     for family in text_string_to_metric_families(body.decode()):
@@ -54,8 +42,8 @@ def test_worker_metrics_move_during_a_simulated_stream(fresh_broker, tmp_path) -
     half = len(events) // 2
     worker = WorkerProcess(broker.bootstrap, tmp_path / "w1", {"ZEIKAN_LAG_INTERVAL_S": "0.3"})
     try:
-        wait_until(lambda: get(worker.port, "/readyz")[0] == 200, 90, worker.log_path)
-        health = json.loads(get(worker.port, "/healthz")[1])
+        wait_until(lambda: http_get(worker.port, "/readyz")[0] == 200, 90, worker.log_path)
+        health = json.loads(http_get(worker.port, "/healthz")[1])
         assert health["live"] and health["checks"] == {
             "partitions_assigned": True, "tables_recovered": True, "model_loaded": True,
         }  # fmt: skip
@@ -107,9 +95,9 @@ def test_two_workers_each_serve_their_own_registry(fresh_broker, tmp_path) -> No
     try:
 
         def both_ready_and_split() -> bool:
-            if not all(get(w.port, "/readyz")[0] == 200 for w in workers):
+            if not all(http_get(w.port, "/readyz")[0] == 200 for w in workers):
                 return False
-            assigned = [json.loads(get(w.port, "/readyz")[1])["assigned_partitions"] for w in workers]
+            assigned = [json.loads(http_get(w.port, "/readyz")[1])["assigned_partitions"] for w in workers]
             return all(assigned)
 
         wait_until(both_ready_and_split, 120, workers[1].log_path)
@@ -145,7 +133,7 @@ def test_a_worker_serving_a_registry_model_exports_feature_drift_and_model_laten
     decls = history(days=1, per_day=60, seed=7)["declarations"]
     worker = WorkerProcess(broker.bootstrap, tmp_path / "w", {"ZEIKAN_REGISTRY": registry.url, "ZEIKAN_DRIFT_WINDOW": "50"})
     try:
-        wait_until(lambda: get(worker.port, "/readyz")[0] == 200, 90, worker.log_path)
+        wait_until(lambda: http_get(worker.port, "/readyz")[0] == 200, 90, worker.log_path)
         before = scrape(worker.port)
         publish_events(broker.bootstrap, [("declarations", d) for d in decls])
 
