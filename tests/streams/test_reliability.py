@@ -78,12 +78,6 @@ def publish_in_background(bootstrap, events, rate):
     return thread
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug, issue 4: after SIGKILL + restart on Tansu, Faust can drop part of a partition "
-    "(read offset ahead of the committed seek) and table recovery can stop short (Tansu lists a "
-    "partition's end offset as its last batch's first offset + 1); fails about 1 run in 2",
-)
 def test_sigkill_mid_stream_and_restart_reaches_the_same_decisions_and_state(fresh_broker, tmp_path):
     broker = fresh_broker()
     hist = history(days=4, per_day=150, seed=8)
