@@ -8,10 +8,10 @@ KafkaSettings(bootstrap='kafka:19092', partitions=4, replication=1, framing='sin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
+from zeikan.streams.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 
 DEFAULT_HOST = "127.0.0.1"
@@ -56,27 +56,6 @@ class KafkaSettings:
             raise InvalidSetting("framing", self.framing, " or ".join(FRAMINGS))
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, **flags: str | int | None
-    ) -> KafkaSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: str | int | None) -> KafkaSettings:
         """Build settings from flags (``None`` = not given), then ``env``, then defaults."""
-        env = os.environ if env is None else env
-        values: dict[str, str | int] = {}
-        for field in fields(cls):
-            flag = flags.pop(field.name, None)
-            raw = flag if flag is not None else env.get(cls.ENV[field.name])
-            if raw is not None:
-                values[field.name] = _convert(field.name, raw, field.type)
-        if flags:
-            raise TypeError(f"unknown Kafka settings: {', '.join(sorted(flags))}")
-        return cls(**values)  # type: ignore[arg-type]
-
-
-def _convert(name: str, raw: str | int, type_name: object) -> str | int:
-    """Convert one raw flag/env value to the field's type, or raise InvalidSetting."""
-    if type_name not in ("int", int):
-        return str(raw)
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidSetting(name, raw, "an integer") from None
+        return settings_from_env(cls, env, flags)

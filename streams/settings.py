@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import yaml
 
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.env_settings import settings_from_env
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
 from zeikan.streams.kafka_config import KafkaSettings
 
@@ -101,21 +101,7 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> WorkerSettings:
         """Flags (``None`` = not given) win over ``env`` (default ``os.environ``), then defaults."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            flag = flags.pop(field.name, None)
-            raw = flag if flag is not None else env.get(cls.ENV[field.name])
-            if raw is None:
-                continue
-            kind = {"int": int, "float": float}.get(str(field.type), str)
-            try:
-                values[field.name] = kind(raw)
-            except ValueError:
-                raise InvalidSetting(field.name, raw, f"a {kind.__name__}") from None
-        if flags:
-            raise TypeError(f"unknown worker settings: {', '.join(sorted(flags))}")
-        return cls(**values)
+        return settings_from_env(cls, env, flags)
 
     def load_engine_config(self) -> EngineConfig:
         """The engine configuration: defaults, overridden by ``engine_config`` when set."""
