@@ -28,6 +28,7 @@ from rich.table import Table
 from zeikan.schemas import jsonl
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS, TOPICS
+from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ValidationError
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.errors import BrokerStartFailed, InputFileError, InvalidRecords
@@ -152,7 +153,7 @@ def publish_command(
     if bad and not dead_letter:
         report_bad_lines(bad)
         raise InvalidRecords(file, len(bad), len(good) + len(bad))
-    letters = [dead_letter_record(topic, line_no, raw, error) for line_no, raw, error in bad]
+    letters = [file_dead_letter(topic, line_no, raw, error) for line_no, raw, error in bad]
     dead_codec = codec_for(DEAD_LETTERS.name, settings.framing)
     describe_topics(settings.bootstrap, [topic, DEAD_LETTERS.name] if letters else [topic])
     outgoing = [(topic, codec.encode(r), record_key(topic, r)) for r in good] + [
@@ -196,18 +197,9 @@ def split_valid(
     return good, bad
 
 
-def dead_letter_record(topic: str, line_no: int, raw: bytes, error: ValidationError) -> dict:
+def file_dead_letter(topic: str, line_no: int, raw: bytes, error: ValidationError) -> dict:
     """The DeadLetter of a bad file line: partition -1, offset = the line number."""
-    return {
-        "source_topic": topic,
-        "partition": -1,
-        "offset": line_no,
-        "key": None,
-        "raw": raw,
-        "error_kind": error.kind,
-        "error_message": str(error),
-        "failed_at": int(time.time() * 1000),
-    }
+    return dead_letter_record(raw, Source(topic, -1, line_no), error.kind, str(error))
 
 
 def report_bad_lines(bad: list[tuple[int, bytes, ValidationError]]) -> None:

@@ -13,7 +13,9 @@ from faust.types import EventT, TopicT
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS
+from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ValidationError
+from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
 from zeikan.schemas.validation import validate
 from zeikan.streams.hooks import PipelineHooks
 
@@ -31,20 +33,14 @@ class Decoded:
     event: EventT
 
 
-def dead_letter(event: EventT, kind: str, message: str) -> dict[str, Any]:
-    """The DeadLetter record of ``event`` (source topic, partition, offset, key, raw bytes, reason)."""
+def dead_letter(event: EventT, kind: str, message: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The DeadLetter record of ``event``: source position and key, reason, size and sha256 of the raw
+    bytes and as much of them as fits ``limits.dead_letter_max_bytes`` (see :mod:`zeikan.schemas.dead_letters`)."""
     msg = event.message
     raw = msg.value if isinstance(msg.value, (bytes, bytearray)) else bytes(str(msg.value), "utf-8")
-    return {
-        "source_topic": str(msg.topic),
-        "partition": int(msg.partition),
-        "offset": int(msg.offset),
-        "key": msg.key if isinstance(msg.key, (bytes, type(None))) else bytes(str(msg.key), "utf-8"),
-        "raw": bytes(raw),
-        "error_kind": kind,
-        "error_message": message[:2000],
-        "failed_at": now_ms(),
-    }
+    key = msg.key if isinstance(msg.key, (bytes, type(None))) else bytes(str(msg.key), "utf-8")
+    source = Source(str(msg.topic), int(msg.partition), int(msg.offset), key)
+    return dead_letter_record(raw, source, kind, message, failed_at=now_ms(), limits=limits)
 
 
 class Outbox:
