@@ -33,7 +33,7 @@ from zeikan.streams.kafka_config import DEFAULT_HOST
 from zeikan.streams.kafka_io import ensure_topics, list_topic_names
 from zeikan.streams.local_s3 import LocalS3Server
 
-__all__ = ["DEFAULT_DATA_DIR", "STORAGES", "EmbeddedBroker", "free_port", "tansu_binary"]
+__all__ = ["DEFAULT_DATA_DIR", "STORAGES", "DurableStorage", "EmbeddedBroker", "MemoryStorage", "free_port", "tansu_binary"]
 
 PORT_ATTEMPTS = 3
 """How often a free port is picked again when another process grabbed it first."""
