@@ -40,6 +40,8 @@ PORT_ATTEMPTS = 3
 DEFAULT_DATA_DIR = "var/broker"
 """Where durable storage lives unless told otherwise."""
 TANSU_BUCKET = "tansu"
+IMAGES_BUCKET = "images"
+"""Made on the durable storage's S3 server for the image store (``ZEIKAN_IMAGE_STORE=s3://images``)."""
 
 
 def tansu_binary() -> str:
@@ -94,7 +96,8 @@ class DurableStorage:
 
     def start(self) -> dict[str, str]:
         self.server.start()
-        self.server.bucket(TANSU_BUCKET)
+        for bucket in (TANSU_BUCKET, IMAGES_BUCKET):
+            self.server.bucket(bucket)
         return self.server.client_env()
 
     def stop(self) -> None:
