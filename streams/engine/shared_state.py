@@ -59,6 +59,7 @@ class SharedState:
         on_thresholds: Callable[[str, Thresholds], None] | None = None,
     ) -> None:
         self.config = config
+        self._on_thresholds = on_thresholds
         self.epoch_ms = config.epoch_ms
         self.features = OnlineFeatureState(epoch_ms=config.epoch_ms)
         self.capacity = CapacityTracker(config, on_thresholds)
@@ -189,7 +190,15 @@ class SharedState:
         return hashlib.sha256(blob).digest() + blob
 
     def restore(self, data: bytes) -> None:
-        """Load a snapshot made by :meth:`to_bytes`; raises ValueError if it is corrupt or of another format."""
+        """Load a snapshot made by :meth:`to_bytes`, all or nothing; ValueError if it is corrupt or of another format."""
+        fresh = SharedState(self.config, self.sources, self._on_thresholds)
+        try:
+            fresh._load(data)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"snapshot layout unexpected: {exc!r}") from None
+        self.__dict__.update(fresh.__dict__)
+
+    def _load(self, data: bytes) -> None:
         digest, blob = data[:32], data[32:]
         if len(data) < 33 or hashlib.sha256(blob).digest() != digest:
             raise ValueError("snapshot checksum mismatch")
