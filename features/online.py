@@ -106,6 +106,23 @@ class OnlineFeatureState:
             self._watermark = cutoff
             self._fold_pending()
 
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy of the state (taken between folds: nothing may be pending)."""
+        if self._pending:
+            raise RuntimeError("snapshot with events still pending")
+        return {"store": dict(self.store), "stale": self.stale_events, "unmatched": self.unmatched_inspections,
+                "watermark": self._watermark}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the state by a :meth:`snapshot`."""
+        self.store.clear()
+        self.store.update(snapshot["store"])
+        self.stale_events = int(snapshot["stale"])
+        self.unmatched_inspections = int(snapshot["unmatched"])
+        self._watermark = int(snapshot["watermark"])
+        self._pending.clear()
+        self._last = (None, None)
+
     def declaration_info(self, declaration_id: str) -> Mapping[str, Any] | None:
         """What the history keeps of a folded declaration (within the retention), or None."""
         return self.store.get(f"decl|{declaration_id}")

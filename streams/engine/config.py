@@ -53,6 +53,8 @@ class EngineConfig:
     post_scan_exam_threshold: float = 0.7
     epoch_ms: int = ASOF_EPOCH_MS
     """Event-time epoch: declarations are decided on the shared state as of their epoch's start."""
+    frontier_max_jump: int = 24
+    """Idle partitions follow the most advanced one, unless it alone is this many epochs ahead (an outlier)."""
     random_catch_up: float = 3.0
     """While an office-lane's random count is behind its minimum, its random rate is multiplied by this."""
 

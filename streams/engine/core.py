@@ -120,10 +120,12 @@ class DecisionEngine:
         """The tabular scorer (its ``explain`` gives reasons for selections)."""
         return self._scorer
 
-    def decide(self, declarations: Sequence[Mapping], digests: Sequence[str]) -> list[Verdict]:
-        """Verdicts of ``declarations`` (with their content digests), one predict call for all."""
+    def decide(self, declarations: Sequence[Mapping], digests: Sequence[str] | None = None) -> list[Verdict]:
+        """Verdicts of ``declarations`` (with their content digests, computed when not given), one predict call."""
         if not declarations:
             return []
+        if digests is None:
+            digests = [content_digest(DECLARATIONS.name, d) for d in declarations]
         rows = [self.state.features.features(d) for d in declarations]
         scores = self._scorer.score_batch(declarations, rows)
         shadows = self._shadow(declarations, rows, scores) if self._shadow else [{} for _ in declarations]

@@ -91,17 +91,21 @@ class SharedState:
         return None if info is None else info.get("digest", "")
 
     def frontier(self) -> int:
-        """The epoch that the second most advanced source has reached (one outlier cannot move it)."""
+        """The epoch the most advanced source has reached -- unless it alone is more than
+        ``config.frontier_max_jump`` epochs ahead of the next one: one outlier cannot drag the idle sources along."""
         marks = sorted(self.seen_epoch.values(), reverse=True)
         if not marks:
             return NOT_READY
-        return marks[1] if len(marks) > 1 else marks[0]
+        if len(marks) > 1 and marks[0] - marks[1] > self.config.frontier_max_jump:
+            return marks[1]
+        return marks[0]
 
     # -- folding --------------------------------------------------------------------------------
 
     def receive(self, fact: Fact) -> bool:
         """Take the next fact of the log; True when ``ready_epoch`` moved or a late fact was folded."""
-        self.seen_epoch[fact.source] = max(self.seen_epoch.get(fact.source, NOT_READY), fact.epoch)
+        reached = fact.epoch + 1 if fact.kind == "marker" else fact.epoch  # closing e: it has reached e + 1
+        self.seen_epoch[fact.source] = max(self.seen_epoch.get(fact.source, NOT_READY), reached)
         if fact.kind == "marker":
             if fact.epoch <= self.marked.get(fact.source, NOT_READY):
                 return False
