@@ -32,6 +32,6 @@ def declaration(did: str, office: str, description: str = "wooden furniture", **
 def decision(did: str, office: str, action: str = "SCAN", risk: float = 0.8, **fields: Any) -> dict[str, Any]:
     """A valid Decision of ``did``."""
     record = example_record("decisions")
-    record.update(decision_id=f"dec-{did}", declaration_id=did, office_id=office, action=action, risk_score=risk,
-                  stage="PRE_ARRIVAL", image_evidence=[], **fields)
+    record.update({"decision_id": f"dec-{did}", "declaration_id": did, "office_id": office, "action": action,
+                   "risk_score": risk, "stage": "PRE_ARRIVAL", "image_evidence": [], **fields})
     return record

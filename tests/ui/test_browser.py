@@ -90,15 +90,15 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def shot(driver: webdriver.Chrome, name: str, full_page: bool = True) -> Path:
-    """Save a screenshot of the whole page (window grown to the page height)."""
+def shot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save a screenshot of the whole page (the viewport stretched to the page's height)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    if full_page:
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1500, min(max(1000, height + 20), 4000))
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1500, "height": min(max(900, height), 4000), "deviceScaleFactor": 1, "mobile": False})
     path = SCREENSHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
-    driver.set_window_size(1500, 1000)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
 
 
