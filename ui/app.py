@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from zeikan.ui.audit import AuditLog
 from zeikan.ui.errors import FormError, UiError
 from zeikan.ui.feed import Feed
 from zeikan.ui.imaging import ANNOTATION_CLASSES, AnnotationQueue, ImageModel, heatmap_overlay_png, officer_label, scan_png
-from zeikan.ui.index import LANES, WorklistIndex
+from zeikan.ui.index import LANES, Case, WorklistIndex
 from zeikan.ui.outcomes import FINDING_SLOTS, inspection_record, new_inspection_id, symbols
 from zeikan.ui.rules_admin import RulesAdmin
 from zeikan.ui.security import (
@@ -114,12 +115,13 @@ def create_app(settings: UiSettings, users: Users, follow: bool = True) -> Starl
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
-    def allowed_case(request: Request, did: str) -> tuple[Officer, Any]:
+    def allowed_case(request: Request, did: str) -> tuple[Officer, Case]:
         who = officer(request)
         case = ui.index.case(did) if _ID.fullmatch(did) else None
         if case is None or case.office_id not in who.offices:
             raise HTTPException(404, "no such declaration in your offices")
-        return who, case
+        return who, replace(case, importer_history=[r for r in case.importer_history if r.office_id in who.offices],
+                            declarant_history=[r for r in case.declarant_history if r.office_id in who.offices])
 
     # --- login ---------------------------------------------------------------------------------
 
@@ -191,7 +193,7 @@ def create_app(settings: UiSettings, users: Users, follow: bool = True) -> Starl
                       kinds=symbols("findings.kind"), slots=range(FINDING_SLOTS),
                       recorded=request.query_params.get("recorded"), error=None, form={})
 
-    def evidence_uri(case: Any, scan_id: str, heat: bool) -> str:
+    def evidence_uri(case: Case, scan_id: str, heat: bool) -> str:
         for decision in case.decisions:
             for e in decision.get("image_evidence", ()):
                 if e["scan_id"] == scan_id:

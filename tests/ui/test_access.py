@@ -61,7 +61,8 @@ def test_an_officer_sees_only_their_offices(app):
     client, _ = logged_in(app, "tanaka")
     page = client.get("/worklist").text
     assert "DEC-YOK-1" in page and "DEC-TYO-1" not in page
-    assert client.get("/declarations/DEC-YOK-1").status_code == 200
+    own = client.get("/declarations/DEC-YOK-1")
+    assert own.status_code == 200 and "DEC-TYO-1" not in own.text, "the importer's history at another office stays hidden"
     other = client.get("/declarations/DEC-TYO-1")
     assert other.status_code == 404 and "DEC-TYO-1" not in other.text.replace("/declarations/DEC-TYO-1", "")
     assert client.get("/worklist?office=JPTYO").status_code == 404

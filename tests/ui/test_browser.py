@@ -107,7 +107,9 @@ def test_an_officer_works_a_selected_declaration_in_the_browser(fresh_broker, tm
     hist = history(days=1, per_day=20, seed=8)
     chosen = hist["declarations"][3]
     did = chosen["declaration_id"]
-    chosen.update(office_id="JPYOK", containers=[make_container_id("TGHU", 901), make_container_id("TGHU", 902)])
+    for earlier in hist["declarations"][:3]:  # the importer's and declarant's history at this office
+        earlier.update(office_id="JPYOK", importer_id="IMP-0777", declarant_id="DCL-0077")
+    chosen.update(office_id="JPYOK", importer_id="IMP-0777", declarant_id="DCL-0077", containers=[make_container_id("TGHU", 901), make_container_id("TGHU", 902)])
     chosen["items"] = [dict(chosen["items"][0], hs_code="94036000", description=f"wooden furniture {SCRIPT}", quantity=600.0,
                             gross_weight_kg=12_000.0)]
     rules = tmp_path / "rules.yaml"
@@ -152,6 +154,7 @@ def test_an_officer_works_a_selected_declaration_in_the_browser(fresh_broker, tm
         assert "image-implied mass" in driver.find_element(By.ID, "xray").text
         assert "possible concealment" in driver.find_element(By.ID, "decision-POST_SCAN").text
         assert SCRIPT in driver.find_element(By.CSS_SELECTOR, "#items td.description").text, "shown as text, not run"
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#importer-history tbody tr")) == 3
         shot(driver, "02-declaration")
 
         # 4. record an outcome: the worker's inspection (hit-rate) metric moves once, even when submitted twice
