@@ -89,7 +89,7 @@ class UiState:
         self.settings = settings
         self.users = users
         self.index = WorklistIndex()
-        self.feed = Feed(settings.bootstrap, self.index, settings.framing)
+        self.feed = Feed(settings.bootstrap, self.index, settings.framing, int(settings.horizon_days * 86_400_000))
         self.audit = AuditLog(data / "audit.jsonl")
         self.rules = RulesAdmin(Path(settings.rules_path) if settings.rules_path else None, data / "rules")
         self.store = open_store(settings.image_store)
@@ -306,7 +306,8 @@ def create_app(settings: UiSettings, users: Users, follow: bool = True) -> Starl
         return RedirectResponse("/worklist", status_code=303)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"records_read": dict(ui.index.records_read), "skipped": dict(ui.feed.skipped)})
+        return JSONResponse({"records_read": dict(ui.index.records_read), "skipped": dict(ui.feed.skipped),
+                             "held": ui.index.size(), "forgotten": ui.feed.forgotten})
 
     async def login_required(request: Request, exc: Exception) -> Response:
         if request.method == "GET":

@@ -2,7 +2,8 @@
 
 The reader assigns every partition of :data:`~zeikan.ui.index.FED_TOPICS` (no consumer
 group: every UI replica holds the whole worklist and scales apart from the workers),
-reads from the beginning and keeps following. Records that do not decode are counted and
+reads from the beginning and keeps following. What falls more than the horizon (event
+time) behind the newest event is dropped, so the index holds what is live, not the log. Records that do not decode are counted and
 skipped (the workers already dead-letter bad input).
 """
 
@@ -21,15 +22,19 @@ from zeikan.streams.kafka_io import AIO_PRODUCER_CONFIG, record_key
 from zeikan.ui.index import FED_TOPICS, WorklistIndex
 
 log = logging.getLogger(__name__)
+FORGET_EVERY = 5000
+"""Records read between two passes that drop what fell behind the horizon."""
 
 
 class Feed:
     """Follows the contract topics into a :class:`WorklistIndex` and publishes the officers' events."""
 
-    def __init__(self, bootstrap: str, index: WorklistIndex, framing: str = "single-object") -> None:
+    def __init__(self, bootstrap: str, index: WorklistIndex, framing: str = "single-object", horizon_ms: int = 0) -> None:
         self.bootstrap = bootstrap
         self.index = index
         self.framing = framing
+        self.horizon_ms = horizon_ms
+        self.forgotten = 0
         self.skipped: Counter[str] = Counter()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -50,8 +55,13 @@ class Feed:
 
     async def _follow(self) -> None:
         assert self._consumer is not None
+        since_forget = 0
         while True:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            since_forget += sum(len(m) for m in batches.values())
+            if self.horizon_ms and since_forget >= FORGET_EVERY:
+                self.forgotten += self.index.forget_before(self.index.latest_event_ms - self.horizon_ms)
+                since_forget = 0
             for tp, messages in batches.items():
                 codec = codec_for(tp.topic, self.framing)
                 for message in messages:

@@ -131,6 +131,8 @@ class WorklistIndex:
         self._placed: dict[str, tuple[str, str]] = {}
         self.rule_hits: Counter[str] = Counter()
         self.records_read: Counter[str] = Counter()
+        self._seen_at: dict[str, int] = {}
+        self.latest_event_ms = 0
 
     # --- folding -------------------------------------------------------------------------------
 
@@ -140,6 +142,10 @@ class WorklistIndex:
         if handler is not None:
             handler(self, record)
             self.records_read[topic] += 1
+            key = str(record["scan_id"] if topic == "scans" else record["declaration_id"])
+            at = int(record[_EVENT_TIME[topic]])
+            self._seen_at[key] = max(at, self._seen_at.get(key, 0))
+            self.latest_event_ms = max(self.latest_event_ms, at)
 
     def _declaration(self, record: Mapping[str, Any]) -> None:
         did = str(record["declaration_id"])
@@ -192,6 +198,37 @@ class WorklistIndex:
     def _touch(self, did: str) -> None:
         if did in self._placed:
             self._sorted.pop(self._placed[did], None)
+
+    def forget_before(self, cutoff_ms: int) -> int:
+        """Drop every declaration (and its decisions, results, scans) last seen before ``cutoff_ms``; returns how many."""
+        old = [key for key, at in self._seen_at.items() if at < cutoff_ms]
+        for key in old:
+            del self._seen_at[key]
+            if self.scans.pop(key, None) is not None:
+                continue
+            current = self.current(key)
+            if current is not None:
+                self.rule_hits.subtract(current.get("rule_hits", ()))
+            decl = self.declarations.pop(key, None)
+            if decl is not None:
+                for role in ("importer", "declarant"):
+                    party = (role, str(decl[f"{role}_id"]))
+                    self._by_party[party].discard(key)
+                    if not self._by_party[party]:
+                        del self._by_party[party]
+            self.decisions.pop(key, None)
+            self.overdue.pop(key, None)
+            self.inspections.pop(key, None)
+            where = self._placed.pop(key, None)
+            if where is not None:
+                self._buckets[where].discard(key)
+                self._sorted.pop(where, None)
+        self.rule_hits = +self.rule_hits
+        return len(old)
+
+    def size(self) -> int:
+        """Declarations and scans held."""
+        return len(self._seen_at)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -300,5 +337,8 @@ _HANDLERS = {
     "inspection-results": WorklistIndex._inspection,
     "scans": WorklistIndex._scan,
 }
+_EVENT_TIME = {"declarations": "filed_at", "decisions": "event_time", "scan-overdue": "deadline",
+               "inspection-results": "inspected_at", "scans": "scanned_at"}
+"""The event-time field of each fed topic: what the horizon is measured on."""
 FED_TOPICS: tuple[str, ...] = tuple(_HANDLERS)
 """The contract topics the web app reads."""

@@ -45,6 +45,8 @@ class UiSettings:
     """Audit log and rule versions (``ZEIKAN_UI_DATA``)."""
     page_size: int = 50
     """Worklist rows per page (``ZEIKAN_UI_PAGE_SIZE``)."""
+    horizon_days: float = 14.0
+    """Declarations last seen this long (event time) before the newest event are dropped (``ZEIKAN_UI_HORIZON_DAYS``; 0: keep all)."""
 
     ENV = {
         "bootstrap": "ZEIKAN_BOOTSTRAP",
@@ -60,6 +62,7 @@ class UiSettings:
         "rules_path": "ZEIKAN_RULES",
         "data_dir": "ZEIKAN_UI_DATA",
         "page_size": "ZEIKAN_UI_PAGE_SIZE",
+        "horizon_days": "ZEIKAN_UI_HORIZON_DAYS",
     }
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class UiSettings:
             raise InvalidSetting("auth_mode", self.auth_mode, " or ".join(AUTH_MODES))
         if self.session_max_age_s < 60:
             raise InvalidSetting("session_max_age_s", self.session_max_age_s, "at least 60 seconds")
+        if self.horizon_days < 0:
+            raise InvalidSetting("horizon_days", self.horizon_days, "a number of days >= 0")
         if not 1 <= self.page_size <= 1000:
             raise InvalidSetting("page_size", self.page_size, "an integer in 1..1000")
 

@@ -56,3 +56,16 @@ def test_history_rule_hits_and_hit_rates_risk_vs_random():
     case = index.case("R2")
     assert [r.declaration_id for r in case.importer_history] == ["R1", "R0"]
     assert [r.outcomes for r in case.importer_history] == [("NO_FINDING",), ("SEIZURE",)]
+
+
+def test_what_falls_behind_the_horizon_is_forgotten_everywhere():
+    index = WorklistIndex()
+    day = 86_400_000
+    for k, t in enumerate((0, 1 * day, 20 * day)):
+        did = f"H{k}"
+        index.apply("declarations", declaration(did, "JPYOK", importer_id="IMP-1", filed_at=1_709_280_000_000 + t))
+        index.apply("decisions", decision(did, "JPYOK", rule_hits=["r1"], event_time=1_709_280_000_000 + t))
+    assert index.forget_before(index.latest_event_ms - 14 * day) == 2
+    assert [r.declaration_id for r in index.worklist({"JPYOK"}).rows] == ["H2"]
+    assert index.case("H0") is None and index.rule_stats()["r1"].hits == 1 and index.size() == 1
+    assert [r.declaration_id for r in index.case("H2").importer_history] == []
