@@ -125,3 +125,17 @@ def test_a_bad_rule_is_refused_and_a_good_one_is_versioned_with_the_officer(app,
     assert app.state.ui.rules.version_text(1) == good
     actions = [e["action"] for e in app.state.ui.audit.entries()]
     assert actions == ["login", "rules-refused", "rules"]
+
+
+def test_header_mode_trusts_the_proxy_user_and_still_needs_the_csrf_token(tmp_path):
+    settings = UiSettings(auth_mode="header", users_file=str(users_file(tmp_path / "users.yaml")), data_dir=str(tmp_path / "ui"),
+                          image_store=str(tmp_path / "images"))
+    app = create_app(settings, Users.load(tmp_path / "users.yaml", need_passwords=False), follow=False)
+    app.state.ui.index.apply("decisions", decision("DEC-TYO-2", "JPTYO"))
+    assert TestClient(app).get("/worklist", follow_redirects=False).status_code == 303
+    stranger = TestClient(app, headers={"X-Remote-User": "mallory"})
+    assert stranger.get("/worklist", follow_redirects=False).status_code == 303
+    sato = TestClient(app, headers={"X-Remote-User": "sato"})
+    page = sato.get("/worklist")
+    assert page.status_code == 200 and "DEC-TYO-2" in page.text and "Log out" not in page.text
+    assert sato.post("/rules", data={"text": RULES}).status_code == 403
