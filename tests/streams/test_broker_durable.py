@@ -104,3 +104,20 @@ def test_a_copy_of_a_stopped_broker_directory_is_a_working_backup(durable_broker
     restored = EmbeddedBroker(storage="durable", data_dir=backup, topics=())
     with restored:
         assert sorted(_read_all(restored, "decisions", len(sent))) == sorted(sent)
+
+
+def test_a_busy_s3_port_is_a_clear_error_that_leaves_the_directory_free(tmp_path) -> None:
+    import socket
+
+    from zeikan.streams.errors import ObjectStoreError
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+        broker = EmbeddedBroker(storage="durable", data_dir=tmp_path / "d", s3_port=busy, topics=())
+        with pytest.raises(ObjectStoreError, match=f"port {busy} is in use"):
+            broker.start()
+        assert not broker.running
+    with EmbeddedBroker(storage="durable", data_dir=tmp_path / "d", topics=()) as again:
+        assert again.running
