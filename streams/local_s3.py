@@ -166,7 +166,7 @@ class LocalS3Server:
             self.root.mkdir(parents=True, exist_ok=True)
             self.port = self.port or free_port(self.host)
             if port_open(self.host, self.port):
-                raise ObjectStoreError(f"port {self.port} is in use", "the s3_port setting")
+                raise ObjectStoreError(f"port {self.port} is in use", "--s3-port / ZEIKAN_S3_PORT")
             key = self.credentials
             self._child.spawn(
                 [rclone_binary(), "serve", "s3", str(self.root), "--addr", f"{self.host}:{self.port}"],

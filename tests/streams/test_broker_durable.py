@@ -40,20 +40,21 @@ def _read_all(broker: EmbeddedBroker, topic: str, expected: int) -> list[tuple[b
 def test_acknowledged_records_survive_a_sigkill_of_tansu_and_a_full_restart(durable_broker: MakeBroker) -> None:
     broker = durable_broker(partitions=4, topics=("declarations",))
     port, first_pid = broker.port, broker.tansu_pid
-    before = _records("a", 400)
-    assert publish(broker.bootstrap, [("declarations", v, k) for k, v in before]) == len(before)
-
-    os.kill(first_pid, signal.SIGKILL)  # what broker.kill() does; the S3 server keeps running
-    _wait_until(lambda: not broker.running)
-    broker.start()
-    assert broker.port == port and broker.tansu_pid != first_pid
-    assert sorted(_read_all(broker, "declarations", len(before))) == sorted(before)
-
-    after = _records("b", 300)
-    assert publish(broker.bootstrap, [("declarations", v, k) for k, v in after]) == len(after)
-    broker.restart()  # both processes stopped and started again
-    assert broker.port == port
-    assert sorted(_read_all(broker, "declarations", len(before) + len(after))) == sorted(before + after)
+    sent: list[tuple[bytes, bytes]] = []
+    for prefix, count, restart in (("a", 400, "sigkill"), ("b", 300, "restart"), ("c", 200, None)):
+        batch = _records(prefix, count)
+        assert publish(broker.bootstrap, [("declarations", v, k) for k, v in batch]) == count
+        sent += batch
+        if restart == "sigkill":
+            os.kill(first_pid, signal.SIGKILL)  # what broker.kill() does; the S3 server keeps running
+            _wait_until(lambda: not broker.running)
+            broker.start()
+            assert broker.tansu_pid != first_pid
+        elif restart == "restart":
+            broker.restart()  # both processes stopped and started again
+        assert broker.port == port
+    # read only at the end: produce right after a restart must not overwrite stored records
+    assert sorted(_read_all(broker, "declarations", len(sent))) == sorted(sent)
 
 
 def test_memory_storage_keeps_the_port_but_not_the_records(fresh_broker: MakeBroker) -> None:
@@ -104,3 +105,20 @@ def test_a_copy_of_a_stopped_broker_directory_is_a_working_backup(durable_broker
     restored = EmbeddedBroker(storage="durable", data_dir=backup, topics=())
     with restored:
         assert sorted(_read_all(restored, "decisions", len(sent))) == sorted(sent)
+
+
+def test_a_busy_s3_port_is_a_clear_error_that_leaves_the_directory_free(tmp_path) -> None:
+    import socket
+
+    from zeikan.streams.errors import ObjectStoreError
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        busy = squatter.getsockname()[1]
+        broker = EmbeddedBroker(storage="durable", data_dir=tmp_path / "d", s3_port=busy, topics=())
+        with pytest.raises(ObjectStoreError, match=f"port {busy} is in use"):
+            broker.start()
+        assert not broker.running
+    with EmbeddedBroker(storage="durable", data_dir=tmp_path / "d", topics=()) as again:
+        assert again.running
