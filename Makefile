@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test bench install clean
+.PHONY: run test bench bench-closed-loop install clean
 
 $(STAMP): pyproject.toml
 	@# a half-created venv (interrupted creation, python moved or removed) has no working pip: start it again
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m zeikan.bench
+
+bench-closed-loop: $(STAMP)
+	$(BIN)/python -m zeikan.bench.closed_loop
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

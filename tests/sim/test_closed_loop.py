@@ -136,3 +136,18 @@ def test_cli_refuses_a_closed_loop_without_history(tmp_path: Path) -> None:
                            "--out", str(tmp_path / "x"), "--days", "1", "--per-day", "10"], capture_output=True, text=True)
     assert done.returncode != 0
     assert "--warm-days" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bench_compares_at_equal_capacity() -> None:
+    from zeikan.bench.closed_loop import equal_capacity_config, summary
+
+    base = EngineConfig()
+    scaled = equal_capacity_config(0.11, base)
+    assert sum(scaled.default_share.values()) == pytest.approx(0.11)
+    for lane, share in base.default_share.items():
+        assert scaled.default_share[lane] / share == pytest.approx(0.11 / sum(base.default_share.values()))
+    port = Port(build_world(SimSettings(seed=3, days=1, per_day=800)))
+    day = port.open_day(0)
+    legacy = summary([day])
+    assert legacy["inspections"] == (day.selection.inspection_type >= 0).sum() > 0
+    assert summary([port.inspected(0)])["inspections"] == 0
