@@ -1,14 +1,15 @@
 """zeikan's policy against the legacy policy in the closed loop, at equal inspection capacity.
 
 ``python -m zeikan.bench.closed_loop [--warm-days 14] [--days 14] [--per-day 1000] [--seed 1] [--images]
-[--chart var/bench/closed_loop.png]``:
+[--mix PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--chart var/bench/closed_loop.png]``:
 
 1. ``--warm-days`` of legacy-policy history are simulated and a LightGBM model is
    trained on them (inspection results only, never the truth) into a scratch registry;
 2. the next ``--days`` run in the closed loop: zeikan's replay engine decides each day
    and the simulated port scans and inspects what it selected
-   (:func:`zeikan.sim.closed_loop.run_closed_loop`); zeikan's lane shares are scaled
-   so that its total inspection share equals the legacy policy's share on the history;
+   (:func:`zeikan.sim.closed_loop.run_closed_loop`); zeikan's lane shares (the
+   engine's proportions, or ``--mix``) are scaled so that its total inspection share
+   equals the legacy policy's share on the history;
 3. the legacy policy's inspections of the *same* declarations are what the simulator
    drew for them (same detection rates per inspection type).
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.world import Day
 from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.lanes import Action, parse_action
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.settings import DEFAULT_RULES
 
@@ -84,10 +86,18 @@ def summary(days: Sequence[Day]) -> dict[str, float]:
     }
 
 
-def equal_capacity_config(legacy_share: float, base: EngineConfig = EngineConfig()) -> EngineConfig:
-    """``base`` with its lane shares scaled so the total share is ``legacy_share`` (lane proportions kept)."""
-    total = sum(base.default_share.values())
-    return replace(base, default_share={lane: share * legacy_share / total for lane, share in base.default_share.items()})
+def equal_capacity_config(legacy_share: float, base: EngineConfig = EngineConfig(),
+                          mix: Mapping[Action, float] | None = None) -> EngineConfig:
+    """``base`` with lane shares in the proportions of ``mix`` (default: ``base``'s) adding up to ``legacy_share``."""
+    mix = mix or base.default_share
+    total = sum(mix.values())
+    return replace(base, default_share={lane: weight * legacy_share / total for lane, weight in mix.items()})
+
+
+def parse_mix(text: str) -> dict[Action, float]:
+    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+    return {parse_action(lane): float(weight) for lane, weight in pairs}
 
 
 def _train(history: Path, registry: str) -> str:
@@ -99,14 +109,15 @@ def _train(history: Path, registry: str) -> str:
     return ModelRegistry(registry).register(train_tabular(loaded), loaded.data_hash, promote=True).version
 
 
-def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: Path) -> tuple[LoopResult, str, float]:
+def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: Path,
+        mix: Mapping[Action, float] | None = None) -> tuple[LoopResult, str, float]:
     """Simulate, train, run the loop; returns the loop, the model version and the legacy inspection share."""
     history = work / "history"
     warm = simulate(SimSettings(seed=seed, days=warm_days, per_day=per_day), history)
     legacy_share = warm.counts["inspection-results"] / warm.counts["declarations"]
     registry = str(work / "registry")
     version = _train(history, registry)
-    decide = replay_decider(RuleFile(DEFAULT_RULES).book, equal_capacity_config(legacy_share), registry)
+    decide = replay_decider(RuleFile(DEFAULT_RULES).book, equal_capacity_config(legacy_share, mix=mix), registry)
     render = None
     if images:
         from zeikan.sim.cli import image_renderer
@@ -154,14 +165,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--images", action="store_true", help="render the scans' X-ray images (the image model decides POST_SCAN)")
+    parser.add_argument("--mix", type=parse_mix, default=None,
+                        help="zeikan's lane proportions, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8 (default: the engine's)")
     parser.add_argument("--chart", type=Path, default=Path("var/bench/closed_loop.png"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, timed() as elapsed:
-        loop, version, legacy_share = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp))
+        loop, version, legacy_share = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix)
         zeikan = summary([loop.port.inspected(d.index) for d in loop.legacy])
         legacy = summary(loop.legacy)
         chart(loop, args.chart)
-    emit("closed_loop.zeikan", model=version, images=args.images, **zeikan)
+    mix = {lane.value: share for lane, share in equal_capacity_config(legacy_share, mix=args.mix).default_share.items()}
+    emit("closed_loop.zeikan", model=version, images=args.images, lane_shares=mix, **zeikan)
     emit("closed_loop.legacy", capacity_share=legacy_share, **legacy)
     emit("closed_loop.ratio_zeikan_over_legacy", seconds=elapsed.seconds, chart=str(args.chart), **ratios(zeikan, legacy))
 
