@@ -40,7 +40,7 @@ from zeikan.sim.settings import SimSettings
 from zeikan.sim.world import build_world
 from zeikan.sim.writer import declaration_rows
 from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import read_history, timeline
+from zeikan.streams.replay import event_order, read_history
 
 _TOPIC = {"declaration": "declarations", "inspection": "inspection-results"}
 WARM_BATCH = 500
@@ -132,7 +132,7 @@ class DemoTraffic:
     def warm_start(self, bootstrap: str, stop: threading.Event) -> int:
         """Publish the history before the first demo day at once; later history results join the paced stream."""
         published, batch = 0, []
-        for key, kind, record in timeline(read_history(self._history_dir)):
+        for key, kind, record in event_order(read_history(self._history_dir)):
             if kind not in _TOPIC or stop.is_set():
                 continue
             topic = _TOPIC[kind]

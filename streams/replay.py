@@ -65,6 +65,22 @@ def read_history(directory: Path) -> History:
     return history
 
 
+_RANK = {"declaration": 0, "inspection": 1, "scan": 2}
+_TIME = {"declaration": "filed_at", "inspection": "inspected_at", "scan": "scanned_at"}
+_ID = {"declaration": "declaration_id", "inspection": "inspection_id", "scan": "scan_id"}
+
+
+def event_order(history: History) -> list[tuple[tuple[int, int, str], str, Mapping[str, Any]]]:
+    """Every event with its (time, kind rank, id) key, sorted: the order a live feed publishes them in."""
+    items = [
+        ((int(r[_TIME[kind]]), _RANK[kind], str(r[_ID[kind]])), kind, r)
+        for kind, records in (("declaration", history.declarations), ("inspection", history.inspections), ("scan", history.scans))
+        for r in records
+    ]
+    items.sort(key=lambda item: item[0])
+    return items
+
+
 def timeline(history: History, epoch_ms: int) -> list[tuple[int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
     """(epoch, declarations, inspections, scans) per event-time epoch, in epoch order; scans by time within one."""
     epochs: dict[int, tuple[list, list, list]] = {}

@@ -51,7 +51,7 @@ from zeikan.sim.settings import SimSettings
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import read_history, timeline
+from zeikan.streams.replay import event_order, read_history
 from zeikan.ui.demo import start_demo_ui
 
 TOPIC_OF = {"declaration": "declarations", "inspection": "inspection-results", "scan": "scans"}
@@ -156,7 +156,7 @@ def ensure_model(registry: str, history_dir: Path, console: Console) -> str:
 
 def paced_publish(bootstrap: str, history_dir: Path, speed: float, stop: threading.Event, status: RunStatus) -> None:
     """Publish the history in event-time order, ``speed`` x faster than its event times."""
-    events = timeline(read_history(history_dir))
+    events = event_order(read_history(history_dir))
     if not events:
         return
     first = events[0][0][0]
