@@ -66,7 +66,8 @@ class Sent:
 
 
 def plan(n_bad: int, n_good: int, heavy_each: int, big_each: int, now_ms: int, seed: int) -> list[tuple[str, str, Any]]:
-    """``(kind, expect, (topic, key, value))`` for every message to send, shuffled; kind ``good`` for good ones."""
+    """``(kind, expect, (topic, key, value))`` for every message to send, shuffled; kind ``good`` for good ones,
+    which keep their filing order (filed 1 s apart from two hours ago)."""
     rng = random.Random(seed)
     messages: list[tuple[str, str, Any]] = []
     light = [k for k in HOSTILE_KINDS if k not in HEAVY_KINDS]
@@ -84,11 +85,14 @@ def plan(n_bad: int, n_good: int, heavy_each: int, big_each: int, now_ms: int, s
             messages.append((kind, bad.expect, (bad.topic, bad.key, bad.value)))
     codec = codec_for(DECLARATIONS.name)
     start = now_ms - 2 * 3_600_000
+    good = []
     for i in range(n_good):
         record = good_declaration(i, start + i * 1_000)
-        messages.append(("good", "", (DECLARATIONS.name, record["declaration_id"].encode(), codec.encode(record))))
-    rng.shuffle(messages)
-    return messages
+        good.append(("good", "", (DECLARATIONS.name, record["declaration_id"].encode(), codec.encode(record))))
+    slots: list[Any] = messages + [None] * n_good
+    rng.shuffle(slots)
+    in_order = iter(good)
+    return [slot if slot is not None else next(in_order) for slot in slots]
 
 
 def send(bootstrap: str, messages: list[tuple[str, str, Any]]) -> list[Sent]:
@@ -149,8 +153,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
-    def log_count(self, needle: str) -> int:
-        return self.log_path.read_text(errors="replace").count(needle)
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 def outcomes(bootstrap: str) -> tuple[dict[str, int], dict[tuple[str, int, int], str]]:
@@ -186,8 +190,8 @@ def settle(bootstrap: str, worker: Worker, sent: list[Sent], idle_s: float, time
 
 
 def report(sent: list[Sent], decided: dict[str, int], letters: dict[tuple[str, int, int], str],
-           worker: Worker, seconds: float) -> dict[str, Any]:
-    """Print one ``fuzz_kind`` line per kind and the ``fuzz`` summary."""
+           exits: list[int], worker_log: str, seconds: float) -> dict[str, Any]:
+    """Print one ``fuzz_kind`` line per kind and the ``fuzz`` summary (``exits``: the worker's exit codes)."""
     per_kind: dict[str, Counter[str]] = {}
     for s in sent:
         row = per_kind.setdefault(s.kind, Counter())
@@ -216,9 +220,9 @@ def report(sent: list[Sent], decided: dict[str, int], letters: dict[tuple[str, i
         bad_dead_lettered_as_expected=sum(r["as_expected"] for r in bad),
         bad_decided=sum(r["decided"] for r in bad), bad_lost=sum(r["lost"] for r in bad),
         lost=good["lost"] + sum(r["lost"] for r in bad),
-        crashes=len(worker.exits), exit_codes=worker.exits,
-        log_tracebacks=worker.log_count("Traceback"),
-        log_message_too_large=worker.log_count("MessageSizeTooLarge"),
+        crashes=len(exits), exit_codes=exits,
+        log_tracebacks=worker_log.count("Traceback"),
+        log_message_too_large=worker_log.count("MessageSizeTooLarge"),
         seconds=seconds,
     )
 
@@ -271,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             started = time.monotonic()
             sent = send(broker.bootstrap, messages)
             decided, letters = settle(broker.bootstrap, worker, sent, args.idle_s, args.timeout_s)
-            return report(sent, decided, letters, worker, time.monotonic() - started)
+            return report(sent, decided, letters, worker.exits, worker.log_text(), time.monotonic() - started)
         finally:
             worker.stop()
 
