@@ -31,6 +31,22 @@ POSITIVE_OUTCOMES = frozenset({"DISCREPANCY", "SEIZURE"})
 """Inspection outcomes that count as a hit (the training label)."""
 INSPECTION_HORIZON_MS = 60 * tf.DAY_MS
 """An inspection counts only if it happens within this long after its declaration was filed."""
+ASOF_EPOCH_MS = 3_600_000
+"""Features are taken as of the start of the event-time epoch (hour) a declaration is filed in.
+
+Every event before that instant counts, none after: a declaration's features then
+depend only on epochs that are closed, so the workers that share the partitions
+agree on them without ordering every event globally (see ``streams/engine/shared_state.py``).
+"""
+
+
+def asof_cutoff(t: int, epoch_ms: int = ASOF_EPOCH_MS) -> int:
+    """The as-of instant of a declaration filed at ``t``: the start of its epoch.
+
+    >>> asof_cutoff(7_300_000), asof_cutoff(7_200_000)
+    (7200000, 7200000)
+    """
+    return t - t % epoch_ms
 
 NORM_FEATURES: dict[str, str] = {
     "uv_z_hs": "min",
