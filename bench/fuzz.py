@@ -67,9 +67,10 @@ class Sent:
     declaration_id: str
 
 
-def plan(n_bad: int, n_good: int, heavy_each: int, big_each: int, now_ms: int, seed: int) -> list[tuple[str, str, Any]]:
+def plan(n_bad: int, n_good: int, heavy_each: int, big_each: int, now_ms: int, seed: int,
+         shuffle_good: bool = False) -> list[tuple[str, str, Any]]:
     """``(kind, expect, (topic, key, value))`` for every message to send, shuffled; kind ``good`` for good ones,
-    which keep their filing order (filed 1 s apart from two hours ago)."""
+    filed 1 s apart from two hours ago and sent in filing order unless ``shuffle_good``."""
     rng = random.Random(seed)
     messages: list[tuple[str, str, Any]] = []
     light = [k for k in HOSTILE_KINDS if k not in HEAVY_KINDS]
@@ -91,6 +92,8 @@ def plan(n_bad: int, n_good: int, heavy_each: int, big_each: int, now_ms: int, s
     for i in range(n_good):
         record = good_declaration(i, start + i * 1_000)
         good.append(("good", "", (DECLARATIONS.name, record["declaration_id"].encode(), codec.encode(record))))
+    if shuffle_good:
+        rng.shuffle(good)
     slots: list[Any] = messages + [None] * n_good
     rng.shuffle(slots)
     in_order = iter(good)
@@ -277,11 +280,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--idle-s", type=float, default=90.0, help="stop reading after this long without new output")
     parser.add_argument("--timeout-s", type=float, default=900.0)
     parser.add_argument("--skip-refusal", action="store_true")
+    parser.add_argument("--shuffle-good", action="store_true", help="send good declarations out of filing order")
     args = parser.parse_args(argv)
     now_ms = int(time.time() * 1000)
     if not args.skip_refusal:
         refusal_cost(now_ms)
-    messages = plan(args.bad, args.good, args.heavy_each, args.big_each, now_ms, args.seed)
+    messages = plan(args.bad, args.good, args.heavy_each, args.big_each, now_ms, args.seed, args.shuffle_good)
     with TemporaryDirectory(prefix="zeikan-fuzz-") as tmp, \
             EmbeddedBroker(port=0, partitions=8, log_path=Path(tmp) / "tansu.log") as broker:
         worker = Worker(args.worker_python, broker.bootstrap, Path(tmp))

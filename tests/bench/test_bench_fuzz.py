@@ -21,6 +21,9 @@ def test_the_plan_mixes_every_kind_with_good_declarations_kept_in_filing_order()
     filed = [codec.decode(value)["filed_at"] for kind, _, (_, _, value) in messages if kind == "good"]
     assert filed == sorted(filed)
     assert [kind for kind, _, _ in messages[:50]].count("good") < 50  # shuffled, not appended
+    shuffled = plan(n_bad=300, n_good=50, heavy_each=1, big_each=2, now_ms=NOW, seed=3, shuffle_good=True)
+    filed = [codec.decode(value)["filed_at"] for kind, _, (_, _, value) in shuffled if kind == "good"]
+    assert filed != sorted(filed) and len(filed) == 50
 
 
 def test_the_report_counts_losses_decisions_and_dead_letters_per_kind(capsys) -> None:
