@@ -56,7 +56,7 @@ class FactsFollower:
         self.advanced = asyncio.Event()
         """Set (then cleared by the waiter) whenever ``ready_epoch`` moves or a late fact is folded."""
         self.last_fetch_ok = 0.0
-        """Monotonic time of the last successful fetch."""
+        """Wall time (s) of the last fetch response from the broker."""
         self.frontier_seen_at = 0.0
         """Wall time (ms) at which the current :meth:`SharedState.frontier` was first seen."""
         self.bad_facts = 0
@@ -67,7 +67,7 @@ class FactsFollower:
 
     def reachable(self, within_s: float) -> bool:
         """Whether a fetch succeeded in the last ``within_s`` seconds."""
-        return time.monotonic() - self.last_fetch_ok <= within_s
+        return time.time() - self.last_fetch_ok <= within_s
 
     def restore(self) -> None:
         """Load the newest usable snapshot (if any) before following."""
@@ -100,7 +100,9 @@ class FactsFollower:
         tp = self._tp
         while True:
             batch = await consumer.getmany(tp, timeout_ms=max(self._fetch_wait_ms, 5), max_records=5000)
-            self.last_fetch_ok = time.monotonic()
+            polled = consumer.last_poll_timestamp(tp)  # set by fetch responses only (getmany also returns on errors)
+            if polled is not None:
+                self.last_fetch_ok = polled / 1000
             moved = False
             for message in batch.get(tp, ()):
                 self.position = message.offset + 1

@@ -46,6 +46,7 @@ from zeikan.sim.settings import SimSettings
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.kafka_io import publish, record_key
 from zeikan.streams.replay import read_history, timeline
+from zeikan.ui.demo import start_demo_ui
 
 TOPIC_OF = {"declaration": "declarations", "inspection": "inspection-results", "scan": "scans"}
 LANES = ("RELEASE", "DOCUMENT_CHECK", "SCAN", "PHYSICAL_EXAM")
@@ -68,6 +69,8 @@ class RunSettings:
     registry: str = DEFAULT_REGISTRY
     train_days: int = 30
     train_per_day: int = 500
+    ui_port: int = 8080
+    """Port of the officers' web app (``zeikan ui``)."""
 
 
 @dataclass
@@ -268,6 +271,10 @@ def run_pipeline(settings: RunSettings, started: float | None = None) -> RunStat
         ensure_model(settings.registry, settings.train_days, settings.train_per_day, settings.seed, workdir, console)
         with EmbeddedBroker(port=0, log_path=workdir / "tansu.log") as broker:
             procs = _start_workers(settings, broker.bootstrap)
+            ui_proc, ui_line = start_demo_ui(broker.bootstrap, workdir, settings.ui_port, workdir / "day-images" / "images",
+                                             os.environ.get("ZEIKAN_RULES", ""))
+            procs.append(ui_proc)
+            console.print(ui_line)
             urls = [f"http://127.0.0.1:{settings.web_port + i}/metrics" for i in range(settings.workers)]
             console.print(f"broker {broker.bootstrap}; {settings.workers} worker(s), logs in {workdir}")
             resolve = renderer.rendered if renderer else (lambda scan: scan)

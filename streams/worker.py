@@ -38,10 +38,9 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "
 
 def readiness_checks(pipeline: Pipeline) -> dict[str, bool]:
     """The pipeline's own readiness checks: shared state caught up, broker answering, waiting work moving."""
-    stall = pipeline.settings.stall_s
-    follower = pipeline.follower
+    settings, follower = pipeline.settings, pipeline.follower
     return {
         "state_caught_up": follower.caught_up.is_set(),
-        "broker_reachable": follower.reachable(stall),
-        "making_progress": not pipeline.decider.stalled(stall),
+        "broker_reachable": follower.reachable(settings.broker_timeout_s),
+        "making_progress": not pipeline.decider.stalled(settings.stall_s),
     }

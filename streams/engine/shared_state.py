@@ -112,8 +112,9 @@ class SharedState:
             self.marked[fact.source] = fact.epoch
             return self._advance()
         if self.ready_epoch != NOT_READY and fact.epoch < self.ready_epoch:
+            if not self._fold([fact], self.ready_epoch):
+                return False
             self.late_facts += 1
-            self._fold([fact], self.ready_epoch)
             return True
         self.buffer.setdefault(fact.epoch, []).append(fact)
         return False
@@ -137,19 +138,29 @@ class SharedState:
         self.ready_epoch = max(self.ready_epoch, epoch + 1)
         self.features.advance(self.clock)
 
-    def _fold(self, facts: list[Fact], until_epoch: int) -> None:
+    def _fold(self, facts: list[Fact], until_epoch: int) -> bool:
+        """Fold ``facts`` in order; False when every one was already folded (nothing changes, not even the version)."""
         facts = sorted(facts, key=lambda f: f.order_key)
+        new: list[Fact] = []  # a fact published twice (a retry, a re-delivery) counts once
         for fact in facts:
             record = fact.record
             assert record is not None
             if fact.kind == "declaration":
-                if self.features.observe_declaration(record) and fact.outcome is not None:
+                if not self.features.observe_declaration(record):
+                    continue
+                if fact.outcome is not None:
                     self._count_outcome(record, fact)
             elif self.features.observe_inspection(record):
                 entry = self.hits.setdefault(hit_key(record), {"inspected": 0, "hits": 0})
                 entry["inspected"] += 1
                 entry["hits"] += int(record["outcome"] != "NO_FINDING")
+            else:
+                continue
+            new.append(fact)
         self.features.advance(until_epoch * self.epoch_ms)
+        if not new:
+            return False
+        facts = new
         for fact in facts:  # the declaration index now holds them: remember what they said
             if fact.kind == "declaration" and fact.outcome is not None:
                 info = self.features.declaration_info(fact.event_id)
@@ -157,6 +168,7 @@ class SharedState:
                     info["digest"] = fact.outcome.digest
         ids = ",".join(f"{f.kind[0]}{f.event_id}" for f in facts)
         self.version = hashlib.sha256(f"{self.version}|{until_epoch}|{ids}".encode()).hexdigest()[:16]
+        return True
 
     def _count_outcome(self, record: Mapping[str, Any], fact: Fact) -> None:
         outcome = fact.outcome
