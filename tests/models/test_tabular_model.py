@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zeikan.features.batch import batch_features
-from zeikan.features.errors import HistoryNotFoundError
+from zeikan.features.errors import HistoryNotFoundError, TooManyRejectedError
 from zeikan.features.history import load_history
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.base import TabularScorer
@@ -158,3 +160,58 @@ def test_platt_recovers_a_known_calibration() -> None:
     label = (rng.random(20000) < 1 / (1 + np.exp(-(0.5 * margin - 1.0)))).astype(float)
     cal = platt(margin, label, np.ones_like(margin))
     assert abs(cal.a - 0.5) < 0.08 and abs(cal.b + 1.0) < 0.08
+
+
+# -- no silent drops ------------------------------------------------------------------------------
+
+
+def _strip_field(path: Path, field: str, every: int) -> int:
+    """Remove ``field`` from every ``every``-th line of a JSON Lines file; returns how many lines changed."""
+    lines = path.read_text().splitlines()
+    changed = 0
+    for i in range(0, len(lines), every):
+        record = json.loads(lines[i])
+        del record[field]
+        lines[i] = json.dumps(record)
+        changed += 1
+    path.write_text("\n".join(lines) + "\n")
+    return changed
+
+
+@pytest.fixture()
+def small_history(tmp_path: Path) -> Path:
+    return write_history(tmp_path / "history", days=20, per_day=40)
+
+
+def test_rejected_lines_are_counted_by_field(small_history: Path) -> None:
+    stripped = _strip_field(small_history / "declarations.jsonl", "importer_id", every=50)
+    history = load_history(str(small_history))
+    report = history.rejections.report()
+    assert report["rejected"] == {"declarations.jsonl": stripped}
+    assert report["lines"]["declarations.jsonl"] == len(history.declarations) + stripped
+    top = report["top_reasons"][0]
+    assert "importer_id" in top["reason"] and top["lines"] == stripped
+    assert history.skipped_lines == stripped
+
+
+def test_too_many_rejected_lines_stop_with_the_field(small_history: Path) -> None:
+    lines = len((small_history / "inspection-results.jsonl").read_text().splitlines())
+    _strip_field(small_history / "inspection-results.jsonl", "inspection_id", every=1)
+    with pytest.raises(TooManyRejectedError, match="inspection_id"):
+        load_history(str(small_history))
+    zeikan = str(Path(sys.executable).parent / "zeikan")
+    result = subprocess.run([zeikan, "train", "--history", str(small_history), "--registry", str(small_history / "reg")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert f"{lines} of {lines} lines of inspection-results.jsonl rejected" in message and "inspection_id" in message
+
+
+def test_train_reports_the_rejected_lines(small_history: Path) -> None:
+    stripped = _strip_field(small_history / "inspection-results.jsonl", "outcome", every=40)
+    result = runner.invoke(app, ["train", "--history", str(small_history), "--registry", str(small_history / "reg")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["input"]
+    assert report["rejected"] == {"inspection-results.jsonl": stripped}
+    assert report["top_reasons"][0]["reason"].startswith("inspection-results.jsonl: outcome")
