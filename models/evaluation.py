@@ -112,7 +112,7 @@ def evaluate_history(history: History, *, test_days: int = 14, settings: TrainSe
     cut = int(feats["filed_at"].max()) - test_days * DAY_MS
     model = fit(labeled, list(FEATURE_NAMES), settings)
     raw = raw_columns(history.declarations)
-    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random"), on="declaration_id", how="inner")
+    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random", "weight"), on="declaration_id", how="inner")
     baseline = fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
     test = feats.filter(pl.col("filed_at") >= cut)
     test_ids = test["declaration_id"].to_list()

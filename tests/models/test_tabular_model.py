@@ -21,7 +21,8 @@ from zeikan.models.errors import NoLiveModelError
 from zeikan.models.evaluation import Truth, at_rate
 from zeikan.models.registry import ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
-from zeikan.models.training import TrainSettings, platt, selection_weights, train_tabular
+from zeikan.models.propensity import PropensitySettings, random_floor, selection_weights
+from zeikan.models.training import TrainSettings, platt, train_tabular
 from zeikan.streams.cli import app
 from zeikan.streams.drift import DriftMonitor
 
@@ -149,9 +150,42 @@ def test_at_rate_counts_the_top_share() -> None:
     assert got == {"k": 2.0, "precision": 0.5, "recall": 0.5, "revenue_captured": 0.25}
 
 
-def test_random_selected_examples_carry_the_targeted_weight() -> None:
-    w = selection_weights(pl.Series([True, False, False, False, True, False]))
-    assert w.tolist() == [2.0, 1.0, 1.0, 1.0, 2.0, 1.0]
+def _targeted_world(n: int = 40_000, random_from: int = 0) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """A population where x drives both the finding rate and the targeting; 2 % random controls.
+
+    Random flags exist only for declarations filed from ``random_from`` on (older ones read false).
+    """
+    rng = np.random.default_rng(1)
+    x = rng.random(n)
+    label = (rng.random(n) < 0.02 + 0.4 * x**3).astype(float)
+    targeted = x + rng.normal(0, 0.05, n) > 0.85
+    random = ~targeted & (rng.random(n) < 0.02)
+    filed = np.arange(n, dtype=np.int64)
+    ids = [f"D{i}" for i in range(n)]
+    feats = pl.DataFrame({"declaration_id": ids, "filed_at": filed, "x": x})
+    inspected = targeted | random
+    labels = pl.DataFrame({"declaration_id": [i for i, k in zip(ids, inspected) if k],
+                           "label": label[inspected], "random": (random & (filed >= random_from))[inspected]})
+    return feats, labels, label
+
+
+@pytest.mark.parametrize("random_from", [0, 20_000])
+def test_inverse_propensity_weights_recover_the_population_rate(random_from: int) -> None:
+    feats, labels, label = _targeted_world(random_from=random_from)
+    since = random_from if random_from else 0
+    weights = selection_weights(feats, labels, ["x"], since).join(labels, on="declaration_id")
+    naive = float(labels["label"].mean())
+    corrected = float((weights["weight"] * weights["label"]).sum() / weights["weight"].sum())
+    truth = float(label.mean())
+    assert abs(corrected - truth) < 0.4 * abs(naive - truth)
+
+
+def test_without_random_controls_the_floor_is_the_default() -> None:
+    filed = np.arange(10)
+    inspected = np.array([True] * 3 + [False] * 7)
+    assert random_floor(filed, inspected, np.zeros(10, dtype=bool), None) == PropensitySettings().default_floor
+    random = np.array([False, False, True] + [False] * 7)
+    assert random_floor(filed, inspected, random, 0) == pytest.approx(1 / 8)
 
 
 def test_platt_recovers_a_known_calibration() -> None:
