@@ -107,7 +107,7 @@ def draw_fraud(
     probability = fraud_probability(actors, ctx, truth, rate)
     is_fraud = rng.random(n) < probability
     duty_true = effective_duty(truth.goods, ctx.origin[truth.decl])
-    target = _richest_line(truth.decl, truth.value * duty_true, n)
+    target = richest_line(truth.decl, truth.value * duty_true, n)
     tg = truth.goods[target]
 
     eligible = np.ones((n, len(KINDS)), dtype=bool)
@@ -131,7 +131,7 @@ def draw_fraud(
     return fraud, decl_lines, origin, dispatch
 
 
-def _richest_line(decl: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+def richest_line(decl: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     """Global line index with the highest score within each declaration."""
     order = np.lexsort((-score, decl))
     first = np.ones(len(order), dtype=bool)

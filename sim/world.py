@@ -18,8 +18,9 @@ from zeikan.sim.catalog import (
     VESSELS, effective_duty, origin_weights,
 )
 from zeikan.sim.containers import Assignment, assign_containers, container_ids
-from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud
+from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud, richest_line
 from zeikan.sim.policy import DOCUMENT, PHYSICAL, SCAN, Findings, Selection, inspect, legacy_score, select
+from zeikan.sim.posterior import fraud_posterior
 from zeikan.sim.settings import FRAUD_KINDS, SimSettings
 
 HOUR_MS = 3_600_000
@@ -120,6 +121,8 @@ class Day:
     inspected_at: np.ndarray
     officer: np.ndarray
     scans: Scans
+    posterior: np.ndarray
+    """The generator's P(fraud | declaration) (:mod:`zeikan.sim.posterior`)."""
 
     def __len__(self) -> int:
         return len(self.filed_at)
@@ -174,6 +177,9 @@ def generate_day(world: World, day: int) -> Day:
     arrival_day = arrival // DAY_MS
     vessel_key = (office * 100_000 + arrival_day) * 2 + slot
     arrival = np.where(mode == SEA, _group_max(vessel_key, arrival), arrival)
+    line = richest_line(truth.decl, truth.value * effective_duty(truth.goods, origin[decl_of]), n)
+    posterior = fraud_posterior(a, importer, declared, line, decl_origin, decl_dispatch, mode,
+                                (arrival - filed_at) / HOUR_MS, has_container, fraud.probability, world.kind_weight(day))
 
     weight = np.bincount(decl_of, truth.weight_kg, n) + fraud.hidden_kg
     lcl = (mode == SEA) & (rng.random(n) < 0.35) & (weight < 9_000.0)
@@ -193,7 +199,7 @@ def generate_day(world: World, day: int) -> Day:
         true_origin=origin, dispatch=decl_dispatch, mode=mode, conveyance=conveyance, expected_arrival=arrival,
         item_ptr=item_ptr, truth=truth, declared=declared, fraud=fraud, containers=containers,
         container_id=cids, selection=selection, findings=findings, inspected_at=inspected_at,
-        officer=rng.integers(0, 12, n), scans=scans,
+        officer=rng.integers(0, 12, n), scans=scans, posterior=posterior,
     )
 
 
