@@ -11,14 +11,12 @@ Ground truth for the test window:
 * with ``truth`` (the simulator's truth file): every test declaration is labelled
   by ``is_fraud`` and its ``revenue_at_risk`` — precision@k is then the share of
   frauds among the k selected out of *all* declarations, the figure that matters
-  when comparing rankings. The oracle (issue 5: "ranks by true fraud
-  probability") ranks by the truth file's ``fraud_probability``, the latent
-  probability the simulator drew each fraud with — the best ranking possible from
-  everything known *before* the fraud is committed (a model may still beat it: the
-  traces a fraud leaves in the declaration are evidence the latent probability does
-  not hold). Precision is still measured against the drawn 0/1 ``is_fraud``. A
-  truth file without ``fraud_probability`` falls back to the perfect ranking
-  (frauds first, larger revenue first), reported as ``oracle_source: "labels"``;
+  when comparing rankings. The oracle ranks by the truth file's ``fraud_posterior``,
+  the generator's probability of fraud given the declaration (``oracle_source:
+  "posterior"``); older truth files have only ``fraud_probability``, the ex-ante
+  prior (``"prior"``); without either, the perfect ranking (frauds first, larger
+  revenue first, ``"labels"``). Recall at each rate is also given per fraud kind
+  (``recall_by_kind``);
 * without it: only the inspected test declarations, labelled by their outcome and
   ``revenue_recovered`` (biased toward what the targeting chose; indicative only).
 """
@@ -54,12 +52,15 @@ class Truth:
     revenue: np.ndarray
     source: str
     probability: np.ndarray | None = None
-    """The latent fraud probability (truth files that carry it), else None."""
+    """The oracle's fraud probability (truth files that carry one), else None."""
+    probability_source: str = "labels"
+    kinds: tuple[frozenset[str], ...] = ()
+    """The fraud kinds of each test declaration (truth files only)."""
 
     def oracle(self) -> tuple[np.ndarray, str]:
-        """The oracle's scores and what they come from (``probability`` or ``labels``)."""
+        """The oracle's scores and what they come from (``posterior``, ``prior`` or ``labels``)."""
         if self.probability is not None:
-            return self.probability, "probability"
+            return self.probability, self.probability_source
         return self.label + self.revenue / (1.0 + self.revenue.max()), "labels"
 
 
@@ -69,12 +70,20 @@ def at_rate(score: np.ndarray, truth: Truth, rate: float) -> dict[str, float]:
     top = np.argsort(-score, kind="stable")[:k]
     positives, revenue = truth.label.sum(), truth.revenue.sum()
     hits = truth.label[top].sum()
-    return {
+    figures: dict[str, Any] = {
         "k": float(k),
         "precision": float(hits / k),
         "recall": float(hits / positives) if positives else math.nan,
         "revenue_captured": float(truth.revenue[top].sum() / revenue) if revenue else math.nan,
     }
+    if truth.kinds:
+        selected = np.zeros(len(score), dtype=bool)
+        selected[top] = True
+        names = sorted(set().union(*truth.kinds))
+        figures["recall_by_kind"] = {
+            kind: float(np.mean([selected[i] for i, ks in enumerate(truth.kinds) if kind in ks])) for kind in names
+        }
+    return figures
 
 
 def summarize(score: np.ndarray, truth: Truth) -> dict[str, Any]:
@@ -92,9 +101,12 @@ def _test_truth(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarra
         rows = [history.truth.get(i, {}) for i in test_ids]
         label = np.array([float(bool(r.get("is_fraud", False))) for r in rows])
         revenue = np.array([float(r.get("revenue_at_risk", 0.0) or 0.0) for r in rows])
-        known = all("fraud_probability" in r for r in rows)
-        probability = np.array([float(r["fraud_probability"]) for r in rows]) if known and rows else None
-        return Truth(label, revenue, "truth", probability), np.ones(len(test_ids), dtype=bool)
+        kinds = tuple(frozenset(r.get("fraud_kinds", ())) for r in rows)
+        for field, source in (("fraud_posterior", "posterior"), ("fraud_probability", "prior")):
+            if rows and all(field in r for r in rows):
+                probability = np.array([float(r[field]) for r in rows])
+                return Truth(label, revenue, "truth", probability, source, kinds), np.ones(len(test_ids), dtype=bool)
+        return Truth(label, revenue, "truth", kinds=kinds), np.ones(len(test_ids), dtype=bool)
     labels = dict(inspection_labels(history.inspections).select("declaration_id", "label").iter_rows())
     recovered: dict[str, float] = {}
     for r in history.inspections:

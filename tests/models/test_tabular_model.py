@@ -134,10 +134,18 @@ def test_evaluate_writes_report_and_chart(history_dir: Path, tmp_path: Path) -> 
     assert chart.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_recall_is_given_per_fraud_kind() -> None:
+    label = np.array([1.0, 1.0, 0.0, 1.0])
+    kinds = (frozenset({"QUANTITY"}), frozenset({"ORIGIN"}), frozenset(), frozenset({"ORIGIN", "WEIGHT"}))
+    truth = Truth(label, np.zeros(4), "truth", kinds=kinds)
+    by_kind = at_rate(np.array([0.9, 0.1, 0.2, 0.8]), truth, 0.5)["recall_by_kind"]
+    assert by_kind == {"ORIGIN": 0.5, "QUANTITY": 1.0, "WEIGHT": 1.0}
+
+
 def test_oracle_ranks_by_fraud_probability_when_known() -> None:
     label, revenue = np.array([1.0, 0.0, 0.0, 1.0]), np.array([5.0, 0.0, 0.0, 9.0])
-    scores, source = Truth(label, revenue, "truth", np.array([0.2, 0.6, 0.1, 0.3])).oracle()
-    assert source == "probability"
+    scores, source = Truth(label, revenue, "truth", np.array([0.2, 0.6, 0.1, 0.3]), "posterior").oracle()
+    assert source == "posterior"
     assert at_rate(scores, Truth(label, revenue, "truth"), 0.5)["precision"] == 0.5  # latent p, not the draw
     scores, source = Truth(label, revenue, "truth").oracle()
     assert source == "labels"
