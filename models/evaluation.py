@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from zeikan.features.batch import batch_features
 from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
 from zeikan.models.baseline import CATEGORICAL, COLUMNS, raw_columns
-from zeikan.models.training import TrainSettings, fit, inspection_labels, labeled_features, weighted_auc
+from zeikan.models.training import TrainedModel, TrainSettings, fit, inspection_labels, labeled_features, weighted_auc
 
 RATES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 """Inspection rates the report gives figures at."""
@@ -122,10 +123,31 @@ def evaluate_history(history: History, *, test_days: int = 14, settings: TrainSe
     settings = settings or TrainSettings()
     feats, labeled = _split_features(history, test_days)
     cut = int(feats["filed_at"].max()) - test_days * DAY_MS
-    model = fit(labeled, list(FEATURE_NAMES), settings)
     raw = raw_columns(history.declarations)
+    return _report(*_fit_both(labeled, raw, settings), history, feats, raw, cut, test_days)
+
+
+def evaluate_transfer(train: History, test: History, *, test_days: int = 14,
+                      settings: TrainSettings | None = None) -> dict[str, Any]:
+    """Train both models on every label of ``train`` (one world); rank the last ``test_days`` of ``test`` (another)."""
+    settings = settings or TrainSettings()
+    _, labeled = labeled_features(train)
+    raw = raw_columns([*train.declarations, *test.declarations])
+    feats = batch_features(test.declarations, test.inspections)
+    cut = int(feats["filed_at"].max()) - test_days * DAY_MS
+    return _report(*_fit_both(labeled, raw, settings), test, feats, raw, cut, test_days)
+
+
+def _fit_both(labeled: pl.DataFrame, raw: pl.DataFrame, settings: TrainSettings) -> tuple[TrainedModel, TrainedModel]:
+    """The risk model and the raw-column baseline, trained on the same labels, weights and split."""
+    model = fit(labeled, list(FEATURE_NAMES), settings)
     raw_labeled = raw.join(labeled.select("declaration_id", "label", "random", "weight"), on="declaration_id", how="inner")
-    baseline = fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
+    return model, fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
+
+
+def _report(model: TrainedModel, baseline: TrainedModel, history: History, feats: pl.DataFrame, raw: pl.DataFrame,
+            cut: int, test_days: int) -> dict[str, Any]:
+    """Rank the declarations of ``feats`` filed from ``cut`` on with both models (and the oracle)."""
     test = feats.filter(pl.col("filed_at") >= cut)
     test_ids = test["declaration_id"].to_list()
     truth, mask = _test_truth(history, test_ids)
