@@ -30,7 +30,7 @@ import numpy as np
 
 from zeikan.sim.actors import Actors
 from zeikan.sim.catalog import AD_ORIGINS, COUNTRY_INDEX, GOODS, HUBS, LEAD_HOURS, ORIGIN_LAUNDERING, TRANSPORT_MODES
-from zeikan.sim.fraud import Lines
+from zeikan.sim.fraud import CONCEALMENT, KINDS, MISDECLARED_GOODS, ORIGIN, QUANTITY, UNDERVALUATION, WEIGHT, Lines
 
 SIGMA_UV = 0.2
 """Sd of the log unit price around the importer's norm (``world._true_lines``)."""
@@ -89,25 +89,25 @@ def _posterior(
     w = np.log(declared.weight_kg[line] / np.maximum(declared.quantity[line], 1e-9) / GOODS.unit_kg[g]) - PACKING_MU
     honest_r, honest_w = _norm(r, SIGMA_UV), _norm(w, SIGMA_W)
 
-    lr = np.ones((n, 6))
+    lr = np.ones((n, len(KINDS)))
     under = _shifted(r, np.log(0.3 + 0.4 * _GRID)[None, :], SIGMA_UV) / honest_r
     tens = (np.round(declared.value[line], 2) % 10.0) == 0
-    lr[:, 0] = under * np.where(tens, 0.505 / 0.011, 0.495 / 0.989)
-    lr[:, 2] = 0.3 + 0.7 * _shifted(w, -np.log(0.4 + 0.4 * _GRID)[None, :], SIGMA_W) / honest_w
-    lr[:, 3] = _shifted(w, np.log(0.4 + 0.35 * _GRID)[None, :], SIGMA_W) / honest_w
+    lr[:, UNDERVALUATION] = under * np.where(tens, 0.505 / 0.011, 0.495 / 0.989)
+    lr[:, QUANTITY] = 0.3 + 0.7 * _shifted(w, -np.log(0.4 + 0.4 * _GRID)[None, :], SIGMA_W) / honest_w
+    lr[:, WEIGHT] = _shifted(w, np.log(0.4 + 0.35 * _GRID)[None, :], SIGMA_W) / honest_w
     can_hide = np.array([len(_HIDING[d]) > 0 for d in g])
     for i in np.flatnonzero(can_hide):
         true = _HIDING[g[i]]
         delta = np.log(actors.price[true, origin[i]] / actors.price[g[i], origin[i]])
-        lr[i, 1] = _shifted(np.array([r[i]]), delta[None, :], SIGMA_UV)[0] / honest_r[i]
+        lr[i, MISDECLARED_GOODS] = _shifted(np.array([r[i]]), delta[None, :], SIGMA_UV)[0] / honest_r[i]
     launder = GOODS.anti_dumping[g] & np.isin(origin, _LAUNDER_IDX)
     via_hub = np.isin(dispatch, _HUB_IDX) & (dispatch != origin)
     cn = np.log(actors.price[g, _AD_IDX] / actors.price[g, origin])
-    lr[:, 4] = _norm(r - cn, SIGMA_UV) / honest_r * np.where(via_hub, 0.7 / 0.15, 0.3 / 0.85)
+    lr[:, ORIGIN] = _norm(r - cn, SIGMA_UV) / honest_r * np.where(via_hub, 0.7 / 0.15, 0.3 / 0.85)
 
-    eligible = np.ones((n, 6), dtype=bool)
-    eligible[:, 1], eligible[:, 4], eligible[:, 5] = can_hide, launder, has_container
-    favourite = np.zeros((n, 6))
+    eligible = np.ones((n, len(KINDS)), dtype=bool)
+    eligible[:, MISDECLARED_GOODS], eligible[:, ORIGIN], eligible[:, CONCEALMENT] = can_hide, launder, has_container
+    favourite = np.zeros((n, len(KINDS)))
     favourite[np.arange(n), actors.favourite_kind[importer]] = 2.0
     q = eligible * kind_weight * (1.0 + favourite * (actors.importer_class[importer] == 2)[:, None])
     total = q.sum(axis=1)
