@@ -223,9 +223,7 @@ def _norm_features(decls: list[Mapping], window: int) -> pl.DataFrame:
         z=tf.robust_z(pl.col("x"), pl.col("med"), pl.col("iqr"), pl.col("n")).fill_null(0.0),
         n_total=pl.col("n_total").fill_null(0.0),
     )
-    aggs = [
-        (pl.col("z").filter(pl.col("feature") == name).min() if how == "min"
-         else pl.col("z").filter(pl.col("feature") == name).abs().max()).alias(name)
-        for name, how in fd.NORM_FEATURES.items()
-    ]
+    line_z = {"min": lambda z: z.min(), "max": lambda z: z.max(), "maxabs": lambda z: z.abs().max()}
+    aggs = [line_z[how](pl.col("z").filter(pl.col("feature") == name)).alias(name)
+            for name, how in fd.NORM_FEATURES.items()]
     return per_line.group_by("qid").agg(*aggs, uv_hist_n=pl.col("n_total").filter(pl.col("feature") == "uv_z_hs").min())

@@ -6,7 +6,7 @@ every changed record is written back with ``store[key] = record``). Records:
 * counters ``imp|I``, ``impx|I``, ``dcl|D``, ``dclx|D``, ``peer|D``, ``di|D|I``,
   ``org|C``, ``dsp|C``, ``ih|I|H``, ``dh|DESC|H``, ``d|DESC``, ``g`` — sums of
   numbers plus ``first``/``last`` update times (see ``definitions.py``);
-* rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H`` —
+* rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H``, ``uvi|I|H``, ``wpo|H|U|C`` —
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
 * ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations, so an
@@ -176,7 +176,7 @@ class OnlineFeatureState:
             hist_n.append(first["n"] if first else 0.0)
         out = dict.fromkeys(fd.NORM_FEATURES, 0.0)
         for (feature, how), column in zip(_NORMS, zip(*per_line)):
-            out[feature] = min(column) if how == "min" else max(map(abs, column))
+            out[feature] = min(column) if how == "min" else max(column) if how == "max" else max(map(abs, column))
         new_pairs = 0.0
         desc_share = 1.0
         for i, (ih, dh, d) in enumerate(keys):
