@@ -195,10 +195,18 @@ def readyz(worker: WorkerProcess) -> int | None:
         return None
 
 
-def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(durable_broker, tmp_path):
+def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(fresh_broker, tmp_path):
+    """The broker frozen for 10 s (SIGSTOP: no answer at all, every record kept), then thawed.
+
+    A frozen broker, not a restarted one: Tansu 0.6.0 on the local S3 server can overwrite
+    acknowledged records when a client produces within ~0.2 s of its restart (issue 17's
+    note), which would make this test about that bug instead of the worker.
+    """
+    import os
+    import signal
     import time
 
-    broker = durable_broker(partitions=8)
+    broker = fresh_broker()
     hist = history(days=2, per_day=120, seed=22)
     expected = replay_ids(tmp_path, hist)
     events = in_event_time_order(hist, [])
@@ -208,13 +216,13 @@ def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(durable_bro
         worker.wait_caught_up()
         publish_events(broker.bootstrap, events[:half])
         wait_until(lambda: readyz(worker) == 200, 60, worker.log_path)
-        broker.stop()
+        os.kill(broker.tansu_pid, signal.SIGSTOP)
         statuses = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             statuses.append(readyz(worker))
             time.sleep(0.5)
-        broker.start()
+        os.kill(broker.tansu_pid, signal.SIGCONT)
         publish_events(broker.bootstrap, events[half:])
         decisions = decision_ids_settle(broker.bootstrap, expected, 120, worker.log_path, worker)
         wait_until(lambda: readyz(worker) == 200, 60, worker.log_path)
