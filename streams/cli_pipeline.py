@@ -29,10 +29,12 @@ def replay_command(
     config = load_engine_config(engine_config) if engine_config else EngineConfig()
     decisions, history = replay(history, RuleFile(rules).book, config, registry, shadow)
     count = write_jsonl(out, "decisions", decisions)
-    skipped = sum(history.invalid.values())
+    rejections = history.rejections
+    reasons = "; ".join(f"{r['reason']}: {r['lines']}" for r in rejections.top())
     typer.echo(
         f"{count} decisions from {len(history.declarations)} declarations, {len(history.inspections)} "
-        f"inspection results, {len(history.scans)} scans ({skipped} invalid lines skipped) -> {out}",
+        f"inspection results, {len(history.scans)} scans ({rejections.total} invalid lines skipped"
+        f"{': ' + reasons if reasons else ''}) -> {out}",
         err=True,
     )
 

@@ -9,7 +9,6 @@ so a replay's output is reproducible byte for byte.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from zeikan.models.base import ImageScorer
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS, SCANS
+from zeikan.features.history import Rejections, tally
 from zeikan.schemas.jsonl import read_jsonl
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine, explained_record
@@ -29,7 +29,6 @@ from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.errors import HistoryError
 from zeikan.streams.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 
-log = logging.getLogger(__name__)
 
 FILES = {DECLARATIONS.name: "declarations.jsonl", INSPECTION_RESULTS.name: "inspection-results.jsonl", SCANS.name: "scans.jsonl"}
 """History files read from a ``--history`` directory (only declarations are required)."""
@@ -43,25 +42,25 @@ class History:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     inspections: list[dict[str, Any]] = field(default_factory=list)
     scans: list[dict[str, Any]] = field(default_factory=list)
-    invalid: dict[str, int] = field(default_factory=dict)
+    rejections: Rejections = field(default_factory=Rejections)
 
 
 def read_history(directory: Path) -> History:
-    """Read a history directory (the simulator's file layout); invalid lines are counted, not fatal."""
+    """Read a history directory (the simulator's file layout).
+
+    Invalid lines are counted by file, field and kind (``history.rejections``); a file with more
+    than :data:`~zeikan.features.history.MAX_REJECTED_SHARE` of its lines rejected stops the
+    reading with a one-line :class:`~zeikan.features.errors.TooManyRejectedError`.
+    """
     if not (directory / FILES[DECLARATIONS.name]).is_file():
         raise HistoryError(str(directory), f"no {FILES[DECLARATIONS.name]} (write one with `zeikan simulate --out DIR`)")
     history = History()
     targets = {DECLARATIONS.name: history.declarations, INSPECTION_RESULTS.name: history.inspections, SCANS.name: history.scans}
     for topic, name in FILES.items():
         path = directory / name
-        if not path.is_file():
-            continue
-        for line_no, record in read_jsonl(path, topic):
-            if isinstance(record, Exception):
-                history.invalid[topic] = history.invalid.get(topic, 0) + 1
-                log.warning("%s line %d skipped: %s", path, line_no, record)
-            else:
-                targets[topic].append(record)
+        if path.is_file():
+            targets[topic].extend(tally(read_jsonl(path, topic), name, history.rejections))
+            history.rejections.check(name)
     return history
 
 

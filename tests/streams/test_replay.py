@@ -54,6 +54,18 @@ def test_replay_cli_writes_decisions_and_skips_bad_lines(tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 40 and "2 invalid lines skipped" in result.output
+    assert "declarations.jsonl: " in result.output, "the top reasons name file and field"
+
+
+def test_replay_stops_with_one_line_when_most_lines_are_rejected(tmp_path):
+    write_history(tmp_path / "h", days=1, per_day=10, with_scans=False)
+    with open(tmp_path / "h" / "declarations.jsonl", "a") as handle:
+        handle.write('{"declaration_id": "broken"}\n' * 20)
+    result = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "h"), "--out", str(tmp_path / "d.jsonl")])
+    assert result.exit_code == 1
+    said = result.stderr.strip()
+    assert len(said.splitlines()) == 1 and "Traceback" not in said
+    assert "20 of 30" in said and "declarations.jsonl" in said
 
 
 def test_replay_without_declarations_is_a_clear_error(tmp_path):
