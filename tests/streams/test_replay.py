@@ -8,6 +8,8 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
+from tests.streams.test_cli_kafka import zeikan
+
 from tests.streams.pipeline_factories import DAY, history, scan
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.cli import app
@@ -61,11 +63,10 @@ def test_replay_stops_with_one_line_when_most_lines_are_rejected(tmp_path):
     write_history(tmp_path / "h", days=1, per_day=10, with_scans=False)
     with open(tmp_path / "h" / "declarations.jsonl", "a") as handle:
         handle.write('{"declaration_id": "broken"}\n' * 20)
-    result = CliRunner().invoke(app, ["replay", "--history", str(tmp_path / "h"), "--out", str(tmp_path / "d.jsonl")])
-    assert result.exit_code == 1
-    said = result.stderr.strip()
-    assert len(said.splitlines()) == 1 and "Traceback" not in said
-    assert "20 of 30" in said and "declarations.jsonl" in said
+    code, _, said = zeikan("replay", "--history", str(tmp_path / "h"), "--out", str(tmp_path / "d.jsonl"))
+    assert code == 1
+    assert len(said.strip().splitlines()) == 1 and "Traceback" not in said
+    assert "20 of 30" in said and "declarations.jsonl" in said and "filed_at" in said
 
 
 def test_replay_without_declarations_is_a_clear_error(tmp_path):
