@@ -129,7 +129,9 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_s,
         broker_commit_interval=settings.commit_interval_s,
-        broker_max_poll_interval=30.0,
+        # Faust's consumer thread stops polling while the stream buffers are full (a backlog):
+        # a short limit would evict a busy, healthy worker from the group (failover uses the session timeout)
+        broker_max_poll_interval=settings.max_poll_interval_s,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         stream_recovery_delay=0.2,

@@ -64,6 +64,9 @@ class WorkerSettings:
     """Snapshots kept, newest first (``ZEIKAN_SNAPSHOT_KEEP``)."""
     stall_s: float = 15.0
     """Not ready when waiting work did not move for this long (``ZEIKAN_STALL_S``)."""
+    max_poll_interval_s: float = 600.0
+    """Longest the group consumer may go without polling before the group evicts it: a worker
+    draining a backlog with full buffers polls rarely (``ZEIKAN_MAX_POLL_INTERVAL_S``)."""
     broker_timeout_s: float = 3.0
     """Not ready when the broker has not answered a fetch for this long (``ZEIKAN_BROKER_TIMEOUT_S``)."""
     overdue_interval_s: float = 2.0
@@ -98,6 +101,7 @@ class WorkerSettings:
         "snapshot_keep": "ZEIKAN_SNAPSHOT_KEEP",
         "stall_s": "ZEIKAN_STALL_S",
         "broker_timeout_s": "ZEIKAN_BROKER_TIMEOUT_S",
+        "max_poll_interval_s": "ZEIKAN_MAX_POLL_INTERVAL_S",
         "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
         "rules_check_s": "ZEIKAN_RULES_CHECK_S",
         "registry": "ZEIKAN_REGISTRY",
@@ -109,7 +113,7 @@ class WorkerSettings:
         for name in ("batch_size", "web_port", "agent_fetch_wait_ms", "snapshot_every", "snapshot_keep"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
-        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s"):
+        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s", "max_poll_interval_s"):
             if not getattr(self, name) > 0:
                 raise InvalidSetting(name, getattr(self, name), "a number of seconds > 0")
         if self.heartbeat_s >= self.session_timeout_s:
