@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +38,14 @@ class HealthReport:
 class WorkerHealth:
     """Lifecycle state of one worker; :meth:`report` turns it into a :class:`HealthReport`."""
 
-    def __init__(self, required_models: tuple[str, ...] = ("tabular",)) -> None:
+    def __init__(self, required_models: tuple[str, ...] = ("tabular",), rebalance_limit_s: float = 180.0) -> None:
         self.required_models = required_models
         self.models: dict[str, str] = {}
         self.assigned_partitions: int | None = None
         self.rebalancing = False
+        self.rebalance_limit_s = rebalance_limit_s
+        """A rebalance that has not completed after this long makes the worker not live (its supervisor restarts it)."""
+        self._rebalance_started = 0.0
         self.recovered = False
         self.failure: str | None = None
         self.extra_checks: Callable[[], Mapping[str, bool]] = dict
@@ -50,6 +54,7 @@ class WorkerHealth:
     def on_rebalance_started(self) -> None:
         """A rebalance began: not ready until it completes and tables are recovered."""
         self.rebalancing = True
+        self._rebalance_started = time.monotonic()
         self.recovered = False
 
     def on_assigned(self, partitions: int) -> None:
@@ -77,7 +82,9 @@ class WorkerHealth:
             "model_loaded": all(role in self.models for role in self.required_models),
             **self.extra_checks(),
         }
-        live = self.failure is None
+        live = self.failure is None and not (
+            self.rebalancing and time.monotonic() - self._rebalance_started > self.rebalance_limit_s
+        )
         detail: dict[str, Any] = {"models": dict(self.models), "assigned_partitions": self.assigned_partitions}
         if self.failure is not None:
             detail["failure"] = self.failure

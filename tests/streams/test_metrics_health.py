@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from zeikan.streams.health import WorkerHealth
 
 
@@ -60,3 +62,26 @@ def test_a_failed_worker_is_neither_live_nor_ready() -> None:
     report = health.report()
     assert not report.live and not report.ready
     assert report.to_json()["failure"] == "decision agent crashed: boom"
+
+
+def test_a_rebalance_that_never_completes_makes_the_worker_not_live() -> None:
+    health = WorkerHealth(rebalance_limit_s=0.05)
+    health.on_assigned(8)
+    health.on_recovered()
+    health.on_model_loaded("tabular", "m")
+    health.on_rebalance_started()
+    assert health.report().live and not health.report().ready
+    time.sleep(0.1)
+    assert not health.report().live
+    health.on_assigned(8)
+    assert health.report().live
+
+
+def test_pipeline_checks_join_the_readiness() -> None:
+    health = WorkerHealth()
+    health.on_assigned(8)
+    health.on_recovered()
+    health.on_model_loaded("tabular", "m")
+    health.extra_checks = lambda: {"state_caught_up": False}
+    report = health.report()
+    assert not report.ready and report.checks["state_caught_up"] is False
