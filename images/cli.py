@@ -37,43 +37,82 @@ def _dump(obj: object, out: Path | None) -> None:
         typer.echo(f"wrote {out}", err=True)
 
 
+def _store_all(target_url: str, converted: list[tuple[str, object]], refused: list[tuple[str, str]], total: int) -> None:
+    """Store every converted image, or none of them if anything was refused (never a half-ingested export)."""
+    from zeikan.images.store import open_store
+
+    for name, reason in refused:
+        typer.echo(f"refused\t{name}\t{reason}", err=True)
+    if refused:
+        raise ImageError(f"{len(refused)} of {total} scans refused (listed above); nothing stored, fix them and ingest again")
+    target = open_store(target_url)
+    for _, image in converted:
+        stored = target.put(image)  # type: ignore[arg-type]
+        typer.echo(f"{stored.sha256}\t{stored.uri}")
+    typer.echo(f"stored {len(converted)} of {total} scans", err=True)
+
+
+def _pitch(value: str) -> tuple[float, float]:
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise ImageError(f"--pitch-mm {value!r}: give one positive number or X,Y in mm")
+    return (parts[0], parts[-1])
+
+
 @images_app.command("ingest")
 def ingest_command(
-    files: list[Path] = typer.Argument(..., help="Vendor images: .png/.jpg (8-bit) or .raw (16-bit, needs --calibration)."),
+    inputs: list[Path] = typer.Argument(..., help="With --profile: the export folder or its manifest. Else vendor files: "
+                                        ".png/.jpg 8-bit, or 16-bit .png/.tif/.raw with --calibration."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile: a YAML file or a shipped name (`zeikan images profiles`)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     scanner_model: str = typer.Option("unknown", "--scanner-model", help="Scanner model (8-bit images)."),
-    pitch_mm: float = typer.Option(5.0, "--pitch-mm", help="Native pixel pitch of 8-bit images (mm)."),
+    pitch_mm: str = typer.Option("5", "--pitch-mm", help="Native pitch of 8-bit images in mm: one value or X,Y."),
     inverted: bool = typer.Option(False, "--inverted", help="8-bit images show dense matter bright."),
-    calibration: Path = typer.Option(None, "--calibration", help="Scanner calibration JSON (raw 16-bit)."),
+    calibration: Path = typer.Option(None, "--calibration", help="Detector calibration JSON (16-bit PNG/TIFF, raw)."),
     width: int = typer.Option(0, "--width", help="Width of raw images (pixels)."),
     height: int = typer.Option(0, "--height", help="Height of raw images (pixels)."),
     container_id: str = typer.Option("", "--container-id", help="Container id (default: none)."),
 ) -> None:
-    """Convert vendor images to the canonical format and store them (scan id = file stem)."""
-    from zeikan.images.ingest import Calibration, ScanInfo, format_of, ingest_8bit, ingest_raw16
-    from zeikan.images.store import open_store
+    """Convert vendor images to the canonical format and store them; any refused scan means nothing is stored."""
+    converted: list[tuple[str, object]] = []
+    refused: list[tuple[str, str]] = []
+    if profile:
+        from zeikan.images.profile import load_profile
+        from zeikan.images.profile_ingest import convert_export
 
-    target = open_store(_store_url(store))
-    cal = Calibration.from_json(calibration.read_bytes(), str(calibration)) if calibration else None
-    failed = 0
-    for path in files:
+        if len(inputs) != 1:
+            raise ImageError("with --profile give one export folder or manifest")
+        for outcome in convert_export(load_profile(profile), inputs[0]):
+            (converted.append((outcome.scan_id, outcome.image)) if outcome.image is not None
+             else refused.append((outcome.scan_id, outcome.refused or "")))
+    else:
+        from zeikan.images.file_ingest import FileOptions, convert_file
+        from zeikan.images.ingest import Calibration
+
         try:
-            fmt = format_of(str(path))
-            data = path.read_bytes()
-            if fmt == "raw16":
-                if cal is None:
-                    raise ImageError(f"{path}: raw 16-bit images need --calibration, --width and --height")
-                image = ingest_raw16(data, width, height, cal, scan_id=path.stem, container_id=container_id, source=str(path))
-            else:
-                info = ScanInfo(path.stem, container_id, scanner_model, (pitch_mm, pitch_mm))
-                image = ingest_8bit(data, info, inverted=inverted, source=str(path))
-            stored = target.put(image)
-            typer.echo(f"{stored.sha256}\t{stored.uri}")
-        except (ImageError, OSError) as exc:
-            failed += 1
-            typer.echo(f"dead-letter\t{path}\t{exc}", err=True)
-    if failed:
-        raise ImageError(f"{failed} of {len(files)} images could not be ingested (listed above as dead-letter)")
+            cal = Calibration.from_json(calibration.read_bytes(), str(calibration)) if calibration else None
+        except OSError as exc:
+            raise ImageError(f"cannot read --calibration {str(calibration)!r}: {exc.strerror or exc}") from exc
+        opts = FileOptions(scanner_model, _pitch(pitch_mm), inverted, cal, width, height, container_id)
+        for path in inputs:
+            try:
+                converted.append((str(path), convert_file(path, opts)))
+            except (ImageError, OSError) as exc:
+                refused.append((str(path), str(exc)))
+    _store_all(_store_url(store), converted, refused, len(converted) + len(refused))
+
+
+@images_app.command("profiles")
+def profiles_command() -> None:
+    """List the vendor profiles shipped with zeikan."""
+    from zeikan.images.profile import load_profile, shipped_profiles
+
+    for name in shipped_profiles():
+        p = load_profile(name)
+        typer.echo(f"{name}\t{p.scanner_model}\t{p.files.format} {p.files.pixels.bit_depth}-bit {'/'.join(p.files.channels)}")
 
 
 @images_app.command("ls")
