@@ -50,6 +50,9 @@ class EngineConfig:
     scan_deadline_ms: int = 48 * HOUR_MS
     scan_lookback_ms: int = 7 * DAY_MS
     post_scan_exam_threshold: float = 0.7
+    image_review_action: Action = Action.SCAN
+    """POST_SCAN lane of a scan that got no image score (model unavailable, image refused or unreadable):
+    it waits in the scan lane for an analyst to read the image. Never RELEASE unless configured so."""
 
     def __post_init__(self) -> None:
         for name, table in (("default_share", self.default_share), ("random_rate", self.random_rate)):
@@ -81,6 +84,8 @@ class EngineConfig:
         for name in ("default_share", "random_rate", "prior_thresholds"):
             if name in values:
                 values[name] = _frozen({parse_action(k): float(v) for k, v in values[name].items()})
+        if "image_review_action" in values:
+            values["image_review_action"] = parse_action(values["image_review_action"])
         if "office_capacity" in values:
             values["office_capacity"] = _frozen(
                 {
