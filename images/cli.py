@@ -1,4 +1,4 @@
-"""``zeikan images ingest|ls|show|train|evaluate|annotate|al-experiment``.
+"""``zeikan images ingest|profiles|ls|show|score|train|evaluate|annotate|al-experiment``.
 
 Commands only wire things: formats live in :mod:`zeikan.images.canonical` and
 :mod:`zeikan.images.ingest`, storage in :mod:`zeikan.images.store`, the model in
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -188,29 +191,120 @@ def train_command(
     _dump(result, out / "evaluation.json")
 
 
+def _images_of(source: str, profile: str | None) -> Iterator[tuple[str, Any]]:
+    """(sha256, canonical image) of a store (path or URL) or, with ``profile``, of a vendor export."""
+    import hashlib
+
+    from zeikan.images.canonical import encode
+    from zeikan.images.store import open_store
+
+    if profile:
+        from zeikan.images.profile import load_profile
+        from zeikan.images.profile_ingest import convert_export
+
+        refused = 0
+        for outcome in convert_export(load_profile(profile), Path(source)):
+            if outcome.image is None:
+                refused += 1
+                typer.echo(f"refused\t{outcome.scan_id}\t{outcome.refused}", err=True)
+            else:
+                yield hashlib.sha256(encode(outcome.image)).hexdigest(), outcome.image
+        if refused:
+            typer.echo(f"{refused} scans refused and not scored", err=True)
+        return
+    if "://" not in source:
+        path = Path(source)
+        if not path.is_dir():
+            raise ImageError(f"{source!r} is not a folder or a store URL")
+        if not (path / "objects").is_dir():
+            raise ImageError(f"{source!r} is not an image store (no objects/ folder); for a vendor export give --profile")
+    store = open_store(source)
+    for sha in store.ls():
+        yield sha, store.get(sha)
+
+
+def _scores(source: str, profile: str | None, model_dir: str | None) -> list[Any]:
+    from zeikan.images.store_scoring import score_images
+    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+
+    settings = ImageScorerSettings.from_env()
+    if model_dir:
+        settings = replace(settings, model_dir=model_dir)
+    scorer = OnnxImageScorer(settings)
+    try:
+        return list(score_images(_images_of(source, profile), scorer))
+    finally:
+        scorer.close()
+
+
+@images_app.command("score")
+def score_command(
+    source: str = typer.Argument(..., help="Image store (path or URL) or, with --profile, a vendor export folder/manifest."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile of an export (scored without storing it)."),
+    model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
+    out: Path = typer.Option(None, "--out", help="Write JSON lines here (default: stdout)."),
+) -> None:
+    """Anomaly score of every image of a store or export: one JSON line per image (sha256, scan, scanner, score)."""
+    from dataclasses import asdict
+
+    lines = [json.dumps(asdict(s), sort_keys=True) for s in _scores(source, profile, model_dir)]
+    text = "".join(line + "\n" for line in lines)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(f"scored {len(lines)} images", err=True)
+
+
 @images_app.command("evaluate")
 def evaluate_command(
+    source: str = typer.Argument(None, help="With --labels: the image store (path or URL) or vendor export to evaluate."),
+    labels: Path = typer.Option(None, "--labels", help="Labels (JSON lines or CSV: scan_id|sha256, label black/white)."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile when SOURCE is a vendor export."),
+    chart: Path = typer.Option(None, "--chart", help="With --labels: write ROC curves per scanner as PNG."),
+    false_alarms: float = typer.Option(0.01, "--false-alarms", help="False-alarm rate at which detection is reported."),
     n: int = typer.Option(800, "--n", help="Rendered scans of the held-out scanner model."),
     seed: int = typer.Option(7, "--seed"),
-    scanner: str = typer.Option(None, "--scanner", help="Scanner model (default: the held-out one)."),
+    scanner: str = typer.Option(None, "--scanner", help="Rendered scanner model (default: the held-out one)."),
     model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
     data_file: Path = typer.Option(None, "--data", help="Evaluate on this rendered set (.npz) instead of rendering."),
     out: Path = typer.Option(None, "--out", help="Write the JSON here (default: stdout)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
-    """Detection rate at 1 % false alarms, ROC AUC and per-kind figures on a held-out scanner model."""
+    """AUC and detection at 1 % false alarms: per scanner on any store with --labels, else on rendered scans."""
+    if labels is not None:
+        from zeikan.images.store_scoring import evaluate_per_scanner, read_labels, write_roc_chart
+
+        truth = read_labels(labels)
+        report = evaluate_per_scanner(_scores(source or _store_url(store), profile, model_dir), truth, false_alarms)
+        if chart is not None:
+            write_roc_chart(report, chart)
+            report["chart"] = str(chart)
+        _dump(report, out)
+        return
     from zeikan.images.dataset import RenderedSet
     from zeikan.images.evaluate import evaluate, evaluate_set
     from zeikan.models.image_scorer import ImageScorerSettings
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
+    if source is not None:
+        raise ImageError("a SOURCE store or export is evaluated against --labels FILE; give --labels")
     scanner = scanner or HELD_OUT_SCANNER
     if scanner not in SCANNER_MODELS:
-        raise ImageError(f"unknown scanner model {scanner!r}; choose one of {', '.join(SCANNER_MODELS)}")
+        raise ImageError(f"unknown rendered scanner model {scanner!r}; choose one of {', '.join(SCANNER_MODELS)}, "
+                         "or evaluate a store of any scanner with SOURCE --labels FILE")
     settings = ImageScorerSettings.from_env()
     if model_dir:
-        settings = ImageScorerSettings(model_dir=model_dir, threads=settings.threads, batch_size=settings.batch_size)
+        settings = replace(settings, model_dir=model_dir)
     if data_file:
-        _dump(evaluate_set(RenderedSet.load(str(data_file)), settings), out)
+        if not data_file.is_file() or data_file.suffix != ".npz":
+            raise ImageError(f"--data {str(data_file)!r} must be an existing rendered set (.npz from `zeikan images train --cache`)")
+        try:
+            data = RenderedSet.load(str(data_file))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImageError(f"--data {str(data_file)!r} is not a rendered set: {type(exc).__name__}") from exc
+        _dump(evaluate_set(data, settings), out)
     else:
         _dump(evaluate(n, seed, scanner, settings), out)
 
