@@ -155,6 +155,50 @@ def show_command(
         Image.fromarray(grey).save(png)
 
 
+@images_app.command("export-dicos")
+def export_dicos_command(
+    ref: str = typer.Argument(..., help="sha256 or URI of a stored image."),
+    out: Path = typer.Option(..., "--out", help="DICOS file to write (.dcm)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Write a stored image and its labels as a DICOS Digital X-Ray object (pydicom)."""
+    from zeikan.images.dicos import to_dicos
+    from zeikan.images.store import open_store
+
+    source = open_store(_store_url(store))
+    image = source.get(ref)
+    sha = ref.rsplit("/", 1)[-1].split(".")[0]
+    out.write_bytes(to_dicos(image, source.labels(sha)))
+    typer.echo(f"wrote {out}", err=True)
+
+
+@images_app.command("import-dicos")
+def import_dicos_command(
+    files: list[Path] = typer.Argument(..., help="DICOS files written by export-dicos."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Store DICOS Digital X-Ray objects (and their labels) as canonical images; any unreadable file stores nothing."""
+    from zeikan.images.dicos import from_dicos
+
+    converted: list[tuple[str, object]] = []
+    refused: list[tuple[str, str]] = []
+    labels = []
+    for path in files:
+        try:
+            image, found = from_dicos(path.read_bytes(), str(path))
+            converted.append((str(path), image))
+            labels.extend(found)
+        except (ImageError, OSError) as exc:
+            refused.append((str(path), str(exc)))
+    _store_all(_store_url(store), converted, refused, len(files))
+    if labels:
+        from zeikan.images.store import open_store
+
+        target = open_store(_store_url(store))
+        for label in labels:
+            target.put_label(label)
+
+
 @images_app.command("train")
 def train_command(
     out: Path = typer.Option(Path("models/artifacts/image"), "--out", help="Model directory to write."),

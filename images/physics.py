@@ -140,7 +140,7 @@ def _goods_material(net: tuple[float, ...], cal: PhysicsCalibration) -> tuple[st
     return min(cal.ratio, key=lambda m: abs(cal.ratio[m] - ratio)), ratio
 
 
-def _expected_ratio(by_material: Mapping[str, float], cal: PhysicsCalibration) -> float:
+def expected_ratio(by_material: Mapping[str, float], cal: PhysicsCalibration) -> float:
     """Dual-energy ratio of the declared mix: sum(w mu_low) / sum(w mu_high)."""
     high = sum(w * cal.mu_high_cm2_g[m] for m, w in by_material.items())
     low = sum(w * cal.mu_high_cm2_g[m] * cal.ratio[m] for m, w in by_material.items())
@@ -171,7 +171,7 @@ def check(image: CanonicalImage, declared_items: Sequence[tuple[str, float]], ca
     if lower_bound:
         reasons.append(f"{m.saturated_share * 100:.0f} % of the load is too dense to see through")
     if implied >= MIN_GOODS_KG and ratio is not None and declared > 0 and not lower_bound:
-        if abs(ratio - _expected_ratio(by_material, cal)) > RATIO_TOLERANCE:
+        if abs(ratio - expected_ratio(by_material, cal)) > RATIO_TOLERANCE:
             reasons.append(f"dual-energy signature looks {material}, declared goods are mostly {expected}")
             score = max(score, 0.5)
     if implied >= MIN_GOODS_KG and expected and m.occupied_m2 > 0 and not lower_bound:
