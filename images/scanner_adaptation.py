@@ -21,7 +21,7 @@ import numpy as np
 
 from zeikan.images.active_learning import fit_logistic, heatmap_features, predict_logistic
 from zeikan.images.canonical import CanonicalImage
-from zeikan.images.physics import PhysicsCalibration, declared_material, expected_ratio, measure
+from zeikan.images.physics import PhysicsCalibration, check, declared_material, expected_ratio, measure
 
 
 def threshold_from_clean(clean_scores: np.ndarray, false_alarm_rate: float) -> float:
@@ -76,6 +76,10 @@ class ScannerAdapter:
         return predict_logistic(self.weights, (features - self.mean) / self.scale)
 
 
+TOLERANCE_QUANTILE = 0.98
+"""the per-scanner tolerances leave about 2 % of that scanner's clean traffic outside each check"""
+
+
 def calibrate_physics(base: PhysicsCalibration, clean: Sequence[CanonicalImage],
                       declared: Sequence[Sequence[tuple[str, float]]]) -> PhysicsCalibration:
     """Per-scanner physics constants from clean scans and their declared ``(hs_code, net kg)`` items.
@@ -83,7 +87,9 @@ def calibrate_physics(base: PhysicsCalibration, clean: Sequence[CanonicalImage],
     For each container length, integrated attenuation per channel is fitted as
     ``empty + k * net_kg`` (least squares): ``empty`` is the empty container,
     ``k`` the effective mass attenuation. The material ratios shift by the clean
-    goods' median offset from the ratio their declared mix should show.
+    goods' median offset from the ratio their declared mix should show. The mass
+    and ratio tolerances widen (never narrow) to the scanner's own clean spread
+    (:data:`TOLERANCE_QUANTILE`).
     """
     measured = [measure(img, base) for img in clean]
     net_kg = [sum(kg for _, kg in items) for items in declared]
@@ -113,4 +119,11 @@ def calibrate_physics(base: PhysicsCalibration, clean: Sequence[CanonicalImage],
             offsets.append(net[0] / net[1] - expected_ratio(by_material, base))
     shift = float(np.median(offsets)) if offsets else 0.0
     ratio = {m: v + shift for m, v in base.ratio.items()}
-    return PhysicsCalibration(mu_high, ratio, base.density_kg_m3, empty, base.roof_rows, base.floor_row)
+    ratio_tolerance = max(base.ratio_tolerance, float(np.quantile(np.abs(np.array(offsets) - shift), TOLERANCE_QUANTILE))) if offsets else base.ratio_tolerance
+    tuned = PhysicsCalibration(mu_high, ratio, base.density_kg_m3, empty, base.roof_rows, base.floor_row,
+                               base.mass_tolerance, ratio_tolerance)
+    spread = [abs(np.log(max(c.implied_mass_kg, 1.0) / c.declared_mass_kg))
+              for c in (check(img, items, tuned) for img, items in zip(clean, declared)) if c.declared_mass_kg > 0]
+    if spread:
+        tuned = replace(tuned, mass_tolerance=max(base.mass_tolerance, float(np.exp(np.quantile(spread, TOLERANCE_QUANTILE)))))
+    return tuned
