@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,14 +164,7 @@ def _render_chunk(loads: Sequence[XrayLoad]) -> list[tuple[CanonicalImage, bool]
 
 def render_kestrel_images(loads: Iterable[XrayLoad], workers: int = 2) -> list[tuple[CanonicalImage, bool]]:
     """Canonical images (through the Kestrel export and profile) and concealment truth, rendered in processes."""
-    loads = list(loads)
-    chunks = [loads[i : i + 20] for i in range(0, len(loads), 20)]
-    if workers > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_render_chunk, chunks))
-    else:
-        parts = [_render_chunk(c) for c in chunks]
-    return [pair for part in parts for pair in part]
+    return xray.map_chunks(_render_chunk, list(loads), 20, workers)
 
 
 def write_kestrel_export(loads: Iterable[XrayLoad], folder: Path) -> Path:

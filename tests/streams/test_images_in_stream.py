@@ -21,6 +21,18 @@ pytestmark = pytest.mark.timeout(120)
 GOODS = (Goods("940360", "wooden furniture", 300, 6000.0, "organic"),)
 
 
+def _run_worker(broker, env: dict[str, str], tmp_path, hist, scans) -> tuple[list[dict], str]:
+    """Decisions of a real worker over the history and scans, and its log."""
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", env)
+    try:
+        worker.wait_caught_up()
+        publish_events(broker.bootstrap, in_event_time_order(hist, scans))
+        decisions = decision_ids_settle(broker.bootstrap, len(hist["declarations"]) + 1, 60, worker.log_path)
+    finally:
+        worker.stop()
+    return decisions, worker.log_text()
+
+
 def rendered_scans(store_dir, containers: list[str], t: int) -> list[dict]:
     """One real canonical image per container (the first with a dense package in the wall), stored and referenced."""
     store = open_store(str(store_dir))
@@ -47,16 +59,9 @@ def test_scan_event_is_scored_by_the_onnx_model_into_a_post_scan_decision(fresh_
     scans = rendered_scans(tmp_path / "images", chosen["containers"], chosen["filed_at"] + 2 * HOUR)
     version = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())["version"]
 
-    broker = fresh_broker()
-    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", {"ZEIKAN_RULES": str(rules), "ZEIKAN_REGISTRY": str(tmp_path / "no-models"),
-                                                          "ZEIKAN_IMAGE_STORE": str(tmp_path / "images")})
-    try:
-        worker.wait_caught_up()
-        publish_events(broker.bootstrap, in_event_time_order(hist, scans))
-        decisions = decision_ids_settle(broker.bootstrap, len(hist["declarations"]) + 1, 60, worker.log_path)
-    finally:
-        worker.stop()
-    assert "no live model in registry" in worker.log_text(), "the heuristic fallback is logged"
+    env = {"ZEIKAN_RULES": str(rules), "ZEIKAN_REGISTRY": str(tmp_path / "no-models"), "ZEIKAN_IMAGE_STORE": str(tmp_path / "images")}
+    decisions, log_text = _run_worker(fresh_broker(), env, tmp_path, hist, scans)
+    assert "no live model in registry" in log_text, "the heuristic fallback is logged"
 
     post = [d for d in decisions if d["stage"] == "POST_SCAN"]
     assert [d["declaration_id"] for d in post] == [chosen["declaration_id"]]
@@ -87,13 +92,7 @@ def _scan_one_declaration(tmp_path, containers: int = 2) -> tuple[dict, dict, ob
 
 
 def _post_scan_of(broker, worker_env, tmp_path, hist, scans) -> dict:
-    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", worker_env)
-    try:
-        worker.wait_caught_up()
-        publish_events(broker.bootstrap, in_event_time_order(hist, scans))
-        decisions = decision_ids_settle(broker.bootstrap, len(hist["declarations"]) + 1, 60, worker.log_path)
-    finally:
-        worker.stop()
+    decisions, _ = _run_worker(broker, worker_env, tmp_path, hist, scans)
     post = [d for d in decisions if d["stage"] == "POST_SCAN"]
     assert len(post) == 1
     return post[0]
