@@ -68,3 +68,10 @@ class ImageReferenceError(ImageError):
     def __init__(self, uri: str, reason: str) -> None:
         super().__init__(f"image reference {uri[:200]!r} refused: {reason}")
         self.reason = reason
+
+
+class ExportError(ImageError):
+    """A vendor export (folder or manifest) is missing or unreadable."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"vendor export {source!r}: {reason}")

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from zeikan.images.canonical import ATTENUATION_SCALE, CanonicalImage
-from zeikan.images.errors import ImageError, ProfileError, RefusedImageError
+from zeikan.images.errors import ExportError, ImageError, RefusedImageError
 from zeikan.images.fitness import refuse_unfit
 from zeikan.images.ingest import ScanInfo, canonicalize
 from zeikan.images.profile import VendorProfile
@@ -70,21 +70,21 @@ def read_manifest(profile: VendorProfile, path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ProfileError(str(path), f"cannot read the manifest: {exc.strerror or exc}") from exc
+        raise ExportError(str(path), f"cannot read the manifest: {exc.strerror or exc}") from exc
     try:
         if spec.format == "jsonl":
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             rows = list(csv.DictReader(text.splitlines()))
     except json.JSONDecodeError as exc:
-        raise ProfileError(str(path), f"manifest line {exc.lineno} is not JSON") from exc
+        raise ExportError(str(path), f"manifest line {exc.lineno} is not JSON") from exc
     out = []
     for n, row in enumerate(rows, 1):
         if not isinstance(row, Mapping):
-            raise ProfileError(str(path), f"manifest record {n} is not an object")
+            raise ExportError(str(path), f"manifest record {n} is not an object")
         facts = {key: _dig(row, field) if spec.format == "jsonl" else row.get(field) for key, field in spec.fields.items()}
         if not facts.get("scan_id"):
-            raise ProfileError(str(path), f"manifest record {n} has no {spec.fields['scan_id']!r}")
+            raise ExportError(str(path), f"manifest record {n} has no {spec.fields['scan_id']!r}")
         out.append(facts)
     return out
 
@@ -107,10 +107,10 @@ def _scan_ids_from_files(profile: VendorProfile, folder: Path) -> list[str]:
 def discover(profile: VendorProfile, target: Path) -> list[ExportScan]:
     """The scans of an export: a folder (its manifest, else its files) or a manifest file."""
     if not target.exists():
-        raise ProfileError(str(target), "no such folder or manifest")
+        raise ExportError(str(target), "no such folder or manifest")
     if target.is_file():
         if profile.manifest is None:
-            raise ProfileError(str(target), f"profile {profile.name!r} has no manifest; give the export folder")
+            raise ExportError(str(target), f"profile {profile.name!r} has no manifest; give the export folder")
         folder, manifest = target.parent, target
     else:
         folder = target
@@ -119,6 +119,8 @@ def discover(profile: VendorProfile, target: Path) -> list[ExportScan]:
         records = read_manifest(profile, manifest)
     else:
         records = [{"scan_id": s} for s in _scan_ids_from_files(profile, folder)]
+    if not records:
+        raise ExportError(str(target), f"no scans found (manifest empty or no file matches {profile.files.pattern!r})")
     return [ExportScan(str(r["scan_id"]), _paths(profile, folder, str(r["scan_id"])), r) for r in records]
 
 

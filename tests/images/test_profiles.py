@@ -132,3 +132,9 @@ def test_a_bad_profile_is_one_clear_error(tmp_path):
                        "energies": {"values": [6], "unit": "MV"}, "pitch_mm": {"x": 5, "y": 5}, "calibration": {"HI": {}}}, "x.yaml")
     result = CliRunner().invoke(app, ["images", "ingest", "--profile", "no-such-vendor", str(tmp_path)])
     assert result.exit_code != 0 and "no shipped profile of that name" in str(result.exception)
+
+
+def test_a_missing_or_empty_export_is_one_line_error(tmp_path):
+    for target, message in ((tmp_path / "nowhere", "no such folder or manifest"), (tmp_path, "no scans found")):
+        result = CliRunner().invoke(app, ["images", "ingest", "--profile", "vantage-r12", str(target), "--store", str(tmp_path / "s")])
+        assert result.exit_code != 0 and message in str(result.exception) and "\n" not in str(result.exception)
