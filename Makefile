@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test bench install clean
+.PHONY: run test bench bench-closed-loop install clean
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a half-created venv (interrupted creation, python moved or removed) has no working pip: start it again
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,train-image,bench]'
+	@# setuptools always notes that an editable install's meta path finder is in use: nothing to fix, not shown
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -q -e '.[dev,train-image,bench]'
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m zeikan.bench
+
+bench-closed-loop: $(STAMP)
+	$(BIN)/python -m zeikan.bench.closed_loop
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

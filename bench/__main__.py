@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "serving", "model", "images", "relay")
+BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "serving", "model", "images", "relay", "ui")
 """Bench modules in run order; the ones that do not exist are skipped."""
 PIPELINE_RATE_KEYS = ("pipeline_decl_per_s", "declarations_per_s", "decisions_per_s", "pipeline_per_s")
 """Names under which ``bench/pipeline.py`` may report end-to-end throughput (first found wins)."""

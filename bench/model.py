@@ -13,6 +13,24 @@ JSON lines (numbers, not assertions):
   and a batched predict, and the online feature rate (``observe`` + ``features``
   per declaration, inspections interleaved by time, as the stream does it).
 
+``python -m zeikan.bench.model robustness`` prints the robustness matrix instead: the
+models train on one tuning variant of the simulator (``sim/variants.py``) and rank the
+last TEST_DAYS days of every other variant, held-out ones included, against the
+generator's posterior oracle and a raw-column LightGBM (``transfer`` lines, with
+recall at 5 % per fraud kind), then a leave-one-mechanism-out table (``lomo``: train
+on a world without the mechanism, evaluate its recall on a world with it).
+
+``python -m zeikan.bench.model inworld`` back-tests each held-out variant on itself
+(train before its last TEST_DAYS days): there the raw-column baseline knows the world's
+trader ids, the fair baseline comparison.
+
+``python -m zeikan.bench.model continuous`` runs continuous learning
+(:mod:`zeikan.models.continuous`) over a held-out world with a drift in its middle
+third, offline: from START_DAY on, each day is scored by the live model, then the
+day boundary trains a shadow candidate and may promote it; the same run scores each
+day with the model of START_DAY too. Printed: P@5 % over the last third of the days
+with retraining and without, the oracle's, and every promotion decision.
+
 The loaded history is frozen out of the garbage collector before the online
 measurement (``gc.freeze()``): a worker never holds the whole history, so its
 collection cost is not part of the per-event cost.
@@ -124,8 +142,147 @@ def online_rate(history: History) -> float:
     return len(history.declarations) / seconds
 
 
+def _simulated(settings: Any, root: Path, name: str) -> History:
+    from zeikan.sim.simulate import simulate
+
+    out = root / name
+    simulate(settings, out)
+    return load_history(str(out), with_truth=True)
+
+
+def _p5(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures of one transfer report at 5 %."""
+    at = {name: r["at"]["5%"] for name, r in report["rankings"].items()}
+    figures: dict[str, Any] = {f"{name}_p5": a["precision"] for name, a in at.items()}
+    figures |= {"p5_ratio_to_oracle": report["p5_ratio_to_oracle"], "p5_ratio_to_baseline": report["p5_ratio_to_baseline"],
+                "oracle_source": report["oracle_source"], "test_declarations": report["test_declarations"]}
+    for kind, recall in at["risk_model"].get("recall_by_kind", {}).items():
+        oracle = at["oracle"]["recall_by_kind"][kind]
+        figures[f"recall5_{kind}"] = recall
+        figures[f"recall5_{kind}_oracle"] = oracle
+        figures[f"recall5_{kind}_ratio"] = recall / oracle if oracle else None
+    return figures
+
+
+ROBUST_DAYS = 45
+"""Days of each robustness world (45 x 500 declarations)."""
+
+
+def robustness() -> None:
+    """Train on the ``base`` tuning variant, rank every other variant; then leave-one-mechanism-out."""
+    from zeikan.models.evaluation import evaluate_transfer
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.variants import HELD_OUT, TUNING, variant, without
+
+    base = SimSettings(days=ROBUST_DAYS, per_day=SIM_PER_DAY)
+    root = Path(tempfile.mkdtemp(prefix="zeikan-bench-robust-"))
+    train = _simulated(variant(TUNING["base"], base), root, "base")
+    for group, variants in (("tuning", TUNING), ("held_out", HELD_OUT)):
+        for name, overrides in variants.items():
+            if name == "base":
+                continue
+            test = _simulated(variant(overrides, base), root, name)
+            emit("transfer", train="base", test=name, group=group, **_p5(evaluate_transfer(train, test, test_days=TEST_DAYS)))
+    full = _simulated(variant({"seed": 301}, base), root, "lomo_test")
+    for mechanism in ("UNDERVALUATION", "MISDECLARED_GOODS", "QUANTITY", "ORIGIN"):
+        left_out = _simulated(without(mechanism, variant({"seed": 302}, base)), root, f"without_{mechanism}")
+        figures = _p5(evaluate_transfer(left_out, full, test_days=TEST_DAYS))
+        emit("lomo", left_out=mechanism, recall5=figures.get(f"recall5_{mechanism}"),
+             recall5_oracle=figures.get(f"recall5_{mechanism}_oracle"), p5=figures["risk_model_p5"],
+             p5_oracle=figures["oracle_p5"])
+
+
+def in_world() -> None:
+    """Each held-out variant back-tested on itself (``zeikan evaluate --truth``): the fair raw-baseline comparison.
+
+    A raw-column baseline trained on another world knows none of this world's trader ids;
+    trained on the world's own first days, it does.
+    """
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.variants import HELD_OUT, variant
+
+    base = SimSettings(days=ROBUST_DAYS, per_day=SIM_PER_DAY)
+    root = Path(tempfile.mkdtemp(prefix="zeikan-bench-inworld-"))
+    for name, overrides in HELD_OUT.items():
+        history = _simulated(variant(overrides, base), root, name)
+        emit("in_world", test=name, group="held_out", **_p5(evaluate_history(history, test_days=TEST_DAYS)))
+
+
+CL_DAYS, CL_START_DAY, CL_PER_DAY = 45, 12, 800
+"""Continuous-learning run: days, first day scored (the initial model learns from the days before), declarations/day."""
+
+
+def continuous() -> None:
+    """P@5 % over the last third with and without continuous learning, from the same drifting run."""
+    import numpy as np
+    import polars as pl
+
+    from zeikan.features.transforms import DAY_MS
+    from zeikan.models.continuous import ContinuousSettings, is_due, score, shadow_step
+    from zeikan.models.training import TrainSettings, fit, label_frame
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.variants import HELD_OUT, variant
+
+    settings = variant(HELD_OUT["heldout_drift"], SimSettings(days=CL_DAYS, per_day=CL_PER_DAY))
+    root = Path(tempfile.mkdtemp(prefix="zeikan-bench-cl-"))
+    history = _simulated(settings, root, "drift")
+    cl = ContinuousSettings(train_days=CL_DAYS, eval_days=8, retrain_every_days=2,
+                            train=TrainSettings(num_boost_round=300))
+    feats = batch_features(history.declarations, history.inspections)
+    t0 = settings.day_start_ms(0)
+    start = t0 + CL_START_DAY * DAY_MS
+    initial = fit(label_frame(feats, history.inspections, before=start), list(FEATURE_NAMES), cl.train)
+    live: tuple[str, Any] = ("initial", initial)
+    last_retrain = None
+    scored: dict[str, list[Any]] = {"retrained": [], "static": [], "ids": []}
+    decisions = []
+    for day in range(CL_START_DAY, CL_DAYS):
+        boundary = t0 + day * DAY_MS
+        if day > CL_START_DAY and is_due(boundary, last_retrain, cl):
+            last_retrain = boundary
+            step = shadow_step(feats.filter(pl.col("filed_at") < boundary),
+                               [r for r in history.inspections if int(r["inspected_at"]) < boundary], boundary, live, cl)
+            if step is not None:
+                decisions.append(step.decision.to_json())
+                emit("promotion_decision", day=day, **step.decision.to_json())
+                if step.decision.promoted:
+                    live = (step.decision.candidate, step.candidate)
+        today = feats.filter((pl.col("filed_at") >= boundary) & (pl.col("filed_at") < boundary + DAY_MS))
+        scored["retrained"].append(score(live[1], today))
+        scored["static"].append(score(initial, today))
+        scored["ids"].extend(today["declaration_id"].to_list())
+    last_third = CL_DAYS - (CL_DAYS - CL_START_DAY) // 3
+    tail = t0 + last_third * DAY_MS
+    filed = {d["declaration_id"]: int(d["filed_at"]) for d in history.declarations}
+    ids = scored["ids"]
+    mask = np.array([filed[i] >= tail for i in ids])
+    truth = [history.truth[i] for i in ids]
+    label = np.array([float(t["is_fraud"]) for t in truth])[mask]
+    oracle = np.array([float(t["fraud_posterior"]) for t in truth])[mask]
+
+    def p5(s: np.ndarray) -> float:
+        k = max(1, int(np.ceil(0.05 * len(s))))
+        return float(label[np.argsort(-s, kind="stable")[:k]].mean())
+
+    emit("continuous_learning", drift_day=settings.drift_day, days=CL_DAYS, start_day=CL_START_DAY,
+         last_third_from_day=last_third, declarations=int(mask.sum()), retrain_every_days=cl.retrain_every_days,
+         p5_with_retraining=p5(np.concatenate(scored["retrained"])[mask]),
+         p5_without_retraining=p5(np.concatenate(scored["static"])[mask]), p5_oracle=p5(oracle),
+         candidates=len(decisions), promotions=sum(d["promoted"] for d in decisions))
+
+
 def main() -> None:
     """Measure and print the JSON lines."""
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "robustness":
+        robustness()
+        return
+    if mode == "continuous":
+        continuous()
+        return
+    if mode == "inworld":
+        in_world()
+        return
     history = load_history(_history_dir(), with_truth=True)
     emit("model_quality", **quality(history))
     emit("model", **serving(history))

@@ -69,20 +69,16 @@ def measure(workers: int, records: int, timeout_s: float = 300.0) -> dict[str, A
         env = {**os.environ, **WORKER_ENV, "ZEIKAN_BOOTSTRAP": broker.bootstrap, "ZEIKAN_APP_ID": "bench-scaling"}
         ports = [free_port() for _ in range(workers)]
         for index, port in enumerate(ports):
-            log = stack.enter_context((Path(tmp) / f"worker-{index}.log").open("ab"))
-            process = subprocess.Popen(
-                [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(port),
-                 "--workdir", str(Path(tmp) / f"w{index}")],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            stack.callback(_stop, process)
+            stack.callback(_stop, spawn_worker(port, Path(tmp) / f"w{index}", env))
         wait_for(lambda: all(ready_with_partitions(p) for p in ports), timeout_s / 2, f"{workers} ready worker(s)")
         time.sleep(1.0)
+        cpu_before = sum(metric_sum(p, "process_cpu_seconds_total") for p in ports)
         started = time.time()
         publish(broker.bootstrap, encoded)
         publish_s = time.time() - started
         decided = lambda: sum(metric_sum(p, "zeikan_decisions_total", stage="PRE_ARRIVAL") for p in ports)  # noqa: E731
         wait_for(lambda: decided() >= records, timeout_s, f"{records} decisions")
+        cpu_s = sum(metric_sum(p, "process_cpu_seconds_total") for p in ports) - cpu_before
         rss_mb = [round(metric_sum(p, "process_resident_memory_bytes") / 2**20, 1) for p in ports]
         codec = codec_for("decisions")
         times = [
@@ -94,7 +90,18 @@ def measure(workers: int, records: int, timeout_s: float = 300.0) -> dict[str, A
     return {
         "workers": workers, "records": records, "pipeline_decl_per_s": records / seconds if seconds > 0 else float("inf"),
         "publish_per_s": records / publish_s, "rss_mb_per_worker": rss_mb,
+        "cpu_s_per_1000": round(1000 * cpu_s / records, 3),
     }  # fmt: skip
+
+
+def spawn_worker(port: int, workdir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A ``zeikan worker`` child process logging to ``workdir/worker.log``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (workdir / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(port), "--workdir", str(workdir)],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -119,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
         except TimeoutError as exc:
             results[workers] = emit(f"scaling.x{workers}", workers=workers, error=str(exc))
     rates = {w: r.get("pipeline_decl_per_s") for w, r in results.items()}
+    cpu = {w: r.get("cpu_s_per_1000") for w, r in results.items()}
     if rates.get(1) and rates.get(2):
-        emit("scaling", pipeline_2_vs_1_workers=rates[2] / rates[1])
+        emit("scaling", pipeline_2_vs_1_workers=rates[2] / rates[1], cpu_2_vs_1_workers=(cpu[2] or 0) / (cpu[1] or 1))
     return results
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from zeikan.bench.common import emit, timed
 from zeikan.bench.pipeline import noop_rate, pipeline_rate
 from zeikan.features.history import load_history
-from zeikan.features.online import OnlineFeatureState
 from zeikan.models.base import TabularScorer
 from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.registry import ModelRegistry
@@ -35,10 +34,12 @@ from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.core import DecisionEngine, HistoryEvent
+from zeikan.streams.engine.core import DecisionEngine
+from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.lanes import Action
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.kafka_io import publish, record_key
+from zeikan.streams.replay import History, timeline
 from zeikan.streams.settings import DEFAULT_RULES
 
 BATCH = 500
@@ -51,24 +52,29 @@ def _history(out: Path, seed: int, days: int, per_day: int) -> Any:
 
 
 def _engine(scorer: TabularScorer) -> DecisionEngine:
-    return DecisionEngine(OnlineFeatureState(), scorer, lambda: RuleFile(DEFAULT_RULES).book, EngineConfig())
+    return DecisionEngine(SharedState(EngineConfig()), scorer, lambda: RuleFile(DEFAULT_RULES).book)
+
+
+def _decide_all(engine: DecisionEngine, declarations: Sequence[dict[str, Any]]) -> list[Any]:
+    """Every declaration decided epoch by epoch (the offline protocol)."""
+    epochs = timeline(History(declarations=list(declarations)), engine.state.epoch_ms)
+    return [v for epoch, decls, _, _ in epochs for v in engine.run_epoch(epoch, decls)]
 
 
 def in_process(scorer: LightGBMScorer, declarations: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Engine rates (heuristic vs model), score_batch cost and TreeSHAP cost per selected declaration."""
-    events = [HistoryEvent("declaration", d) for d in declarations]
     figures: dict[str, float] = {}
     for _ in range(REPEATS):  # alternate the scorers, keep the best run of each (the machine is shared)
         for name, candidate in (("heuristic", HeuristicTabularScorer()), ("lgbm", scorer)):
             engine = _engine(candidate)
             with timed() as t:
-                verdicts = [v for i in range(0, len(events), BATCH) for v in engine.apply(events[i : i + BATCH])]
+                verdicts = _decide_all(engine, declarations)
             key = f"engine_{name}_decl_per_s"
             figures[key] = max(figures.get(key, 0.0), t.rate(len(verdicts)))
     rows = [v.features for v in verdicts]
     with timed() as t:
         for i in range(0, len(rows), BATCH):
-            scorer.score_batch(declarations[i : i + BATCH], rows[i : i + BATCH])
+            scorer.score_batch([v.declaration for v in verdicts[i : i + BATCH]], rows[i : i + BATCH])
     figures["score_us_per_decl_batch500"] = t.seconds / len(rows) * 1e6
     selected = [v for v in verdicts if v.action is not Action.RELEASE]
     with timed() as t:

@@ -4,12 +4,13 @@ The events are turned into rows by the shared definitions (``definitions.py``),
 then the as-of aggregates are computed with polars:
 
 * counters: per (key, time) sums, cumulative per key, joined to each declaration
-  with a strict backward as-of join (``time < filed_at``);
+  with a strict backward as-of join (``time <`` the start of the filing's epoch,
+  :func:`definitions.asof_cutoff`);
 * network links: (declarant, importer) pairs joined with the importer's seizures,
   each link dated max(pair's first filing, seizure time);
 * rolling norms: per key, the window of the last ``WINDOW`` observations after each
   observation (shifted columns gathered into a sorted list), the last window
-  before ``filed_at`` again by strict as-of join;
+  before that instant again by strict as-of join;
 
 and the features derive from them with the same formulas as online
 (``transforms.py``, ``definitions.derive``). A hypothesis test checks online == batch.
@@ -155,9 +156,15 @@ def _cumulative(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def asof_time(t: pl.Expr) -> pl.Expr:
+    """The as-of instant of a query at ``t`` (:func:`definitions.asof_cutoff` over a column)."""
+    t = t.cast(pl.Int64)
+    return t - t % fd.ASOF_EPOCH_MS
+
+
 def _read(cum: pl.DataFrame, queries: pl.DataFrame, read: fd.Read) -> pl.DataFrame:
-    """As-of values (strictly before the query time) of one counter read, named ``alias_field``."""
-    joined = queries.with_columns(pl.col("t").cast(pl.Int64)).sort("t").join_asof(
+    """As-of values (strictly before the query's as-of instant) of one counter read, named ``alias_field``."""
+    joined = queries.with_columns(asof_time(pl.col("t"))).sort("t").join_asof(
         cum, on="t", by="key", allow_exact_matches=False, check_sortedness=False
     )
     return joined.sort("qid").select(pl.col(f).alias(f"{read.alias}_{f}") for f in read.fields)
@@ -209,14 +216,14 @@ def _norm_features(decls: list[Mapping], window: int) -> pl.DataFrame:
         .select("key", "t", "med", "iqr", "n", "n_total")
         .sort("t")
     )
-    queried = obs.sort("t").join_asof(windows, on="t", by="key", allow_exact_matches=False, check_sortedness=False)
+    queried = obs.with_columns(asof_time(pl.col("t"))).sort("t").join_asof(
+        windows, on="t", by="key", allow_exact_matches=False, check_sortedness=False
+    )
     per_line = queried.with_columns(
         z=tf.robust_z(pl.col("x"), pl.col("med"), pl.col("iqr"), pl.col("n")).fill_null(0.0),
         n_total=pl.col("n_total").fill_null(0.0),
     )
-    aggs = [
-        (pl.col("z").filter(pl.col("feature") == name).min() if how == "min"
-         else pl.col("z").filter(pl.col("feature") == name).abs().max()).alias(name)
-        for name, how in fd.NORM_FEATURES.items()
-    ]
+    line_z = {"min": lambda z: z.min(), "max": lambda z: z.max(), "maxabs": lambda z: z.abs().max()}
+    aggs = [line_z[how](pl.col("z").filter(pl.col("feature") == name)).alias(name)
+            for name, how in fd.NORM_FEATURES.items()]
     return per_line.group_by("qid").agg(*aggs, uv_hist_n=pl.col("n_total").filter(pl.col("feature") == "uv_z_hs").min())

@@ -26,11 +26,28 @@ from typing import Any
 from zeikan.features import transforms as tf
 from zeikan.features.transforms import X
 from zeikan.features.names import TRANSPORT_MODES
+from zeikan.features.tariff import TARIFF
 
 POSITIVE_OUTCOMES = frozenset({"DISCREPANCY", "SEIZURE"})
 """Inspection outcomes that count as a hit (the training label)."""
 INSPECTION_HORIZON_MS = 60 * tf.DAY_MS
 """An inspection counts only if it happens within this long after its declaration was filed."""
+ASOF_EPOCH_MS = 3_600_000
+"""Features are taken as of the start of the event-time epoch (hour) a declaration is filed in.
+
+Every event before that instant counts, none after: a declaration's features then
+depend only on epochs that are closed, so the workers that share the partitions
+agree on them without ordering every event globally (see ``streams/engine/shared_state.py``).
+"""
+
+
+def asof_cutoff(t: int, epoch_ms: int = ASOF_EPOCH_MS) -> int:
+    """The as-of instant of a declaration filed at ``t``: the start of its epoch.
+
+    >>> asof_cutoff(7_300_000), asof_cutoff(7_200_000)
+    (7200000, 7200000)
+    """
+    return t - t % epoch_ms
 
 NORM_FEATURES: dict[str, str] = {
     "uv_z_hs": "min",
@@ -38,8 +55,10 @@ NORM_FEATURES: dict[str, str] = {
     "uv_z_hs_office": "min",
     "wpu_z_abs": "maxabs",
     "vpk_z": "min",
+    "uv_z_imp_hs": "min",
+    "wpu_z_hs_origin": "max",
 }
-"""Robust-z features over rolling norms, and how their per-line values aggregate.
+"""Robust-z features over rolling norms, and how their per-line values aggregate (min, max, max of |z|).
 
 :func:`norm_observations` yields each line's triples in this order.
 """
@@ -106,6 +125,8 @@ def norm_observations(declaration: Mapping) -> list[list[tuple[str, str, float]]
             ("uv_z_hs_office", f"uvf|{h}|{office}", luv),
             ("wpu_z_abs", f"wpu|{h}|{item['quantity_unit']}", tf.log_ratio(kg, qty)),
             ("vpk_z", f"vpk|{h}", tf.log_ratio(value, kg)),
+            ("uv_z_imp_hs", f"uvi|{declaration['importer_id']}|{h}", luv),
+            ("wpu_z_hs_origin", f"wpo|{h}|{item['quantity_unit']}|{origin}", tf.log_ratio(kg, qty)),
         ])
     return lines
 
@@ -175,12 +196,18 @@ def inspection_updates(result: Mapping, info: Mapping) -> list[tuple[str, dict[s
 def own_values(declaration: Mapping) -> dict[str, float]:
     """Aggregates from the declaration itself (no history)."""
     items = declaration["items"]
-    round_v = round_w = total = 0.0
+    origin = declaration["origin_country"]
+    round_v = round_w = total = stake = duty = saving = gap = 0.0
     for item in items:
         value = money(item["customs_value"])
         total += value
         round_v += tf.is_multiple(value, tf.ROUND_VALUE)
         round_w += tf.is_multiple(float(item["gross_weight_kg"]), tf.ROUND_WEIGHT)
+        hs, rate = item["hs_code"], TARIFF.rate(item["hs_code"], origin)
+        stake += value * rate
+        duty = max(duty, rate)
+        saving = max(saving, TARIFF.worst_rate(hs) - rate)
+        gap = max(gap, TARIFF.heading_max(hs) - rate)
     n = float(len(items)) or 1.0
     return {
         "t": float(declaration["filed_at"]),
@@ -191,6 +218,10 @@ def own_values(declaration: Mapping) -> dict[str, float]:
         "total_value": total,
         "n_items": float(len(items)),
         "mode": float(TRANSPORT_MODES.index(declaration["transport_mode"])),
+        "duty": duty,
+        "stake": stake,
+        "saving": saving,
+        "gap": gap,
     }
 
 
@@ -228,4 +259,9 @@ def derive(get: Callable[[str], Any]) -> dict[str, Any]:
         "log_total_value": tf.log_count(get("total_value")),
         "n_items": get("n_items"),
         "transport_mode": get("mode"),
+        "duty_rate": get("duty"),
+        "log_duty_at_stake": tf.log_count(get("stake")),
+        "origin_duty_saving": get("saving"),
+        "heading_duty_gap": get("gap"),
+        "pref_origin_via_other": get("saving") * get("ne"),
     }

@@ -21,3 +21,14 @@ class EmptyHistoryError(FeatureError):
 
     def __init__(self, path: str, what: str) -> None:
         super().__init__(f"history: {path} has no valid {what}; a model needs {what} to learn from")
+
+
+class TooManyRejectedError(FeatureError):
+    """More than the allowed share of a history file's lines break the event contract."""
+
+    def __init__(self, name: str, rejected: int, lines: int, max_share: float, reason: str, count: int,
+                 example: str) -> None:
+        super().__init__(
+            f"history: {rejected} of {lines} lines of {name} rejected (> {max_share:.0%}); "
+            f"{count} on field {reason}, e.g. {example}; fix that field in the file"
+        )

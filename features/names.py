@@ -43,6 +43,13 @@ TEMPLATES: dict[str, str] = {
     "log_total_value": "declared value {value:.1f} (log)",
     "n_items": "{value:.0f} lines declared",
     "transport_mode": "transport mode {mode}",
+    "uv_z_imp_hs": "unit value {abs:.1f}σ {dir} importer {importer}'s own past prices for HS {hs}",
+    "wpu_z_hs_origin": "weight per unit {abs:.1f}σ {dir} HS {hs} from {origin} (quantity vs weight)",
+    "duty_rate": "duty rate {pct:.0f}% on HS {hs} from {origin}",
+    "log_duty_at_stake": "duty at stake {value:.1f} (log)",
+    "origin_duty_saving": "declaring {origin} saves {pct:.0f} points of duty against the worst origin",
+    "heading_duty_gap": "a code in the same heading pays {pct:.0f} points more duty",
+    "pref_origin_via_other": "duty-saving origin {origin} shipped from {dispatch}",
 }
 """Reason template per feature (the key order is the feature order)."""
 

@@ -6,7 +6,7 @@ every changed record is written back with ``store[key] = record``). Records:
 * counters ``imp|I``, ``impx|I``, ``dcl|D``, ``dclx|D``, ``peer|D``, ``di|D|I``,
   ``org|C``, ``dsp|C``, ``ih|I|H``, ``dh|DESC|H``, ``d|DESC``, ``g`` — sums of
   numbers plus ``first``/``last`` update times (see ``definitions.py``);
-* rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H`` —
+* rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H``, ``uvi|I|H``, ``wpo|H|U|C`` —
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
 * ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations, so an
@@ -16,16 +16,19 @@ every changed record is written back with ``store[key] = record``). Records:
 Memory is bounded: norms keep the last ``WINDOW`` values per key (a rolling window
 by count, so the median and quartiles are exact over it; the window is kept
 sorted too, so a robust z costs O(1) to read and O(WINDOW) memmove to update);
-counters are O(entities); event ids
-and the declaration index are kept for ``retention_ms`` only (events older than the
+counters are O(entities seen within ``entity_horizon_ms``: a weekly sweep forgets
+those not updated for longer); event ids, the declaration index and inspections
+still waiting for their declaration (``orph|ID``) are kept for ``retention_ms`` only (events older than the
 newest seen minus the retention are dropped as stale and counted in
 ``stale_events``; an inspection more than ``INSPECTION_HORIZON_MS`` after its
 filing does not count, on both paths).
 
-Point-in-time: an observed event is folded into the aggregates only once a
-declaration later than it is scored (events at or after the newest scored time wait
-in a small in-memory heap), so ``features(d)`` sees exactly the events with time <
-``d.filed_at`` when events arrive in time order. Ties fold declarations before
+Point-in-time: features are taken as of the start of the declaration's event-time
+epoch (``definitions.asof_cutoff``). An observed event is folded into the aggregates
+only once the as-of instant passes it (:meth:`advance`, or a later declaration's
+``features``; events at or after it wait in a small in-memory heap), so
+``features(d)`` sees exactly the events with time < ``asof_cutoff(d.filed_at)`` when
+events arrive in time order. Ties fold declarations before
 inspections, then by event id — the batch path sorts the same way.
 
 Speed (the stream's hot path): a declaration's norm observations and line keys are
@@ -72,10 +75,14 @@ class OnlineFeatureState:
         *,
         window: int = tf.WINDOW,
         retention_ms: int = fd.INSPECTION_HORIZON_MS + tf.DAY_MS,
+        entity_horizon_ms: int = 365 * tf.DAY_MS,
+        epoch_ms: int = fd.ASOF_EPOCH_MS,
     ) -> None:
         self.store: MutableMapping[str, Any] = store if store is not None else {}
         self.window = window
         self.retention_days = retention_ms // tf.DAY_MS
+        self.entity_horizon_days = entity_horizon_ms // tf.DAY_MS
+        self.epoch_ms = epoch_ms
         self.stale_events = 0
         self.unmatched_inspections = 0
         self._pending: list[tuple[int, int, str, Mapping, Parsed | None]] = []
@@ -85,20 +92,44 @@ class OnlineFeatureState:
 
     # -- FeatureState -------------------------------------------------------------------------
 
-    def observe_declaration(self, declaration: Mapping) -> None:
-        """Fold a filed declaration into the history (idempotent by declaration_id)."""
-        self._observe(int(declaration["filed_at"]), DECLARATION, declaration["declaration_id"], declaration)
+    def observe_declaration(self, declaration: Mapping) -> bool:
+        """Fold a filed declaration into the history (idempotent by declaration_id); False for a replay."""
+        return self._observe(int(declaration["filed_at"]), DECLARATION, declaration["declaration_id"], declaration)
 
-    def observe_inspection(self, result: Mapping) -> None:
-        """Fold an inspection result into the history (idempotent by inspection_id)."""
-        self._observe(int(result["inspected_at"]), INSPECTION, result["inspection_id"], result)
+    def observe_inspection(self, result: Mapping) -> bool:
+        """Fold an inspection result into the history (idempotent by inspection_id); False for a replay."""
+        return self._observe(int(result["inspected_at"]), INSPECTION, result["inspection_id"], result)
+
+    def advance(self, cutoff: int) -> None:
+        """Fold every observed event earlier than ``cutoff`` (an as-of instant) into the aggregates."""
+        if cutoff > self._watermark:
+            self._watermark = cutoff
+            self._fold_pending()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy of the state (taken between folds: nothing may be pending)."""
+        if self._pending:
+            raise RuntimeError("snapshot with events still pending")
+        return {"store": dict(self.store), "stale": self.stale_events, "unmatched": self.unmatched_inspections,
+                "watermark": self._watermark}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the state by a :meth:`snapshot`."""
+        self.store.clear()
+        self.store.update(snapshot["store"])
+        self.stale_events = int(snapshot["stale"])
+        self.unmatched_inspections = int(snapshot["unmatched"])
+        self._watermark = int(snapshot["watermark"])
+        self._pending.clear()
+        self._last = (None, None)
+
+    def declaration_info(self, declaration_id: str) -> Mapping[str, Any] | None:
+        """What the history keeps of a folded declaration (within the retention), or None."""
+        return self.store.get(f"decl|{declaration_id}")
 
     def features(self, declaration: Mapping) -> dict[str, float]:
-        """Features of one declaration as of its ``filed_at`` (only earlier events count)."""
-        t = int(declaration["filed_at"])
-        if t > self._watermark:
-            self._watermark = t
-            self._fold_pending()
+        """Features of one declaration as of the start of its epoch (only earlier events count)."""
+        self.advance(fd.asof_cutoff(int(declaration["filed_at"]), self.epoch_ms))
         get = self.store.get
         agg = fd.own_values(declaration)
         now = agg["t"]
@@ -145,7 +176,7 @@ class OnlineFeatureState:
             hist_n.append(first["n"] if first else 0.0)
         out = dict.fromkeys(fd.NORM_FEATURES, 0.0)
         for (feature, how), column in zip(_NORMS, zip(*per_line)):
-            out[feature] = min(column) if how == "min" else max(map(abs, column))
+            out[feature] = min(column) if how == "min" else max(column) if how == "max" else max(map(abs, column))
         new_pairs = 0.0
         desc_share = 1.0
         for i, (ih, dh, d) in enumerate(keys):
@@ -160,14 +191,15 @@ class OnlineFeatureState:
 
     # -- folding ---------------------------------------------------------------------------------
 
-    def _observe(self, t: int, kind: int, event_id: str, event: Mapping) -> None:
+    def _observe(self, t: int, kind: int, event_id: str, event: Mapping) -> bool:
         if not self._first_sighting(event_id, t):
-            return
+            return False
         parsed = self._parse(event) if kind == DECLARATION else None
         if t < self._watermark:
             self._fold(t, kind, event, parsed)
         else:
             heapq.heappush(self._pending, (t, kind, event_id, event, parsed))
+        return True
 
     def _fold_pending(self) -> None:
         pending = self._pending
@@ -220,11 +252,19 @@ class OnlineFeatureState:
         decl_id = declaration["declaration_id"]
         store[f"decl|{decl_id}"] = fd.declaration_info(declaration)
         self._bucket_add("dix", t, decl_id)
+        for orphan in store.pop(f"orph|{decl_id}", None) or ():
+            self.unmatched_inspections -= 1
+            self._fold_inspection(int(orphan["inspected_at"]), orphan)
 
     def _fold_inspection(self, t: int, result: Mapping) -> None:
-        info = self.store.get(f"decl|{result['declaration_id']}")
-        if info is None or not fd.inspection_counts(result, info):
+        decl_id = result["declaration_id"]
+        info = self.store.get(f"decl|{decl_id}")
+        if info is None:  # kept for a declaration that arrives late, within the retention
+            self.store[f"orph|{decl_id}"] = [*(self.store.get(f"orph|{decl_id}") or ()), dict(result)]
+            self._bucket_add("orx", t, decl_id)
             self.unmatched_inspections += 1
+            return
+        if not fd.inspection_counts(result, info):
             return
         ft = float(t)
         for key, deltas in fd.inspection_updates(result, info):
@@ -278,7 +318,18 @@ class OnlineFeatureState:
             store.pop(f"seen|{day}", None)
             for decl_id in store.pop(f"dix|{day}", None) or ():
                 store.pop(f"decl|{decl_id}", None)
+            for decl_id in store.pop(f"orx|{day}", None) or ():
+                if store.pop(f"orph|{decl_id}", None) is not None:
+                    self.unmatched_inspections -= 1
             clock["min_day"] += 1.0
+            if int(clock["min_day"]) % 7 == 0:
+                self._expire_entities((clock["max_day"] - self.entity_horizon_days) * tf.DAY_MS)
+
+    def _expire_entities(self, before: float) -> None:
+        """Forget entity counters not updated since ``before`` (a sweep once a week of event time)."""
+        store = self.store
+        for key in [k for k, rec in store.items() if isinstance(rec, dict) and rec.get("last", before) < before]:
+            del store[key]
 
 
 def _window_order(m: int) -> tuple[int, int, int, int]:

@@ -9,7 +9,9 @@ Layout under the store URL::
 :class:`ImageStore` holds the logic on top of four storage primitives;
 :class:`FsspecImageStore` implements them for any fsspec URL. Backends are chosen
 by URL scheme through :data:`BACKENDS` (plain paths mean ``file://``), so
-on-premises disk or S3 is configuration, not code.
+on-premises disk or S3 is configuration, not code. ``ZEIKAN_S3_ENDPOINT`` points
+``s3://`` at a server other than AWS (such as the local one of ``zeikan broker``);
+credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID``, ...).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -126,7 +128,7 @@ class FsspecImageStore(ImageStore):
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **storage_options(self.url))
 
     def _path(self, key: str) -> str:
         return f"{self.root.rstrip('/')}/{key}"
@@ -153,6 +155,14 @@ class FsspecImageStore(ImageStore):
             return []
         strip = len(self.root.rstrip("/")) + 1
         return [p[strip:] if p.startswith(self.root.rstrip("/")) else p for p in self.fs.find(base)]
+
+
+def storage_options(url: str, env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """fsspec options for ``url`` from the environment: the S3 endpoint (``ZEIKAN_S3_ENDPOINT``)."""
+    endpoint = env.get("ZEIKAN_S3_ENDPOINT")
+    if endpoint and url.split("://", 1)[0] in ("s3", "s3a"):
+        return {"endpoint_url": endpoint}
+    return {}
 
 
 def _fsspec_backend(url: str) -> ImageStore:

@@ -27,7 +27,8 @@ def train(
     events = load_history(history)
     model = train_tabular(events, TrainSettings.from_env(num_boost_round=rounds))
     info = ModelRegistry(registry).register(model, events.data_hash, promote=promote)
-    typer.echo(json.dumps({"version": info.version, "live": promote, "metrics": info.metrics, "window": info.window}))
+    typer.echo(json.dumps({"version": info.version, "live": promote, "metrics": info.metrics, "window": info.window,
+                           "input": events.rejections.report()}))
 
 
 def evaluate(
@@ -40,7 +41,8 @@ def evaluate(
     """Back-test: risk model vs raw-column baseline (and oracle) at 1/2/5/10 % inspection rates."""
     from zeikan.models.evaluation import evaluate_history, write_chart, write_report
 
-    result = evaluate_history(load_history(history, with_truth=truth), test_days=test_days)
+    events = load_history(history, with_truth=truth)
+    result = evaluate_history(events, test_days=test_days)
     if report:
         write_report(result, str(report))
     if chart:
@@ -50,7 +52,8 @@ def evaluate(
     typer.echo(json.dumps({"label_source": result["label_source"], "oracle_source": result["oracle_source"],
                            "precision": summary,
                            "p5_ratio_to_oracle": result["p5_ratio_to_oracle"],
-                           "p5_ratio_to_baseline": result["p5_ratio_to_baseline"]}))
+                           "p5_ratio_to_baseline": result["p5_ratio_to_baseline"],
+                           "input": events.rejections.report()}))
 
 
 @models_app.command("ls")

@@ -11,14 +11,12 @@ Ground truth for the test window:
 * with ``truth`` (the simulator's truth file): every test declaration is labelled
   by ``is_fraud`` and its ``revenue_at_risk`` — precision@k is then the share of
   frauds among the k selected out of *all* declarations, the figure that matters
-  when comparing rankings. The oracle (issue 5: "ranks by true fraud
-  probability") ranks by the truth file's ``fraud_probability``, the latent
-  probability the simulator drew each fraud with — the best ranking possible from
-  everything known *before* the fraud is committed (a model may still beat it: the
-  traces a fraud leaves in the declaration are evidence the latent probability does
-  not hold). Precision is still measured against the drawn 0/1 ``is_fraud``. A
-  truth file without ``fraud_probability`` falls back to the perfect ranking
-  (frauds first, larger revenue first), reported as ``oracle_source: "labels"``;
+  when comparing rankings. The oracle ranks by the truth file's ``fraud_posterior``,
+  the generator's probability of fraud given the declaration (``oracle_source:
+  "posterior"``); older truth files have only ``fraud_probability``, the ex-ante
+  prior (``"prior"``); without either, the perfect ranking (frauds first, larger
+  revenue first, ``"labels"``). Recall at each rate is also given per fraud kind
+  (``recall_by_kind``);
 * without it: only the inspected test declarations, labelled by their outcome and
   ``revenue_recovered`` (biased toward what the targeting chose; indicative only).
 """
@@ -34,11 +32,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from zeikan.features.batch import batch_features
 from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
 from zeikan.models.baseline import CATEGORICAL, COLUMNS, raw_columns
-from zeikan.models.training import TrainSettings, fit, inspection_labels, labeled_features, weighted_auc
+from zeikan.models.training import TrainedModel, TrainSettings, fit, inspection_labels, labeled_features, weighted_auc
 
 RATES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 """Inspection rates the report gives figures at."""
@@ -54,12 +53,15 @@ class Truth:
     revenue: np.ndarray
     source: str
     probability: np.ndarray | None = None
-    """The latent fraud probability (truth files that carry it), else None."""
+    """The oracle's fraud probability (truth files that carry one), else None."""
+    probability_source: str = "labels"
+    kinds: tuple[frozenset[str], ...] = ()
+    """The fraud kinds of each test declaration (truth files only)."""
 
     def oracle(self) -> tuple[np.ndarray, str]:
-        """The oracle's scores and what they come from (``probability`` or ``labels``)."""
+        """The oracle's scores and what they come from (``posterior``, ``prior`` or ``labels``)."""
         if self.probability is not None:
-            return self.probability, "probability"
+            return self.probability, self.probability_source
         return self.label + self.revenue / (1.0 + self.revenue.max()), "labels"
 
 
@@ -69,12 +71,20 @@ def at_rate(score: np.ndarray, truth: Truth, rate: float) -> dict[str, float]:
     top = np.argsort(-score, kind="stable")[:k]
     positives, revenue = truth.label.sum(), truth.revenue.sum()
     hits = truth.label[top].sum()
-    return {
+    figures: dict[str, Any] = {
         "k": float(k),
         "precision": float(hits / k),
         "recall": float(hits / positives) if positives else math.nan,
         "revenue_captured": float(truth.revenue[top].sum() / revenue) if revenue else math.nan,
     }
+    if truth.kinds:
+        selected = np.zeros(len(score), dtype=bool)
+        selected[top] = True
+        names = sorted(set().union(*truth.kinds))
+        figures["recall_by_kind"] = {
+            kind: float(np.mean([selected[i] for i, ks in enumerate(truth.kinds) if kind in ks])) for kind in names
+        }
+    return figures
 
 
 def summarize(score: np.ndarray, truth: Truth) -> dict[str, Any]:
@@ -92,9 +102,12 @@ def _test_truth(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarra
         rows = [history.truth.get(i, {}) for i in test_ids]
         label = np.array([float(bool(r.get("is_fraud", False))) for r in rows])
         revenue = np.array([float(r.get("revenue_at_risk", 0.0) or 0.0) for r in rows])
-        known = all("fraud_probability" in r for r in rows)
-        probability = np.array([float(r["fraud_probability"]) for r in rows]) if known and rows else None
-        return Truth(label, revenue, "truth", probability), np.ones(len(test_ids), dtype=bool)
+        kinds = tuple(frozenset(r.get("fraud_kinds", ())) for r in rows)
+        for field, source in (("fraud_posterior", "posterior"), ("fraud_probability", "prior")):
+            if rows and all(field in r for r in rows):
+                probability = np.array([float(r[field]) for r in rows])
+                return Truth(label, revenue, "truth", probability, source, kinds), np.ones(len(test_ids), dtype=bool)
+        return Truth(label, revenue, "truth", kinds=kinds), np.ones(len(test_ids), dtype=bool)
     labels = dict(inspection_labels(history.inspections).select("declaration_id", "label").iter_rows())
     recovered: dict[str, float] = {}
     for r in history.inspections:
@@ -110,10 +123,31 @@ def evaluate_history(history: History, *, test_days: int = 14, settings: TrainSe
     settings = settings or TrainSettings()
     feats, labeled = _split_features(history, test_days)
     cut = int(feats["filed_at"].max()) - test_days * DAY_MS
-    model = fit(labeled, list(FEATURE_NAMES), settings)
     raw = raw_columns(history.declarations)
-    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random"), on="declaration_id", how="inner")
-    baseline = fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
+    return _report(*_fit_both(labeled, raw, settings), history, feats, raw, cut, test_days)
+
+
+def evaluate_transfer(train: History, test: History, *, test_days: int = 14,
+                      settings: TrainSettings | None = None) -> dict[str, Any]:
+    """Train both models on every label of ``train`` (one world); rank the last ``test_days`` of ``test`` (another)."""
+    settings = settings or TrainSettings()
+    _, labeled = labeled_features(train)
+    raw = raw_columns([*train.declarations, *test.declarations])
+    feats = batch_features(test.declarations, test.inspections)
+    cut = int(feats["filed_at"].max()) - test_days * DAY_MS
+    return _report(*_fit_both(labeled, raw, settings), test, feats, raw, cut, test_days)
+
+
+def _fit_both(labeled: pl.DataFrame, raw: pl.DataFrame, settings: TrainSettings) -> tuple[TrainedModel, TrainedModel]:
+    """The risk model and the raw-column baseline, trained on the same labels, weights and split."""
+    model = fit(labeled, list(FEATURE_NAMES), settings)
+    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random", "weight"), on="declaration_id", how="inner")
+    return model, fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
+
+
+def _report(model: TrainedModel, baseline: TrainedModel, history: History, feats: pl.DataFrame, raw: pl.DataFrame,
+            cut: int, test_days: int) -> dict[str, Any]:
+    """Rank the declarations of ``feats`` filed from ``cut`` on with both models (and the oracle)."""
     test = feats.filter(pl.col("filed_at") >= cut)
     test_ids = test["declaration_id"].to_list()
     truth, mask = _test_truth(history, test_ids)

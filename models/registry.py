@@ -40,6 +40,8 @@ class ModelInfo:
     created_at: int
     feature_bins: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     """Training bins per feature (``zeikan.streams.drift.ReferenceBins.to_json()``); empty for older models."""
+    promotion: dict[str, Any] = field(default_factory=dict)
+    """The continuous-learning decision about this candidate (``PromotionDecision.to_json()``); empty otherwise."""
 
 
 class ModelRegistry:
@@ -52,12 +54,17 @@ class ModelRegistry:
     def _path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
-    def register(self, model: TrainedModel, data_hash: str, *, promote: bool = False) -> ModelInfo:
-        """Store a trained model as a new version (optionally promoting it to live)."""
-        created = int(time.time() * 1000)
-        version = f"lgbm-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(created / 1000))}-{data_hash[:8]}"
+    def register(self, model: TrainedModel, data_hash: str, *, promote: bool = False, version: str | None = None,
+                 created_at: int | None = None, promotion: dict[str, Any] | None = None) -> ModelInfo:
+        """Store a trained model as a new version (optionally promoting it to live).
+
+        ``version``/``created_at`` default to the wall clock; continuous learning passes
+        event-time ones so a replay registers the same versions.
+        """
+        created = int(time.time() * 1000) if created_at is None else created_at
+        version = version or f"lgbm-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(created / 1000))}-{data_hash[:8]}"
         info = ModelInfo(version, model.features, model.categorical, asdict(model.calibration), model.window,
-                         model.metrics, data_hash, created, model.feature_bins)
+                         model.metrics, data_hash, created, model.feature_bins, promotion or {})
         self.fs.makedirs(self._path(version), exist_ok=True)
         with self.fs.open(self._path(version, "model.txt"), "w") as handle:
             handle.write(model.booster.model_to_string())

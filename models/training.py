@@ -5,13 +5,11 @@ DISCREPANCY or a SEIZURE, negative on NO_FINDING. Declarations never inspected
 have no label and are not used (the truth file is never read here).
 
 Selection bias: inspected declarations are mostly *targeted* (chosen by risk), so
-they over-represent whatever the targeting already looks for. The random-selected
-share (``random_selected``) is an unbiased sample of all declarations. We weight
-each random-selected example by n_targeted / n_random so that the unbiased sample
-carries as much total weight as the targeted one (a capped inverse-propensity
-weight: true inverse propensities, ~1/0.01 for random vs ~1 for targeted, would let
-a handful of random examples dominate). Validation (early stopping) and the Platt
-calibration slice are later time slices, weighted the same way.
+they over-represent whatever the targeting already looks for. Each labelled example
+carries an inverse-propensity weight (:mod:`zeikan.models.propensity`): 1 / its
+probability of having been inspected, learned from every declaration and floored by
+the random-control share. Validation (early stopping) and the Platt calibration
+slice are later time slices, weighted the same way.
 
 Split: examples sorted by filing time; the first ``1 - valid_share - calib_share``
 train, the next ``valid_share`` drive early stopping, the last ``calib_share`` fit
@@ -35,6 +33,7 @@ from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.errors import NotEnoughLabelsError
+from zeikan.models.propensity import random_known_since, selection_weights
 from zeikan.streams.drift import reference_bins
 
 MIN_POSITIVES = 5
@@ -117,14 +116,6 @@ def inspection_labels(inspections: Iterable[Mapping], before: int | None = None)
     return frame.group_by("declaration_id").agg(pl.col("label").max(), pl.col("random").any())
 
 
-def selection_weights(random: pl.Series) -> np.ndarray:
-    """Weight random-selected examples by n_targeted / n_random (see the module docstring)."""
-    n_random = int(random.sum())
-    n_targeted = len(random) - n_random
-    boost = n_targeted / n_random if n_random and n_targeted else 1.0
-    return np.where(random.to_numpy(), boost, 1.0)
-
-
 def platt(margin: np.ndarray, label: np.ndarray, weight: np.ndarray, iterations: int = 50) -> Calibration:
     """Fit Platt scaling by Newton's method on the weighted log-loss (a tiny ridge keeps it stable)."""
     a, b = 1.0, 0.0
@@ -154,7 +145,7 @@ def weighted_auc(score: np.ndarray, label: np.ndarray) -> float:
 def fit(
     frame: pl.DataFrame, features: Sequence[str], settings: TrainSettings, categorical: Sequence[str] = ()
 ) -> TrainedModel:
-    """Train on a labeled frame (columns: filed_at, label, random, features): split, early stop, calibrate."""
+    """Train on a labeled frame (columns: filed_at, label, random, weight, features): split, early stop, calibrate."""
     frame = frame.sort("filed_at")
     n = frame.height
     if n == 0 or frame["label"].sum() < MIN_POSITIVES:
@@ -163,7 +154,7 @@ def fit(
     cut_calib = int(n * (1.0 - settings.calib_share))
     matrix = frame.select(features).to_numpy().astype(np.float64)
     label = frame["label"].to_numpy()
-    weight = selection_weights(frame["random"])
+    weight = frame["weight"].to_numpy()
     parts = {"train": slice(0, cut_valid), "valid": slice(cut_valid, cut_calib), "calib": slice(cut_calib, n)}
     cat = [features.index(c) for c in categorical]
     train = lgb.Dataset(matrix[parts["train"]], label[parts["train"]], weight=weight[parts["train"]],
@@ -187,13 +178,19 @@ def fit(
 
 
 def labeled_features(history: History, before: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(features of every declaration, the inspected ones joined with labels known before ``before``)."""
+    """(features of every declaration, the inspected ones with labels known before ``before`` and their weights)."""
     feats = batch_features(history.declarations, history.inspections)
-    labels = inspection_labels(history.inspections, before)
-    labeled = feats.join(labels, on="declaration_id", how="inner")
-    if before is not None:
-        labeled = labeled.filter(pl.col("filed_at") < before)
-    return feats, labeled
+    return feats, label_frame(feats, history.inspections, before)
+
+
+def label_frame(feats: pl.DataFrame, inspections: Sequence[Mapping], before: int | None = None,
+                names: Sequence[str] = FEATURE_NAMES) -> pl.DataFrame:
+    """The declarations of ``feats`` filed before ``before`` with a label known then: label, random, weight."""
+    known = [r for r in inspections if before is None or int(r["inspected_at"]) < before]
+    population = feats if before is None else feats.filter(pl.col("filed_at") < before)
+    labels = inspection_labels(known)
+    weights = selection_weights(population, labels, names, random_known_since(known))
+    return population.join(labels, on="declaration_id", how="inner").join(weights, on="declaration_id", how="left")
 
 
 def feature_bins(frame: pl.DataFrame, features: Sequence[str]) -> dict[str, dict[str, list[float]]]:

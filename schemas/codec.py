@@ -12,6 +12,10 @@ In memory, times stay ``int`` epoch millis (records are decoded with a schema co
 ``timestamp-millis`` annotations are stripped: same wire format, same fingerprint) and
 money stays ``Decimal`` (rounded half-up to 0.01 on encode).
 
+Before decoding, :meth:`TopicCodec.decode` refuses bytes over :class:`Limits` (record size,
+then lengths and counts read by :mod:`zeikan.schemas.avro_walk` along the writer schema)
+and enum or union indexes out of range, without materialising the record.
+
 >>> codec = codec_for("declarations")
 >>> from zeikan.schemas.examples import example_record
 >>> record = example_record("declarations")
@@ -29,9 +33,11 @@ from pathlib import Path
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from zeikan.schemas.avro_walk import Refused, Walker, compile_walker
 from zeikan.schemas.contract import TOPICS, TopicSpec
-from zeikan.schemas.errors import DecodeError, SchemaError, UnknownTopic, ValidationError
+from zeikan.schemas.errors import DecodeError, ErrorKind, LimitExceeded, SchemaError, UnknownTopic, ValidationError
 from zeikan.schemas.evolution import check_evolution
+from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
 from zeikan.schemas.structure import compile_checker, compile_quantizer, strip_logical_type
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -42,6 +48,7 @@ HISTORY_DIR = SCHEMA_DIR / "history"
 
 PAST_VERSIONS: dict[str, tuple[str, ...]] = {
     "inspection-results": ("inspection_result.v1.avsc",),
+    "dead-letters": ("dead_letter.v1.avsc",),
 }
 """Per topic, the files in :data:`HISTORY_DIR` of schema versions a reader must still decode."""
 
@@ -128,7 +135,9 @@ class TopicCodec:
         self._check = compile_checker(expanded_schema(topic), topic)
         self._header = self._header_for(self.fingerprint, schema_id)
         self._header_len = len(self._header)
-        self._writers: dict[bytes, dict | None] = {self._header: None}
+        self._writers: dict[bytes, tuple[dict | None, Walker]] = {
+            self._header: (None, compile_walker(expanded_schema(topic)))
+        }
         if self.framing is Framing.SINGLE_OBJECT:
             for past in past_schemas(topic):
                 self.register_writer(past)
@@ -153,7 +162,8 @@ class TopicCodec:
         check_evolution(self.schema, schema)
         header = self._header_for(schema_fingerprint(schema), schema_id)
         if header != self._header:
-            self._writers[header] = _wire_schema(schema)
+            expanded = fastavro.parse_schema(schema, expand=True, _write_hint=False)
+            self._writers[header] = (_wire_schema(schema), compile_walker(expanded))
 
     def encode(self, record: dict) -> bytes:
         """The framed Avro bytes of ``record``; raises :class:`ValidationError` (kind SCHEMA)."""
@@ -167,15 +177,22 @@ class TopicCodec:
             raise ValidationError("SCHEMA", "", f"cannot encode: {exc}", self.topic) from exc
         return buffer.getvalue()
 
-    def decode(self, data: bytes) -> dict:
-        """The record in framed Avro ``data``; raises :class:`DecodeError` on bad bytes."""
+    def decode(self, data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict:
+        """The record in framed Avro ``data``.
+
+        Raises :class:`LimitExceeded` (kind LIMIT) for bytes over ``limits``, checked before
+        decoding, and :class:`DecodeError` on bad bytes.
+        """
+        if not isinstance(data, (bytes, bytearray)):
+            raise DecodeError(f"expected bytes, got {type(data).__name__}", self.topic)
+        if len(data) > limits.max_record_bytes:
+            raise LimitExceeded("", f"{len(data)} bytes, the limit is {limits.max_record_bytes}", self.topic)
+        header = bytes(data[: self._header_len])
         try:
-            header = bytes(data[: self._header_len])
-            writer = self._writers[header]
+            writer, walk = self._writers[header]
         except KeyError:
             raise self._unknown_header(header) from None
-        except TypeError:
-            raise DecodeError(f"expected bytes, got {type(data).__name__}", self.topic) from None
+        self._walk(walk, data, limits)
         stream = BytesIO(data)
         stream.seek(self._header_len)
         try:
@@ -188,6 +205,19 @@ class TopicCodec:
         if stream.tell() != len(data):
             raise DecodeError(f"{len(data) - stream.tell()} trailing bytes after the record", self.topic)
         return record
+
+    def _walk(self, walk: Walker, data: bytes, limits: Limits) -> None:
+        """Refuse ``data`` over ``limits`` or with out-of-range indexes, before decoding it."""
+        try:
+            end = walk(data, self._header_len, limits)
+        except Refused as refused:
+            if refused.kind is ErrorKind.LIMIT:
+                raise LimitExceeded(refused.field, refused.reason, self.topic) from None
+            raise DecodeError(refused.reason, self.topic, refused.field) from None
+        except IndexError:
+            raise DecodeError("bad Avro body (the record ends early)", self.topic) from None
+        if end != len(data):
+            raise DecodeError(f"{len(data) - end} trailing bytes after the record", self.topic)
 
     def _unknown_header(self, header: bytes) -> DecodeError:
         if len(header) < self._header_len:

@@ -7,19 +7,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """One topic of the contract: its name, Avro schema file and key field."""
+    """One topic of the contract: its name, Avro schema file, key field and event-time field."""
 
     name: str
     schema_file: str
     key_field: str
+    time_field: str
+    """The field that says when the event happened (epoch millis)."""
 
 
-DECLARATIONS = TopicSpec("declarations", "declaration_filed.avsc", "declaration_id")
-SCANS = TopicSpec("scans", "scan_completed.avsc", "container_id")
-INSPECTION_RESULTS = TopicSpec("inspection-results", "inspection_result.avsc", "declaration_id")
-DECISIONS = TopicSpec("decisions", "decision.avsc", "declaration_id")
-DEAD_LETTERS = TopicSpec("dead-letters", "dead_letter.avsc", "source_topic")
-SCAN_OVERDUE = TopicSpec("scan-overdue", "scan_overdue.avsc", "declaration_id")
+DECLARATIONS = TopicSpec("declarations", "declaration_filed.avsc", "declaration_id", "filed_at")
+SCANS = TopicSpec("scans", "scan_completed.avsc", "container_id", "scanned_at")
+INSPECTION_RESULTS = TopicSpec("inspection-results", "inspection_result.avsc", "declaration_id", "inspected_at")
+DECISIONS = TopicSpec("decisions", "decision.avsc", "declaration_id", "event_time")
+DEAD_LETTERS = TopicSpec("dead-letters", "dead_letter.avsc", "source_topic", "failed_at")
+SCAN_OVERDUE = TopicSpec("scan-overdue", "scan_overdue.avsc", "declaration_id", "detected_at")
 
 TOPICS: dict[str, TopicSpec] = {
     spec.name: spec

@@ -1,18 +1,35 @@
 """Errors of the event contract: unknown topics, bad bytes, invalid records, incompatible schemas.
 
 A record that fails is reported with a :class:`ValidationError` whose ``kind`` is the
-dead-letter ``error_kind`` (``DECODE``, ``SCHEMA`` or ``SEMANTIC``) and whose ``field``
-is the path of the failing field (``items[2].hs_code``), so a consumer can dead-letter
-it with one ``except ValidationError`` (a :class:`DecodeError` is one too).
+dead-letter ``error_kind`` (one of :class:`ErrorKind`) and whose ``field`` is the path of
+the failing field (``items[2].hs_code``), so a consumer can dead-letter it with one
+``except ValidationError`` (a :class:`DecodeError` and a :class:`LimitExceeded` are ones too).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from zeikan.errors import ZeikanError
 
-ErrorKind = Literal["DECODE", "SCHEMA", "SEMANTIC"]
+
+class ErrorKind(StrEnum):
+    """Why a record went to dead-letters: the DeadLetter ``error_kind`` (a plain string on the wire)."""
+
+    DECODE = "DECODE"
+    """The bytes are not a record of the topic (bad framing, bad Avro, an enum or union index out of range)."""
+    LIMIT = "LIMIT"
+    """The record is larger than a configured limit (bytes, items, string length); refused before decoding."""
+    SCHEMA = "SCHEMA"
+    """The record does not match the topic's schema (types, required fields)."""
+    SEMANTIC = "SEMANTIC"
+    """The record breaks a business rule (check digits, codes, amounts, order of times)."""
+    IMPLAUSIBLE_TIME = "IMPLAUSIBLE_TIME"
+    """An event time too far in the future or the past of the time it was processed."""
+    CONFLICT = "CONFLICT"
+    """A record whose id was seen before with different content (a conflicting duplicate)."""
+    PROCESSING = "PROCESSING"
+    """A valid record that a pipeline step failed on."""
 
 
 class SchemaError(ZeikanError):
@@ -41,8 +58,8 @@ class IncompatibleSchema(SchemaError):
 class ValidationError(SchemaError):
     """A record that breaks the contract; ``kind`` says how, ``field`` says where."""
 
-    def __init__(self, kind: ErrorKind, field: str, reason: str, topic: str = "") -> None:
-        self.kind: ErrorKind = kind
+    def __init__(self, kind: ErrorKind | str, field: str, reason: str, topic: str = "") -> None:
+        self.kind = ErrorKind(kind)
         self.field = field
         self.reason = reason
         self.topic = topic
@@ -54,5 +71,12 @@ class ValidationError(SchemaError):
 class DecodeError(ValidationError):
     """Bytes (or a text line) that cannot be decoded into a record at all."""
 
-    def __init__(self, reason: str, topic: str = "") -> None:
-        super().__init__("DECODE", "", reason, topic)
+    def __init__(self, reason: str, topic: str = "", field: str = "") -> None:
+        super().__init__(ErrorKind.DECODE, field, reason, topic)
+
+
+class LimitExceeded(ValidationError):
+    """A record over a configured size limit (:class:`zeikan.schemas.limits.Limits`), refused undecoded."""
+
+    def __init__(self, field: str, reason: str, topic: str = "") -> None:
+        super().__init__(ErrorKind.LIMIT, field, reason, topic)

@@ -98,6 +98,8 @@ _EXAMPLES: dict[str, dict] = {
         "error_kind": "DECODE",
         "error_message": "unknown schema fingerprint",
         "failed_at": FILED_AT + 5,
+        "raw_size": 10,
+        "raw_sha256": "8f4e4fb3170a6b0573205f92ca2e9124afee2425d86353a781fd88087d9eac3f",
     },
     "scan-overdue": {
         "declaration_id": "DEC-2024-000001",

@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any, NoReturn
 
 from zeikan.schemas.codec import expanded_schema, topic_spec
-from zeikan.schemas.errors import ValidationError
+from zeikan.schemas.errors import ErrorKind, ValidationError
 from zeikan.schemas.reference import (
     COUNTRIES,
     CURRENCIES,
@@ -49,7 +49,7 @@ MIN_TIME_MS = 946_684_800_000
 MAX_TIME_MS = 4_102_444_800_000
 """2100-01-01T00:00:00Z."""
 CONTAINERLESS_MODES = frozenset({"AIR", "POST"})
-DEAD_LETTER_KINDS = frozenset({"DECODE", "SCHEMA", "SEMANTIC", "PROCESSING"})
+DEAD_LETTER_KINDS = frozenset(kind.value for kind in ErrorKind)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -251,6 +251,13 @@ def _dead_letter(r: dict) -> None:
     if r["error_kind"] not in DEAD_LETTER_KINDS:
         _fail("error_kind", f"{r['error_kind']!r} is not one of {', '.join(sorted(DEAD_LETTER_KINDS))}")
     _time(r["failed_at"], "failed_at")
+    size = r.get("raw_size", -1)
+    if size < -1:
+        _fail("raw_size", f"{size} is neither -1 (not recorded) nor a size")
+    if size >= 0 and len(r["raw"]) > size:
+        _fail("raw", f"holds {len(r['raw'])} bytes, more than raw_size {size}")
+    if r.get("raw_sha256") and not _SHA256_HEX.fullmatch(r["raw_sha256"]):
+        _fail("raw_sha256", "must be empty or 64 lowercase hex digits")
 
 
 def _scan_overdue(r: dict) -> None:

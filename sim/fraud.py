@@ -15,16 +15,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeikan.sim.actors import Actors
+from zeikan.sim.settings import FRAUD_KINDS
 from zeikan.sim.catalog import (
     AD_ORIGINS, CONCEALMENTS, CONTRABAND, COUNTRY_INDEX, GOODS, HUBS, ORIGIN_LAUNDERING, UNITS, effective_duty,
 )
 
-KINDS: tuple[str, ...] = ("UNDERVALUATION", "MISDECLARED_GOODS", "QUANTITY", "WEIGHT", "ORIGIN", "CONCEALMENT")
-"""Fraud kinds; bit ``i`` of a kinds mask is ``KINDS[i]`` (names match the Avro FindingKind enum)."""
+KINDS: tuple[str, ...] = FRAUD_KINDS
 UNDERVALUATION, MISDECLARED_GOODS, QUANTITY, WEIGHT, ORIGIN, CONCEALMENT = range(len(KINDS))
 
-_KIND_WEIGHT = np.array([0.30, 0.16, 0.14, 0.08, 0.60, 0.20])
-"""Relative frequency of each kind where it is possible."""
 _COUNTED_UNITS = np.array([u in ("PCE", "PR", "SET", "NAR") for u in UNITS])
 _AD_ORIGIN_IDX = [COUNTRY_INDEX[c] for c in AD_ORIGINS]
 _STRUCTURAL = [CONCEALMENTS.index("in_wall"), CONCEALMENTS.index("in_floor")]
@@ -98,14 +96,18 @@ def fraud_probability(actors: Actors, ctx: FraudContext, lines: Lines, rate: flo
 
 
 def draw_fraud(
-    rng: np.random.Generator, actors: Actors, ctx: FraudContext, truth: Lines, rate: float
+    rng: np.random.Generator, actors: Actors, ctx: FraudContext, truth: Lines, rate: float, kind_weight: np.ndarray
 ) -> tuple[Fraud, Lines, np.ndarray, np.ndarray]:
-    """Decide the frauds and apply them: returns (fraud, declared lines, declared origin, declared dispatch)."""
+    """Decide the frauds and apply them: returns (fraud, declared lines, declared origin, declared dispatch).
+
+    ``kind_weight``: relative frequency of each kind (0 switches a mechanism off); a
+    declaration none of whose possible kinds is on stays honest.
+    """
     n = len(ctx.importer)
     probability = fraud_probability(actors, ctx, truth, rate)
     is_fraud = rng.random(n) < probability
     duty_true = effective_duty(truth.goods, ctx.origin[truth.decl])
-    target = _richest_line(truth.decl, truth.value * duty_true, n)
+    target = richest_line(truth.decl, truth.value * duty_true, n)
     tg = truth.goods[target]
 
     eligible = np.ones((n, len(KINDS)), dtype=bool)
@@ -114,7 +116,8 @@ def draw_fraud(
     eligible[:, CONCEALMENT] = ctx.has_container
     favourite = np.zeros((n, len(KINDS)))
     favourite[np.arange(n), actors.favourite_kind[ctx.importer]] = 2.0
-    weights = eligible * _KIND_WEIGHT * (1.0 + favourite * (actors.importer_class[ctx.importer] == 2)[:, None])
+    weights = eligible * kind_weight * (1.0 + favourite * (actors.importer_class[ctx.importer] == 2)[:, None])
+    is_fraud &= weights.sum(axis=1) > 0
     first = _pick(rng, weights)
     weights[np.arange(n), first] = 0.0
     another = (rng.random(n) < 0.15) & (weights.sum(axis=1) > 0)
@@ -128,7 +131,7 @@ def draw_fraud(
     return fraud, decl_lines, origin, dispatch
 
 
-def _richest_line(decl: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
+def richest_line(decl: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     """Global line index with the highest score within each declaration."""
     order = np.lexsort((-score, decl))
     first = np.ones(len(order), dtype=bool)

@@ -8,6 +8,8 @@ from datetime import date, datetime, timezone
 from zeikan.sim.errors import SimSettingError
 
 MAX_PER_DAY = 200_000
+FRAUD_KINDS: tuple[str, ...] = ("UNDERVALUATION", "MISDECLARED_GOODS", "QUANTITY", "WEIGHT", "ORIGIN", "CONCEALMENT")
+"""Fraud kinds; bit ``i`` of a kinds mask is ``FRAUD_KINDS[i]`` (names match the Avro FindingKind enum)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class SimSettings:
     n_declarants: int = 300
     n_networks: int = 6
     """Collusive networks (one declarant serving several fraudulent importers)."""
+    mechanisms: tuple[str, ...] = FRAUD_KINDS
+    """Fraud kinds the world's fraudsters use (a world variant switches some off)."""
+    kind_weights: tuple[float, ...] = (0.30, 0.16, 0.14, 0.08, 0.60, 0.20)
+    """Relative frequency of each kind of ``FRAUD_KINDS`` where it is possible."""
+    drift_day: int | None = None
+    """From this day on the fraud changes: other importers turn fraudulent and the kind mix is reversed."""
 
     def __post_init__(self) -> None:
         checks = (
@@ -35,6 +43,11 @@ class SimSettings:
             ("n_importers", self.n_importers, self.n_importers >= 100, ">= 100"),
             ("n_declarants", self.n_declarants, self.n_declarants >= 2 * self.n_networks, ">= 2 x n_networks"),
             ("n_networks", self.n_networks, self.n_networks >= 0, ">= 0"),
+            ("mechanisms", self.mechanisms, bool(self.mechanisms) and set(self.mechanisms) <= set(FRAUD_KINDS),
+             f"a non-empty subset of {', '.join(FRAUD_KINDS)}"),
+            ("kind_weights", self.kind_weights,
+             len(self.kind_weights) == len(FRAUD_KINDS) and min(self.kind_weights) >= 0, "one weight >= 0 per kind"),
+            ("drift_day", self.drift_day, self.drift_day is None or self.drift_day >= 1, ">= 1"),
         )
         for name, value, ok, allowed in checks:
             if not ok:

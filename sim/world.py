@@ -8,7 +8,7 @@ a shorter run is a prefix of a longer one. The result is columnar (:class:`Day`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,9 +18,10 @@ from zeikan.sim.catalog import (
     VESSELS, effective_duty, origin_weights,
 )
 from zeikan.sim.containers import Assignment, assign_containers, container_ids
-from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud
+from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud, richest_line
 from zeikan.sim.policy import DOCUMENT, PHYSICAL, SCAN, Findings, Selection, inspect, legacy_score, select
-from zeikan.sim.settings import SimSettings
+from zeikan.sim.posterior import fraud_posterior
+from zeikan.sim.settings import FRAUD_KINDS, SimSettings
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -41,19 +42,43 @@ _HUBS = np.array([COUNTRIES.index(c) for c in HUBS])
 _ORIGIN_CUM = np.cumsum(origin_weights(), axis=1)
 
 
+DRIFT_SHARE = 0.5
+"""Share of importers whose hidden fraud propensity is exchanged with another's at the drift day."""
+
+
 @dataclass(frozen=True)
 class World:
-    """The run's settings and its traders (shared by every day)."""
+    """The run's settings and its traders (shared by every day); ``drifted``: the traders after the drift day."""
 
     settings: SimSettings
     actors: Actors
+    drifted: Actors | None = None
+
+    def actors_on(self, day: int) -> Actors:
+        """The traders as they behave on ``day``."""
+        drift = self.settings.drift_day
+        return self.drifted if self.drifted is not None and drift is not None and day >= drift else self.actors
+
+    def kind_weight(self, day: int) -> np.ndarray:
+        """Relative frequency of each fraud kind on ``day`` (switched-off kinds 0; reversed after the drift)."""
+        s = self.settings
+        weight = np.array(s.kind_weights) * np.array([k in s.mechanisms for k in FRAUD_KINDS])
+        return weight[::-1].copy() if s.drift_day is not None and day >= s.drift_day else weight
 
 
 def build_world(settings: SimSettings) -> World:
-    """Draw the world's traders from the run's seed."""
+    """Draw the world's traders from the run's seed (and, with a drift day, who turns fraudulent then)."""
     rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 0]))
     actors = build_actors(rng, settings.n_importers, settings.n_declarants, settings.n_networks)
-    return World(settings=settings, actors=actors)
+    drifted = None
+    if settings.drift_day is not None:
+        drift_rng = np.random.default_rng(np.random.SeedSequence([settings.seed, 2]))
+        moved = np.flatnonzero(drift_rng.random(actors.n_importers) < DRIFT_SHARE)
+        swap = np.arange(actors.n_importers)
+        swap[moved] = drift_rng.permutation(moved)
+        drifted = replace(actors, propensity=actors.propensity[swap], importer_class=actors.importer_class[swap],
+                          favourite_kind=drift_rng.integers(0, len(FRAUD_KINDS), actors.n_importers))
+    return World(settings=settings, actors=actors, drifted=drifted)
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,8 @@ class Day:
     inspected_at: np.ndarray
     officer: np.ndarray
     scans: Scans
+    posterior: np.ndarray
+    """The generator's P(fraud | declaration) (:mod:`zeikan.sim.posterior`)."""
 
     def __len__(self) -> int:
         return len(self.filed_at)
@@ -112,7 +139,7 @@ class Day:
 
 def generate_day(world: World, day: int) -> Day:
     """Generate day ``day`` (0 = the start date) of the world."""
-    s, a = world.settings, world.actors
+    s, a = world.settings, world.actors_on(day)
     rng = np.random.default_rng(np.random.SeedSequence([s.seed, 1, day]))
     n, t0 = s.per_day, s.day_start_ms(day)
 
@@ -141,7 +168,7 @@ def generate_day(world: World, day: int) -> Day:
     age_days = day - a.first_seen_day[importer]
     ctx = FraudContext(importer=importer, origin=origin, dispatch=dispatch, new_importer=age_days <= 90,
                        has_container=has_container, item_ptr=item_ptr)
-    fraud, declared, decl_origin, decl_dispatch = draw_fraud(rng, a, ctx, truth, s.fraud_rate)
+    fraud, declared, decl_origin, decl_dispatch = draw_fraud(rng, a, ctx, truth, s.fraud_rate, world.kind_weight(day))
 
     lead = rng.uniform(_LEAD[mode, 0], _LEAD[mode, 1])
     lead = np.where(fraud.is_fraud & (rng.random(n) < 0.5), np.maximum(lead * rng.uniform(0.15, 0.5, n), 1.0), lead)
@@ -150,6 +177,9 @@ def generate_day(world: World, day: int) -> Day:
     arrival_day = arrival // DAY_MS
     vessel_key = (office * 100_000 + arrival_day) * 2 + slot
     arrival = np.where(mode == SEA, _group_max(vessel_key, arrival), arrival)
+    line = richest_line(truth.decl, truth.value * effective_duty(truth.goods, origin[decl_of]), n)
+    posterior = fraud_posterior(a, importer, declared, line, decl_origin, decl_dispatch, mode,
+                                (arrival - filed_at) / HOUR_MS, has_container, fraud.probability, world.kind_weight(day))
 
     weight = np.bincount(decl_of, truth.weight_kg, n) + fraud.hidden_kg
     lcl = (mode == SEA) & (rng.random(n) < 0.35) & (weight < 9_000.0)
@@ -169,7 +199,7 @@ def generate_day(world: World, day: int) -> Day:
         true_origin=origin, dispatch=decl_dispatch, mode=mode, conveyance=conveyance, expected_arrival=arrival,
         item_ptr=item_ptr, truth=truth, declared=declared, fraud=fraud, containers=containers,
         container_id=cids, selection=selection, findings=findings, inspected_at=inspected_at,
-        officer=rng.integers(0, 12, n), scans=scans,
+        officer=rng.integers(0, 12, n), scans=scans, posterior=posterior,
     )
 
 

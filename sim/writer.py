@@ -143,20 +143,21 @@ def _note(day: Day, d: int, kind: int) -> str:
 def truth_rows(day: Day, ids: list[str]) -> list[Row]:
     """Hidden truth per declaration: fraud, its kinds, revenue at risk, concealment, latent fraud probability.
 
-    ``fraud_probability`` is the probability the fraud draw used (before the draw), so
-    an evaluation can rank by it (the oracle of issue 5); ``is_fraud`` is the draw.
+    ``fraud_probability`` is the probability the fraud draw used (before the draw);
+    ``fraud_posterior`` the generator's probability given the declaration too (the
+    oracle, :mod:`zeikan.sim.posterior`); ``is_fraud`` is the draw.
     """
     f = day.fraud
     revenue = f.revenue_by_kind.sum(axis=1).tolist()
     rows = []
-    for k, (filed, kinds, conceal, prob) in enumerate(zip(
-        day.filed_at.tolist(), f.kinds.tolist(), f.concealment.tolist(), f.probability.tolist(),
+    for k, (filed, kinds, conceal, prob, post) in enumerate(zip(
+        day.filed_at.tolist(), f.kinds.tolist(), f.concealment.tolist(), f.probability.tolist(), day.posterior.tolist(),
     )):
         names = _list(KINDS[j] for j in range(len(KINDS)) if (kinds >> j) & 1)
         rows.append((filed, ids[k], (
             f'{{"declaration_id":"{ids[k]}","is_fraud":{"true" if kinds else "false"},"fraud_kinds":{names},'
             f'"revenue_at_risk":{revenue[k]:.2f},"concealment":{"true" if conceal >= 0 else "false"},'
-            f'"fraud_probability":{prob:.6g}}}'
+            f'"fraud_probability":{prob:.6g},"fraud_posterior":{post:.6g}}}'
         )))
     return rows
 

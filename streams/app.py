@@ -1,20 +1,20 @@
 """The Faust app factory: one :class:`Pipeline` per worker process, built from settings.
 
 Topics: the contract topics are read and written as raw bytes (Avro via
-``zeikan.schemas.codec``); two internal JSON topics carry the join
-(``<app>-container-events`` keyed by container, ``<app>-declaration-joins`` keyed by
-declaration). Tables live in ``memory://``: their state is rebuilt from the
-changelog topics on every start, so a restarted worker can never trip over the
-RocksDB "persisted offset higher than highwater" check (there is no persisted
-local offset), and recovery of the small join/feedback tables takes seconds.
+``zeikan.schemas.codec``); ``<app>-facts`` (one partition) is the facts log every
+worker folds into its shared state (:mod:`zeikan.streams.facts_log`); two internal
+JSON topics carry the join (``<app>-container-events`` keyed by container,
+``<app>-declaration-joins`` keyed by declaration). The join tables live in
+``memory://`` (rebuilt from their changelogs on start, so the RocksDB "persisted
+offset higher than highwater" check cannot trip); the shared state is restored from
+its newest snapshot plus the facts log's tail.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,20 @@ from faust.types import TableT, TopicT
 
 from zeikan.models.base import ImageScorer
 from zeikan.schemas.contract import DEAD_LETTERS, DECISIONS, DECLARATIONS, INSPECTION_RESULTS, SCAN_OVERDUE, SCANS
-from zeikan.streams.board import VerdictBoard
+from zeikan.streams.agents.common import BatchRunner
+from zeikan.streams.agents.decide import Decider
+from zeikan.streams.agents.markers import SOURCE_TOPICS, Markers
 from zeikan.streams.engine.capacity import Thresholds
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
+from zeikan.streams.engine.facts import Fact, source_name
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.follower import HistoryFollower
+from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.facts_log import FactsFollower
 from zeikan.streams.hooks import PipelineHooks
 from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.snapshots import SnapshotStore
 from zeikan.streams.settings import WorkerSettings
 from zeikan.streams.transport import install as install_transport
 
@@ -50,6 +55,7 @@ class Topics:
     overdue: TopicT
     container_events: TopicT
     declaration_joins: TopicT
+    facts: str
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,6 @@ class Tables:
 
     containers: TableT
     joins: TableT
-    feedback_seen: TableT
 
 
 @dataclass
@@ -70,13 +75,30 @@ class Pipeline:
     kafka: KafkaSettings
     config: EngineConfig
     rules: RuleFile
+    state: SharedState
     engine: DecisionEngine
-    board: VerdictBoard
-    follower: HistoryFollower
+    follower: FactsFollower
+    runner: BatchRunner
     hooks: PipelineHooks
     image_scorer: ImageScorer
     topics: Topics
     tables: Tables
+    decider: Decider = field(init=False)
+    markers: Markers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decider = Decider(self)
+        self.markers = Markers(self)
+
+
+def facts_topic(app_id: str) -> str:
+    """Name of the facts log of app ``app_id``."""
+    return f"{app_id}-facts"
+
+
+def source_partitions(partitions: int) -> list[str]:
+    """Every source of the facts log: each partition of declarations and inspection-results."""
+    return [source_name(topic, p) for topic in SOURCE_TOPICS for p in range(partitions)]
 
 
 def _raw_topic(app: faust.App, name: str) -> TopicT:
@@ -107,8 +129,9 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_s,
         broker_commit_interval=settings.commit_interval_s,
-        broker_max_poll_interval=max(30.0, settings.decision_wait_s * 2),
+        broker_max_poll_interval=30.0,
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
         stream_recovery_delay=0.2,
         producer_linger_ms=1,
     )
@@ -119,8 +142,8 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
 def create_pipeline(
     settings: WorkerSettings, kafka: KafkaSettings, hooks: PipelineHooks | None = None
 ) -> Pipeline:
-    """Build the app, the engine and register every agent, timer and page (not started)."""
-    from zeikan.streams.agents import decide, feedback, join, scans, state
+    """Build the app, the shared state and register every agent, timer and page (not started)."""
+    from zeikan.streams.agents import decide, feedback, join, markers, scans, state
 
     hooks = hooks or PipelineHooks()
     app = _faust_app(settings, kafka)
@@ -133,17 +156,10 @@ def create_pipeline(
         for lane, per_day in thresholds.targets.items():
             hooks.on_capacity(office, lane.name, per_day)
 
-    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules.book, config, shadow, report_capacity)
-    board = VerdictBoard(settings.board_size)
-    last_rules = [rules.book.version, rules.last_error]
-
-    def check_rules() -> None:
-        rules.refresh()
-        if [rules.book.version, rules.last_error] != last_rules:
-            last_rules[:] = [rules.book.version, rules.last_error]
-            hooks.on_rules_reloaded(rules.book.version, rules.last_error is None)
-
-    follower = HistoryFollower(kafka.bootstrap, engine, board, hooks, settings.fetch_wait_ms, check_rules)
+    shared = SharedState(config, source_partitions(kafka.partitions), report_capacity)
+    engine = DecisionEngine(shared, scorer, lambda: rules.book, shadow)
+    runner = BatchRunner(app, hooks, settings.limits())
+    snapshots = SnapshotStore(settings.snapshot_url(), settings.snapshot_keep) if settings.snapshots else None
     n = kafka.partitions
     topics = Topics(
         declarations=_raw_topic(app, DECLARATIONS.name),
@@ -154,32 +170,51 @@ def create_pipeline(
         overdue=_raw_topic(app, SCAN_OVERDUE.name),
         container_events=_internal_topic(app, "container-events", n),
         declaration_joins=_internal_topic(app, "declaration-joins", n),
+        facts=facts_topic(settings.app_id),
+    )
+    pipeline: Pipeline
+
+    def on_fold(facts: list[Fact]) -> None:
+        owned = {source_name(tp.topic, tp.partition) for tp in app.consumer.assignment()}
+        for fact in facts:
+            if fact.kind == "inspection" and fact.source in owned and fact.record is not None:
+                hooks.on_feedback(fact.record)
+
+    follower = FactsFollower(
+        kafka.bootstrap, topics.facts, shared, snapshots, settings.fetch_wait_ms,
+        settings.snapshot_every, settings.snapshot_min_s, on_fold,
     )
     tables = Tables(
         containers=app.Table("join-containers", default=None, partitions=n, key_type=str),
         joins=app.Table("join-declarations", default=None, partitions=n, key_type=str),
-        feedback_seen=app.Table("feedback-seen", default=None, partitions=n, key_type=str),
     )
     image_scorer = build_image_scorer(hooks)
     hooks.on_model_loaded("tabular", scorer.version)
     hooks.on_model_loaded("image", image_scorer.version)
-    pipeline = Pipeline(app, settings, kafka, config, rules, engine, board, follower, hooks, image_scorer, topics, tables)
+    pipeline = Pipeline(app, settings, kafka, config, rules, shared, engine, follower, runner, hooks, image_scorer, topics, tables)
+    last_rules = [rules.book.version, rules.last_error]
+
+    @app.timer(settings.rules_check_s, name="zeikan.rules")
+    async def check_rules() -> None:
+        rules.refresh()
+        if [rules.book.version, rules.last_error] != last_rules:
+            last_rules[:] = [rules.book.version, rules.last_error]
+            hooks.on_rules_reloaded(rules.book.version, rules.last_error is None)
 
     @app.task
-    async def follow_history() -> None:
-        try:
-            await follower.run()
-        except Exception as exc:  # noqa: BLE001 - the worker cannot decide without its history
-            log.exception("history follower failed")
-            await app.crash(exc)
+    async def follow_facts() -> None:
+        await asyncio.to_thread(follower.restore)
+        await follower.run()
 
-    for module in (decide, scans, join, feedback, state):
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        pipeline.decider.revoke(set(revoked))
+
+    app.on_partitions_revoked.connect(on_revoked, weak=False)
+    for module in (decide, feedback, markers, scans, join, state):
         module.register(pipeline)
     return pipeline
 
 
-def feature_digest(engine: DecisionEngine) -> str:
-    """sha256 of the entity state (the feature store), to compare workers and runs."""
-    store: Any = getattr(engine.feature_state, "store", {})
-    blob = json.dumps(store, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def feature_digest(state: SharedState) -> str:
+    """Digest of the shared state (features, counts, hit rates, version), to compare workers and runs."""
+    return state.digest()

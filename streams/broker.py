@@ -1,35 +1,47 @@
-"""The embedded Kafka-compatible broker (Tansu, in-memory storage) as a child process.
+"""The embedded Kafka-compatible broker (Tansu) as a child process, in memory or durable.
 
-Used by ``zeikan broker``, ``zeikan run``, the test session fixture and the benches::
+Used by ``zeikan broker``, ``zeikan run``, the test fixtures and the benches::
 
-    with EmbeddedBroker(port=0, partitions=8) as broker:
+    with EmbeddedBroker(port=0, partitions=8) as broker:          # in memory (the default)
         produce_to(broker.bootstrap)
 
-Tansu's own output goes to a log file (``log_path``), never to the terminal.
+    broker = EmbeddedBroker(storage="durable", data_dir="var/broker").start()
+    broker.kill()      # SIGKILL only Tansu (a crash); the local S3 server keeps the data
+    broker.start()     # Tansu again, same port, same storage: every acknowledged record is there
+    broker.restart()   # stop() then start(): both processes, same ports, same storage
+    broker.stop()
+
+Durable storage is a local S3 server (:class:`~zeikan.streams.local_s3.LocalS3Server`,
+rclone) on ``data_dir``, with Tansu on ``s3://tansu/``. Tansu's own output goes to a
+log file (``log_path``), never to the terminal.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import Protocol
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable
+from zeikan.streams.child_process import ChildProcess, free_port, port_open
+from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_HOST
-from zeikan.streams.kafka_io import ensure_topics, list_topic_names
+from zeikan.streams.kafka_io import describe_topics, ensure_topics, list_topic_names
+from zeikan.streams.local_s3 import LocalS3Server
+
+__all__ = ["DEFAULT_DATA_DIR", "STORAGES", "DurableStorage", "EmbeddedBroker", "MemoryStorage", "free_port", "tansu_binary"]
 
 PORT_ATTEMPTS = 3
 """How often a free port is picked again when another process grabbed it first."""
+DEFAULT_DATA_DIR = "var/broker"
+"""Where durable storage lives unless told otherwise."""
+TANSU_BUCKET = "tansu"
+IMAGES_BUCKET = "images"
+"""Made on the durable storage's S3 server for the image store (``ZEIKAN_IMAGE_STORE=s3://images``)."""
 
 
 def tansu_binary() -> str:
@@ -42,30 +54,76 @@ def tansu_binary() -> str:
         raise BrokerStartFailed(str(exc), "(not started)") from None
 
 
-def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+class BrokerStorage(Protocol):
+    """Where Tansu keeps its topics: the engine URL, what it needs running, its environment."""
+
+    engine_url: str
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> dict[str, str]:
+        """Start what the storage needs (no-op when running); return Tansu's extra environment."""
+        ...
+
+    def stop(self) -> None: ...
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM the broker when the process that started it dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+class MemoryStorage:
+    """Tansu's own memory: fast, gone when Tansu stops (demos and tests)."""
+
+    engine_url = "memory://tansu/"
+    running = True
+
+    def start(self) -> dict[str, str]:
+        return {}
+
+    def stop(self) -> None:
+        pass
+
+
+class DurableStorage:
+    """Tansu on a local S3 server over ``data_dir``: topics survive any restart of either process."""
+
+    engine_url = f"s3://{TANSU_BUCKET}/"
+
+    def __init__(self, data_dir: Path, host: str, s3_port: int, stop_timeout_s: float) -> None:
+        self.server = LocalS3Server(data_dir, host, s3_port, stop_timeout_s=stop_timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self.server.running
+
+    def start(self) -> dict[str, str]:
+        self.server.start()
+        for bucket in (TANSU_BUCKET, IMAGES_BUCKET):
+            self.server.bucket(bucket)
+        return self.server.client_env()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+STORAGES: dict[str, Callable[[Path, str, int, float], BrokerStorage]] = {
+    "memory": lambda data_dir, host, s3_port, stop_timeout_s: MemoryStorage(),
+    "durable": DurableStorage,
+}
+"""Storage mode name -> factory ``(data_dir, host, s3_port, stop_timeout_s)``."""
 
 
 class EmbeddedBroker:
     """A Tansu broker child process listening on ``host:port`` with the contract's topics.
 
-    ``port=0`` picks a free port. :meth:`start` returns once a metadata request
-    succeeds and every topic in ``topics`` (default: all of
-    :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions`` partitions.
+    ``port=0`` picks a free port; once started, the broker keeps that port across
+    :meth:`stop` / :meth:`start`, :meth:`kill` / :meth:`start` and :meth:`restart`.
+    :meth:`start` returns once a metadata request succeeds and every topic in ``topics``
+    (default: all of :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions``
+    partitions. ``storage`` is ``"memory"`` (default) or ``"durable"`` (a local S3 server
+    on ``data_dir``, default :data:`DEFAULT_DATA_DIR`, at ``s3_port``, 0 = a free one).
 
-    On Linux the broker also dies with the process that started it, so a killed test
-    run leaves none behind (strictly: with the *thread* that called :meth:`start`, so
-    call it from one that lives as long as the broker should, such as the main thread).
+    On Linux the broker (and its S3 server) also die with the process that started them,
+    so a killed test run leaves none behind (strictly: with the *thread* that called
+    :meth:`start`, so call it from one that lives as long as the broker should).
     """
 
     def __init__(
@@ -77,17 +135,25 @@ class EmbeddedBroker:
         log_path: str | os.PathLike[str] | None = None,
         ready_timeout_s: float = 15.0,
         stop_timeout_s: float = 5.0,
+        *,
+        storage: str = "memory",
+        data_dir: str | os.PathLike[str] | None = None,
+        s3_port: int = 0,
     ) -> None:
+        if storage not in STORAGES:
+            raise InvalidSetting("storage", storage, " or ".join(STORAGES))
         self.host = host
         self.port = port
         self.partitions = partitions
         self.topics = tuple(topics)
-        self.log_path = Path(log_path) if log_path else _default_log_path()
+        self.storage_mode = storage
+        self.data_dir = Path(data_dir or DEFAULT_DATA_DIR) if storage == "durable" else None
+        self.log_path = Path(log_path) if log_path else _default_log_path(self.data_dir)
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
-        self._requested_port = port
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self.storage = STORAGES[storage](self.data_dir or Path(), host, s3_port, stop_timeout_s)
+        self._kept_port = port
+        self._tansu = ChildProcess("tansu", self.log_path)
 
     @property
     def bootstrap(self) -> str:
@@ -96,71 +162,83 @@ class EmbeddedBroker:
 
     @property
     def running(self) -> bool:
-        """Whether the broker process is alive."""
-        return self._process is not None and self._process.poll() is None
+        """Whether the broker process (and its storage) is alive."""
+        return self._tansu.running and self.storage.running
+
+    @property
+    def tansu_pid(self) -> int | None:
+        """Process id of Tansu while it runs (``os.kill(pid, SIGKILL)`` is what :meth:`kill` does)."""
+        return self._tansu.pid
 
     def start(self) -> EmbeddedBroker:
-        """Start the broker, wait until it answers, provision topics; return ``self``."""
+        """Start storage and broker, wait until it answers, provision topics; return ``self``."""
         if self.running:
             return self
+        fixed = bool(self._kept_port)
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            self.port = self._requested_port or free_port(self.host)
+            self.port = self._kept_port or free_port(self.host)
             try:
-                if _port_open(self.host, self.port):
+                env = self.storage.start()
+                if port_open(self.host, self.port):
                     raise BrokerStartFailed(f"port {self.port} is in use", str(self.log_path))
-                self._spawn()
+                self._spawn(env)
                 self._wait_ready()
                 break
             except BrokerStartFailed:
                 self.stop()
-                if self._requested_port or attempt == PORT_ATTEMPTS:
+                if fixed or attempt == PORT_ATTEMPTS:
                     raise
+        self._kept_port = self.port
+        self._load_stored_ends()
         ensure_topics(self.bootstrap, self.topics, self.partitions)
         return self
 
     def stop(self) -> None:
-        """Terminate the broker (SIGTERM, then SIGKILL after ``stop_timeout_s``)."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(self.stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """Terminate the broker, then its storage (SIGTERM, then SIGKILL after ``stop_timeout_s``)."""
+        self._tansu.stop(self.stop_timeout_s)
+        self.storage.stop()
 
-    def _spawn(self) -> None:
+    def kill(self) -> None:
+        """SIGKILL Tansu only, as a crash would; the storage keeps running. :meth:`start` revives it."""
+        self._tansu.kill()
+
+    def restart(self) -> EmbeddedBroker:
+        """:meth:`stop` then :meth:`start`: same port, same storage."""
+        self.stop()
+        return self.start()
+
+    def _load_stored_ends(self) -> None:
+        """Have Tansu read every partition's stored end offset before clients produce.
+
+        Tansu 0.6.0 on ``s3://`` does not load a partition's stored high watermark when it
+        starts: the first produce to a partition that no ListOffsets or fetch has touched
+        since is written at offset 0, over acknowledged records (measured here: 60 of 60
+        lost after kill, start and a new produce). Listing every end offset loads them. A
+        client that produces in the moment between Tansu's port opening and this listing
+        can still hit the bug.
+        """
+        describe_topics(self.bootstrap)
+
+    def _spawn(self, env: dict[str, str]) -> None:
         url = f"tcp://{self.host}:{self.port}"
         command = [
             tansu_binary(), "broker",
             "--listener-url", url,
             "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--storage-engine", self.storage.engine_url,
         ]  # fmt: skip
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-        )
+        self._tansu.spawn(command, env)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
         reason = "no answer"
         while time.monotonic() < deadline:
-            if not self.running:
+            if not self._tansu.running:
                 raise BrokerStartFailed("the process exited", str(self.log_path))
-            if _port_open(self.host, self.port):
+            if port_open(self.host, self.port):
                 try:
                     list_topic_names(self.bootstrap)
-                    if self.running:  # the answer came from our broker, not a squatter
+                    if self._tansu.running:  # the answer came from our broker, not a squatter
                         return
                 except BrokerUnreachable as exc:
                     reason = str(exc)
@@ -182,16 +260,11 @@ class EmbeddedBroker:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"EmbeddedBroker({self.bootstrap}, {state}, log={self.log_path})"
+        where = f", data={self.data_dir}" if self.data_dir else ""
+        return f"EmbeddedBroker({self.bootstrap}, {self.storage_mode}, {state}{where}, log={self.log_path})"
 
 
-def _default_log_path() -> Path:
+def _default_log_path(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir / "tansu.log"
     return Path(tempfile.gettempdir()) / f"zeikan-tansu-{os.getpid()}-{time.time_ns()}.log"
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zeikan.streams.cli_pipeline",
     "zeikan.models.cli",
     "zeikan.images.cli",
+    "zeikan.ui.cli",
 )
 """Modules whose ``register(app)`` adds their commands to the root app."""
 

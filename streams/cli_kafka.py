@@ -28,10 +28,12 @@ from rich.table import Table
 from zeikan.schemas import jsonl
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS, TOPICS
+from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ValidationError
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.broker import DurableStorage, EmbeddedBroker
+from zeikan.streams.broker_settings import BrokerSettings
 from zeikan.streams.errors import BrokerStartFailed, InputFileError, InvalidRecords
-from zeikan.streams.kafka_config import DEFAULT_HOST, DEFAULT_PORT, KafkaSettings
+from zeikan.streams.kafka_config import KafkaSettings
 from zeikan.streams.kafka_io import (
     ConsumedRecord,
     describe_topics,
@@ -83,31 +85,59 @@ def register(app: typer.Typer) -> None:
 
 
 def broker_command(
-    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = DEFAULT_PORT,
-    host: Annotated[str, typer.Option(help="Address to listen on and advertise.")] = DEFAULT_HOST,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="durable (local S3 server on --data-dir) or memory [env ZEIKAN_BROKER_STORAGE, durable]."),
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Durable storage folder [env ZEIKAN_BROKER_DIR, var/broker].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Kafka port; 0 picks a free one [env ZEIKAN_BROKER_PORT, 9092].")
+    ] = None,
+    s3_port: Annotated[
+        int | None, typer.Option(help="Local S3 server port, durable only [env ZEIKAN_S3_PORT, 9094].")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on and advertise [env ZEIKAN_BROKER_HOST].")
+    ] = None,
     partitions: PartitionsOption = None,
     topic: Annotated[
         list[str] | None, typer.Option("--topic", help="Extra topic to create (repeatable).")
     ] = None,
     log_file: Annotated[Path | None, typer.Option(help="Where Tansu writes its log.")] = None,
 ) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C or SIGTERM.
+    """Run the embedded Kafka-compatible broker (Tansu) until Ctrl-C or SIGTERM.
 
-    Creates every contract topic, then prints the bootstrap address on stdout.
+    Durable by default: topics live in a local S3 server (rclone) on --data-dir and
+    survive restarts; --storage memory keeps them in memory only. Creates every contract
+    topic, then prints the bootstrap address on stdout.
     """
     settings = KafkaSettings.from_env(partitions=partitions)
+    where = BrokerSettings.from_env(storage=storage, data_dir=data_dir, port=port, s3_port=s3_port, host=host)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    broker = EmbeddedBroker(port, settings.partitions, host, (*TOPICS, *(topic or ())), log_file)
+    broker = EmbeddedBroker(
+        where.port, settings.partitions, where.host, (*TOPICS, *(topic or ())), log_file,
+        storage=where.storage, data_dir=where.data_dir, s3_port=where.s3_port,
+    )  # fmt: skip
     with broker:
         typer.echo(broker.bootstrap)
-        err.print(f"broker ready: {len(broker.topics)} topics x {broker.partitions} partitions, "
-                  f"log {broker.log_path}; Ctrl-C stops it")  # fmt: skip
+        err.print(f"broker ready ({_storage_line(broker)}): {len(broker.topics)} topics x "
+                  f"{broker.partitions} partitions, log {broker.log_path}; Ctrl-C stops it")  # fmt: skip
         while not stop.wait(0.5):
             if not broker.running:
-                raise BrokerStartFailed("the broker process exited", str(broker.log_path))
+                raise BrokerStartFailed("the broker or its storage exited", str(broker.log_path))
     err.print("broker stopped")
+
+
+def _storage_line(broker: EmbeddedBroker) -> str:
+    """Where the topics live, for the ready message (the credentials file is named, never read out)."""
+    if not isinstance(broker.storage, DurableStorage):
+        return "in memory: topics are lost when it stops"
+    server = broker.storage.server
+    return f"durable in {broker.data_dir}, S3 {server.endpoint}, credentials in {server.credentials_path}"
 
 
 # -- topics -------------------------------------------------------------------------------
@@ -152,7 +182,7 @@ def publish_command(
     if bad and not dead_letter:
         report_bad_lines(bad)
         raise InvalidRecords(file, len(bad), len(good) + len(bad))
-    letters = [dead_letter_record(topic, line_no, raw, error) for line_no, raw, error in bad]
+    letters = [file_dead_letter(topic, line_no, raw, error) for line_no, raw, error in bad]
     dead_codec = codec_for(DEAD_LETTERS.name, settings.framing)
     describe_topics(settings.bootstrap, [topic, DEAD_LETTERS.name] if letters else [topic])
     outgoing = [(topic, codec.encode(r), record_key(topic, r)) for r in good] + [
@@ -196,18 +226,9 @@ def split_valid(
     return good, bad
 
 
-def dead_letter_record(topic: str, line_no: int, raw: bytes, error: ValidationError) -> dict:
+def file_dead_letter(topic: str, line_no: int, raw: bytes, error: ValidationError) -> dict:
     """The DeadLetter of a bad file line: partition -1, offset = the line number."""
-    return {
-        "source_topic": topic,
-        "partition": -1,
-        "offset": line_no,
-        "key": None,
-        "raw": raw,
-        "error_kind": error.kind,
-        "error_message": str(error),
-        "failed_at": int(time.time() * 1000),
-    }
+    return dead_letter_record(raw, Source(topic, -1, line_no), error.kind, str(error))
 
 
 def report_bad_lines(bad: list[tuple[int, bytes, ValidationError]]) -> None:

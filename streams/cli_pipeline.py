@@ -68,12 +68,17 @@ def run_command(
     registry: Annotated[str, typer.Option(help="model registry URL (a model is trained into it if none is live)")] = DEFAULT_REGISTRY,
     train_days: Annotated[int, typer.Option(help="days of simulated history to train the first model on")] = 30,
     train_per_day: Annotated[int, typer.Option(help="declarations per day of that history")] = 500,
+    days: Annotated[int, typer.Option(help="simulated days published after the warm history")] = 1,
+    images: Annotated[bool, typer.Option("--images/--no-images", help="render the port's X-ray scans")] = True,
 ) -> None:
-    """Broker + worker(s) + a simulated day in accelerated time, with a live view of decisions (trains a model first if none is live)."""
+    """Broker + worker(s) + simulated days in accelerated time, the port obeying zeikan, a live view (trains a model first if none is live)."""
     started = time.monotonic()
     from zeikan.streams.run import RunSettings, run_pipeline
 
-    settings = RunSettings(workers, history, per_day, seed, speed, web_port, workdir, registry, train_days, train_per_day)
+    if days < 1 or speed <= 0:
+        raise typer.BadParameter("--days must be at least 1 and --speed positive")
+    settings = RunSettings(workers, history, per_day, seed, speed, web_port, workdir, registry, train_days, train_per_day,
+                           days, images)
     run_pipeline(settings, started)
 
 

@@ -80,3 +80,20 @@ class HistoryError(StreamsError):
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"history {path}: {reason}")
+
+
+class DataDirInUse(StreamsError):
+    """Another broker already runs on this data directory (it holds the lock)."""
+
+    def __init__(self, data_dir: str, pid: str) -> None:
+        super().__init__(
+            f"broker data directory {data_dir} is in use by pid {pid}: stop that broker first "
+            f"or pass another --data-dir"
+        )
+
+
+class ObjectStoreError(StreamsError):
+    """The local S3 server (rclone) cannot start or its credentials file cannot be used."""
+
+    def __init__(self, reason: str, where: str) -> None:
+        super().__init__(f"local S3 server: {reason}; see {where}")

@@ -2,7 +2,8 @@
 
 Live: the process serves requests and has not marked itself failed.
 Ready: partitions assigned (a rebalance completed and none is in progress), tables
-recovered, and every required model loaded.
+recovered, every required model loaded, and every extra check the pipeline adds
+(shared state caught up with the facts log, broker answering, waiting work moving).
 
 >>> health = WorkerHealth(required_models=("tabular",))
 >>> health.report().ready
@@ -14,7 +15,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class WorkerHealth:
         self.rebalancing = False
         self.recovered = False
         self.failure: str | None = None
+        self.extra_checks: Callable[[], Mapping[str, bool]] = dict
+        """More readiness checks (name -> ok), asked on every report."""
 
     def on_rebalance_started(self) -> None:
         """A rebalance began: not ready until it completes and tables are recovered."""
@@ -72,6 +75,7 @@ class WorkerHealth:
             "partitions_assigned": self.assigned_partitions is not None and not self.rebalancing,
             "tables_recovered": self.recovered,
             "model_loaded": all(role in self.models for role in self.required_models),
+            **self.extra_checks(),
         }
         live = self.failure is None
         detail: dict[str, Any] = {"models": dict(self.models), "assigned_partitions": self.assigned_partitions}

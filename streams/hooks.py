@@ -59,3 +59,15 @@ class PipelineHooks:
 
     def on_rules_reloaded(self, version: str, ok: bool) -> None:
         """The rule file was reloaded (``ok``) or a bad edit was rejected (old rules kept)."""
+
+    def on_send_retry(self, reason: str) -> None:
+        """A send failed (the broker did not answer) and will be retried."""
+
+    def on_waiting(self, n: int) -> None:
+        """``n`` admitted declarations wait for their epoch to become decidable (this worker)."""
+
+    def on_unmatched(self, topic: str, n: int) -> None:
+        """``n`` records of ``topic`` matched no declaration yet (kept for a late join)."""
+
+    def on_shared_state(self, ready_epoch: int, late_facts: int, unmatched_inspections: int, facts_offset: int) -> None:
+        """Where the shared state stands (sampled by a timer)."""

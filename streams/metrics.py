@@ -21,6 +21,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from zeikan.streams.drift import DriftMonitor
+from zeikan.streams.engine.lanes import INSPECTION_LANES
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.hooks import PipelineHooks
 
@@ -32,7 +33,6 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 """Risk score 0..1 in twentieths."""
 
-INSPECTION_LANES = {"DOCUMENT": "DOCUMENT_CHECK", "SCAN": "SCAN", "PHYSICAL": "PHYSICAL_EXAM"}
 """InspectionResult.inspection_type -> the lane (Decision.action) it serves."""
 
 
@@ -67,6 +67,13 @@ class ZeikanMetrics:
     inspections: Counter
     worker_ready: Gauge
     rule_reloads: Counter
+    send_retries: Counter
+    waiting: Gauge
+    unmatched: Counter
+    ready_epoch: Gauge
+    late_facts: Gauge
+    unmatched_inspections: Gauge
+    facts_offset: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, process_metrics: bool = True) -> ZeikanMetrics:
@@ -142,6 +149,21 @@ class ZeikanMetrics:
             rule_reloads=Counter(
                 "zeikan_rule_reloads", "Officer rule file reloads, by result (ok|rejected)", ["result"], **kw
             ),
+            send_retries=Counter(
+                "zeikan_send_retries", "Sends retried because the broker did not answer, by error", ["error"], **kw
+            ),
+            waiting=Gauge(
+                "zeikan_declarations_waiting", "Admitted declarations waiting for their epoch to close (lag, not loss)", **kw
+            ),
+            unmatched=Counter(
+                "zeikan_unmatched_events", "Scans and inspection results that matched no declaration on arrival", ["topic"], **kw
+            ),
+            ready_epoch=Gauge("zeikan_state_ready_epoch", "First event-time epoch (hours since 1970) not yet folded", **kw),
+            late_facts=Gauge("zeikan_state_late_facts", "Facts that arrived after their epoch was folded", **kw),
+            unmatched_inspections=Gauge(
+                "zeikan_state_unmatched_inspections", "Inspection results waiting for their declaration", **kw
+            ),
+            facts_offset=Gauge("zeikan_state_facts_offset", "Facts-log offset folded so far", **kw),
         )
 
 
@@ -268,6 +290,26 @@ class PrometheusHooks(PipelineHooks):
     def on_ready(self, ready: bool) -> None:
         """Readiness as computed by :mod:`zeikan.streams.health`."""
         self.metrics.worker_ready.set(1 if ready else 0)
+
+    def on_send_retry(self, reason: str) -> None:
+        """A send failed and will be retried."""
+        self.metrics.send_retries.labels(error=reason).inc()
+
+    def on_waiting(self, n: int) -> None:
+        """Declarations waiting for their epoch on this worker."""
+        self.metrics.waiting.set(n)
+
+    def on_unmatched(self, topic: str, n: int) -> None:
+        """Records that matched no declaration on arrival."""
+        self.metrics.unmatched.labels(topic=topic).inc(n)
+
+    def on_shared_state(self, ready_epoch: int, late_facts: int, unmatched_inspections: int, facts_offset: int) -> None:
+        """Where the shared state stands."""
+        m = self.metrics
+        m.ready_epoch.set(ready_epoch)
+        m.late_facts.set(late_facts)
+        m.unmatched_inspections.set(unmatched_inspections)
+        m.facts_offset.set(facts_offset)
 
     def on_rules_reloaded(self, version: str, ok: bool) -> None:
         """The rule file was reloaded (``ok``) or a bad edit was rejected (old rules kept)."""

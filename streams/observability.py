@@ -13,6 +13,7 @@ registry), ``/healthz`` (liveness) and ``/readyz`` (readiness; 503 until ready).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from zeikan.streams.drift import DriftMonitor
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.metrics import PrometheusHooks, ZeikanMetrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,9 @@ def install_web_routes(
 
     @app.timer(settings.lag_interval_s, name="zeikan.observability.lag")
     async def sample_lag_timer() -> None:
-        if not app.rebalancing:
-            hooks.on_lag(await sample_lag(app.consumer))
+        try:
+            if not app.rebalancing:
+                hooks.on_lag(await sample_lag(app.consumer))
+        except Exception as exc:  # noqa: BLE001 - the broker may be away: lag is unknown, the worker goes on
+            log.warning("lag not sampled: %s: %s", type(exc).__name__, exc)
         hooks.on_ready(health.report().ready)

@@ -1,9 +1,10 @@
 """``zeikan replay``: the stream's decision logic over event files, in event-time order.
 
-The same engine (:mod:`zeikan.streams.engine`) and join state machine as the live
-workers, fed the merged history sorted by event time (declarations, then
-inspection results, then scans at equal times). ``decided_at`` is set to the
-decision's event time so a replay's output is reproducible byte for byte.
+The same engine (:mod:`zeikan.streams.engine`), shared state and join state machine
+as the live workers, epoch by epoch: the declarations of an event-time epoch are
+decided on the state of the epochs before it, then the epoch's declarations and
+inspection results are folded in. ``decided_at`` is set to the decision's event time
+so a replay's output is reproducible byte for byte.
 """
 
 from __future__ import annotations
@@ -19,19 +20,20 @@ from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS, SCANS
 from zeikan.schemas.jsonl import read_jsonl
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.core import DecisionEngine, HistoryEvent, explained_record, order_key
+from zeikan.streams.engine.core import DecisionEngine, explained_record
+from zeikan.streams.engine.facts import epoch_of
+from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.join import JoinBook
 from zeikan.streams.engine.post_scan import assess, needs_join, opening, post_scan_decision
 from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.errors import HistoryError
-from zeikan.streams.scoring import build_feature_state, build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 
 log = logging.getLogger(__name__)
 
 FILES = {DECLARATIONS.name: "declarations.jsonl", INSPECTION_RESULTS.name: "inspection-results.jsonl", SCANS.name: "scans.jsonl"}
 """History files read from a ``--history`` directory (only declarations are required)."""
 
-_SCAN_RANK = 2
 
 
 @dataclass
@@ -63,51 +65,63 @@ def read_history(directory: Path) -> History:
     return history
 
 
-def timeline(history: History) -> list[tuple[tuple[int, int, str], str, Mapping[str, Any]]]:
-    """Every event with its event-time sort key (the order the live stream is published in)."""
-    items: list[tuple[tuple[int, int, str], str, Mapping[str, Any]]] = []
-    items += [(order_key("declaration", d), "declaration", d) for d in history.declarations]
-    items += [(order_key("inspection", r), "inspection", r) for r in history.inspections]
-    items += [((int(s["scanned_at"]), _SCAN_RANK, str(s["scan_id"])), "scan", s) for s in history.scans]
+_RANK = {"declaration": 0, "inspection": 1, "scan": 2}
+_TIME = {"declaration": "filed_at", "inspection": "inspected_at", "scan": "scanned_at"}
+_ID = {"declaration": "declaration_id", "inspection": "inspection_id", "scan": "scan_id"}
+
+
+def event_order(history: History) -> list[tuple[tuple[int, int, str], str, Mapping[str, Any]]]:
+    """Every event with its (time, kind rank, id) key, sorted: the order a live feed publishes them in."""
+    items = [
+        ((int(r[_TIME[kind]]), _RANK[kind], str(r[_ID[kind]])), kind, r)
+        for kind, records in (("declaration", history.declarations), ("inspection", history.inspections), ("scan", history.scans))
+        for r in records
+    ]
     items.sort(key=lambda item: item[0])
     return items
 
 
-class Replayer:
-    """Runs the engine and the join over a timeline, yielding Decision records in order."""
+def timeline(history: History, epoch_ms: int) -> list[tuple[int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """(epoch, declarations, inspections, scans) per event-time epoch, in epoch order; scans by time within one."""
+    epochs: dict[int, tuple[list, list, list]] = {}
+    for index, (records, field_name) in enumerate(
+        ((history.declarations, "filed_at"), (history.inspections, "inspected_at"), (history.scans, "scanned_at"))
+    ):
+        for record in records:
+            epochs.setdefault(epoch_of(int(record[field_name]), epoch_ms), ([], [], []))[index].append(record)
+    out = []
+    for epoch in sorted(epochs):
+        decls, insps, scans = epochs[epoch]
+        scans.sort(key=lambda s: (int(s["scanned_at"]), str(s["scan_id"])))
+        out.append((epoch, decls, insps, scans))
+    return out
 
-    def __init__(self, engine: DecisionEngine, image_scorer: ImageScorer, config: EngineConfig, batch: int = 512) -> None:
+
+class Replayer:
+    """Runs the engine and the join over a history, epoch by epoch, yielding Decision records.
+
+    Exactly the live protocol with every source in step: the declarations of an epoch are
+    decided on the shared state of the epochs before it, then the epoch is folded.
+    """
+
+    def __init__(self, engine: DecisionEngine, image_scorer: ImageScorer, config: EngineConfig) -> None:
         self._engine = engine
         self._images = image_scorer
         self._config = config
         self._join = JoinBook(config.scan_lookback_ms)
         self._openings: dict[str, dict[str, Any]] = {}
-        self._batch = batch
 
-    def run(self, events: list[tuple[tuple[int, int, str], str, Mapping[str, Any]]]) -> Iterator[dict[str, Any]]:
-        """Decisions (PRE_ARRIVAL and POST_SCAN) of a sorted timeline."""
-        pending: list[HistoryEvent] = []
-        for _, kind, record in events:
-            if kind == "scan":
-                yield from self._flush(pending)
-                pending = []
-                yield from self._post_scan(self._join.on_scan(record))
-                continue
-            pending.append(HistoryEvent(kind, record))  # type: ignore[arg-type]
-            if len(pending) >= self._batch:
-                yield from self._flush(pending)
-                pending = []
-        yield from self._flush(pending)
-
-    def _flush(self, pending: list[HistoryEvent]) -> Iterator[dict[str, Any]]:
-        if not pending:
-            return
-        for verdict in self._engine.apply(pending):
-            yield explained_record(verdict, self._engine.scorer, int(verdict.declaration["filed_at"]))
-            if needs_join(verdict):
-                opened = opening(verdict, self._config)
-                self._openings[verdict.declaration_id] = opened
-                yield from self._post_scan(self._join.on_open(opened))
+    def run(self, epochs: list[tuple[int, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]) -> Iterator[dict[str, Any]]:
+        """Decisions (PRE_ARRIVAL and POST_SCAN) of a :func:`timeline`."""
+        for epoch, decls, insps, scans in epochs:
+            for verdict in self._engine.run_epoch(epoch, decls, insps):
+                yield explained_record(verdict, self._engine.scorer, int(verdict.declaration["filed_at"]))
+                if needs_join(verdict):
+                    opened = opening(verdict, self._config)
+                    self._openings[verdict.declaration_id] = opened
+                    yield from self._post_scan(self._join.on_open(opened))
+            for scan in scans:
+                yield from self._post_scan(self._join.on_scan(scan))
 
     def _post_scan(self, completed: list[tuple[str, list[Mapping[str, Any]]]]) -> Iterator[dict[str, Any]]:
         if not completed:
@@ -129,8 +143,9 @@ def replay(
     (reading the history's own ``images/`` store when it has one).
     """
     history = read_history(directory)
-    scorer = build_tabular_scorer(registry)
-    engine = DecisionEngine(build_feature_state(), scorer, lambda: rules, config, build_shadow_scorers(registry, shadow))
+    engine = DecisionEngine(
+        SharedState(config), build_tabular_scorer(registry), lambda: rules, build_shadow_scorers(registry, shadow)
+    )
     images = directory / "images"
     image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
-    return Replayer(engine, image_scorer, config).run(timeline(history)), history
+    return Replayer(engine, image_scorer, config).run(timeline(history, config.epoch_ms)), history

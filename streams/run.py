@@ -1,20 +1,26 @@
-"""``zeikan run``: broker, worker(s), a simulated day published in accelerated time, a live view.
+"""``zeikan run``: broker, worker(s), simulated days in accelerated time with a port that obeys zeikan, a live view.
 
 Everything runs locally:
 
-1. the demo day is simulated without images (about a second) so publishing can
-   start at once, while a background ``zeikan simulate`` of the same day (same
-   seed: the same scans) renders its X-ray images; the publisher swaps the
-   rendered scans in when it reaches the first scan (hours into the day);
-2. on a first start the model registry has no live model: a history is simulated
-   (``--train-days`` x ``--train-per-day``, no images) and a LightGBM model is
-   trained and promoted, with a progress bar (seconds);
-3. an :class:`EmbeddedBroker` and ``zeikan worker`` subprocesses (serving the
-   registry's live model and the committed ONNX image model) start, a publisher
-   thread replays the day at ``speed`` x real time and a rich view shows decisions
-   per stage and lane, the latest selections with their reasons, and the models.
+1. the world's history (``--train-days`` x ``--train-per-day``, legacy policy, no
+   images) is simulated once; on a first start the model registry has no live
+   model and a LightGBM model is trained on it and promoted, with a progress bar;
+2. an :class:`EmbeddedBroker` and ``zeikan worker`` subprocesses (serving the
+   registry's live model and the committed ONNX image model) start;
+3. warm start: the history is published in fast forward, so the engine's
+   capacity cuts and entity state are warm and day one selects at capacity;
+4. the next ``--days`` days of the same world are published at ``--speed`` x real
+   time by :class:`~zeikan.sim.live_traffic.DemoTraffic`, whose port obeys the
+   ``decisions`` topic: containers sent to SCAN are scanned (X-ray images rendered
+   into the image store), selections are inspected, the results published;
+5. a rich view shows both stages per lane, hit rates per lane (selected against
+   random), seizures and revenue recovered against what the legacy policy found on
+   the same declarations, the image model's POST_SCAN verdicts and the latest
+   selections with their reasons.
 
-Ctrl-C stops the publisher, the renderer, the workers (SIGTERM) and the broker.
+``--history DIR`` publishes a directory instead (paced, no port).
+
+Ctrl-C stops the publisher, the port, the workers (SIGTERM) and the broker.
 """
 
 from __future__ import annotations
@@ -27,11 +33,9 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from rich.console import Console, Group
@@ -42,15 +46,21 @@ from rich.text import Text
 
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.codec import codec_for
+from zeikan.sim.live_traffic import DemoTraffic, LoopTally
 from zeikan.sim.settings import SimSettings
 from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import read_history, timeline
+from zeikan.streams.replay import event_order, read_history
+from zeikan.ui.demo import start_demo_ui
 
 TOPIC_OF = {"declaration": "declarations", "inspection": "inspection-results", "scan": "scans"}
 LANES = ("RELEASE", "DOCUMENT_CHECK", "SCAN", "PHYSICAL_EXAM")
+SELECTED = LANES[1:]
 DAY_START = date(2026, 1, 1)
-"""First (event-time) day of the demo day; the training history ends the day before."""
+"""First (event-time) demo day; the world's history ends the day before."""
+TAIL_MS = 86_400_000
+"""Event time published after the last demo day (scans and results of its selections)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class RunSettings:
 
     workers: int = 1
     history: Path | None = None
-    """A history directory to publish instead of the simulated day."""
+    """A history directory to publish instead of the simulated days."""
     per_day: int = 2000
     seed: int = 7
     speed: float = 720.0
@@ -68,6 +78,20 @@ class RunSettings:
     registry: str = DEFAULT_REGISTRY
     train_days: int = 30
     train_per_day: int = 500
+    ui_port: int = 8080
+    """Port of the officers' web app (``zeikan ui``)."""
+    days: int = 1
+    images: bool = True
+
+    def world(self) -> SimSettings:
+        """The simulated world: the history days, then the demo days (same traders)."""
+        return SimSettings(seed=self.seed, days=self.train_days + self.days, per_day=self.per_day,
+                           start=DAY_START - timedelta(days=self.train_days))
+
+    def history_settings(self) -> SimSettings:
+        """The world's history (legacy policy): the training set and the warm start."""
+        return SimSettings(seed=self.seed, days=self.train_days, per_day=self.train_per_day,
+                           start=DAY_START - timedelta(days=self.train_days))
 
 
 @dataclass
@@ -80,16 +104,31 @@ class RunStatus:
     first_decision_s: float | None = None
 
 
-def _simulate_quietly(out: Path, settings: SimSettings, on_day: Callable[[int], None] | None = None) -> Path:
+def world_history(settings: RunSettings, console: Console) -> Path:
+    """The world's history directory, simulated (with a progress bar) unless already there for these settings."""
+    out = settings.workdir / "training-history"
+    marker = out / "settings.json"
+    wanted = json.dumps(settings.history_settings().__dict__, default=str, sort_keys=True)
+    if marker.is_file() and marker.read_text() == wanted:
+        return out
     from zeikan.sim.simulate import simulate
 
-    out.mkdir(parents=True, exist_ok=True)
-    simulate(settings, out, on_day=on_day)
+    days = settings.train_days
+    with Progress(*_columns(), console=console, transient=False) as progress:
+        task = progress.add_task(f"simulating the history: {days} days x {settings.train_per_day} declarations", total=days)
+        out.mkdir(parents=True, exist_ok=True)
+        simulate(settings.history_settings(), out, on_day=lambda _day: progress.advance(task))
+    marker.write_text(wanted)
     return out
 
 
-def ensure_model(registry: str, days: int, per_day: int, seed: int, workdir: Path, console: Console) -> str:
-    """The registry's live version; on a first start, simulate a history, train and promote a model."""
+def _columns() -> tuple:
+    return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn())
+
+
+def ensure_model(registry: str, history_dir: Path, console: Console) -> str:
+    """The registry's live version; on a first start, train a model on the history and promote it."""
     from zeikan.models.registry import ModelRegistry
 
     reg = ModelRegistry(registry)
@@ -101,14 +140,8 @@ def ensure_model(registry: str, days: int, per_day: int, seed: int, workdir: Pat
     from zeikan.models.training import train_tabular
 
     started = time.monotonic()
-    history_dir = workdir / "training-history"
-    settings = SimSettings(seed=seed + 1, days=days, per_day=per_day, start=DAY_START - timedelta(days=days))
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        sim_task = progress.add_task(f"no model in {registry}: simulating {days} days x {per_day} declarations", total=days)
-        _simulate_quietly(history_dir, settings, on_day=lambda _day: progress.advance(sim_task))
-        train_task = progress.add_task("features, LightGBM, calibration, registry", total=3)
+    with Progress(*_columns(), console=console, transient=False) as progress:
+        train_task = progress.add_task(f"no model in {registry}: features, LightGBM, calibration, registry", total=3)
         history = load_history(str(history_dir))
         progress.advance(train_task)
         model = train_tabular(history)
@@ -121,46 +154,9 @@ def ensure_model(registry: str, days: int, per_day: int, seed: int, workdir: Pat
     return info.version
 
 
-class RenderedScans:
-    """The demo day's X-ray images, rendered by a background ``zeikan simulate`` of the same day."""
-
-    def __init__(self, out: Path, per_day: int, seed: int) -> None:
-        self.out = out
-        out.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "zeikan.streams.cli", "simulate", "--out", str(out), "--days", "1",
-               "--seed", str(seed), "--per-day", str(per_day), "--images"]
-        self.process = subprocess.Popen(cmd, stdout=(out / "simulate.log").open("wb"), stderr=subprocess.STDOUT,
-                                        preexec_fn=lambda: os.nice(5))
-        self._scans: dict[str, dict[str, Any]] | None = None
-
-    def scans(self) -> dict[str, dict[str, Any]]:
-        """scan_id -> rendered ScanCompleted record (waits for the renderer; empty if it failed)."""
-        if self._scans is None:
-            ok = self.process.wait() == 0
-            self._scans = {str(s["scan_id"]): dict(s) for s in read_history(self.out).scans} if ok else {}
-        return self._scans
-
-    def rendered(self, scan: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The rendered version of an unrendered scan (the scan itself when it has no image)."""
-        return self.scans().get(str(scan["scan_id"]), scan)
-
-    def stop(self) -> None:
-        """Stop the renderer if it still runs."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-def paced_publish(
-    bootstrap: str,
-    history_dir: Path,
-    speed: float,
-    stop: threading.Event,
-    status: RunStatus,
-    resolve_scan: Callable[[Mapping[str, Any]], Mapping[str, Any]] = lambda scan: scan,
-) -> None:
+def paced_publish(bootstrap: str, history_dir: Path, speed: float, stop: threading.Event, status: RunStatus) -> None:
     """Publish the history in event-time order, ``speed`` x faster than its event times."""
-    events = timeline(read_history(history_dir))
+    events = event_order(read_history(history_dir))
     if not events:
         return
     first = events[0][0][0]
@@ -169,10 +165,6 @@ def paced_publish(
     for key, kind, record in events:
         if stop.is_set():
             return
-        if kind == "scan":
-            status.phase = "waiting for the X-ray renderer"
-            record = resolve_scan(record)
-            status.phase = "publishing"
         topic = TOPIC_OF[kind]
         batch.append((topic, codec_for(topic).encode(dict(record)), record_key(topic, dict(record))))
         due = started + (key[0] - first) / 1000.0 / speed
@@ -182,6 +174,18 @@ def paced_publish(
             stop.wait(max(0.0, due - time.monotonic()))
     if batch and not stop.is_set():
         status.published += publish(bootstrap, batch)
+
+
+def closed_loop_publish(bootstrap: str, traffic: DemoTraffic, stop: threading.Event, status: RunStatus) -> None:
+    """Warm start, then the demo days paced with the port acting on zeikan's decisions."""
+    status.phase = "warm start: publishing the history in fast forward"
+    status.published += traffic.warm_start(bootstrap, stop)
+    status.phase = "publishing the demo days; the port obeys zeikan"
+
+    def count(n: int) -> None:
+        status.published += n
+
+    traffic.run(bootstrap, stop, count)
 
 
 def _decisions_consumer(bootstrap: str) -> KafkaConsumer:
@@ -197,26 +201,71 @@ def _decisions_consumer(bootstrap: str) -> KafkaConsumer:
     return consumer
 
 
-def _view(counts: Counter, recent: deque, models: dict[str, str], urls: list[str], status: RunStatus) -> Group:
+@dataclass
+class ViewState:
+    """What the live view has seen on the decisions topic (demo days only when a tally is given)."""
+
+    counts: Counter = field(default_factory=Counter)
+    recent: deque = field(default_factory=lambda: deque(maxlen=6))
+    post_scan: deque = field(default_factory=lambda: deque(maxlen=5))
+    models: dict[str, str] = field(default_factory=dict)
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"
+
+
+def _loop_tables(tally: LoopTally, counts: Counter) -> list:
+    pre = sum(counts[("PRE_ARRIVAL", lane)] for lane in LANES)
+    selected = sum(counts[("PRE_ARRIVAL", lane)] for lane in SELECTED)
+    capacity = sum(EngineConfig().default_share.values())
+    hits = Table(title="hit rate per lane: selected by risk | random control sample", expand=True)
+    for column in ("lane", "risk: inspected", "risk: hit rate", "random: inspected", "random: hit rate"):
+        hits.add_column(column, justify="right")
+    for lane in SELECTED:
+        cells = []
+        for random in (False, True):
+            n = tally.inspected[(lane, random)]
+            cells += [str(n), _percent(tally.hits[(lane, random)], n)]
+        hits.add_row(lane, *cells)
+    results = Table(title="results so far, against the legacy policy on the same declarations", expand=True)
+    for column in ("policy", "inspections", "seizures", "revenue recovered"):
+        results.add_column(column, justify="right")
+    inspections = sum(tally.inspected.values())
+    results.add_row("zeikan", str(inspections), str(tally.seizures), f"{tally.revenue:,.0f} USD")
+    results.add_row("legacy", str(tally.legacy_inspections), str(tally.legacy_seizures), f"{tally.legacy_revenue:,.0f} USD")
+    clock = time.strftime("%Y-%m-%d %H:%M", time.gmtime(tally.clock_ms / 1000)) if tally.clock_ms else "-"
+    line = Text(f"event time {clock}; PRE_ARRIVAL selected {selected} of {pre} ({_percent(selected, pre)}, "
+                f"capacity {100 * capacity:.0f} %); {tally.scans} scans by the port")
+    return [line, hits, results]
+
+
+def _view(state: ViewState, urls: list[str], status: RunStatus, tally: LoopTally | None) -> Group:
     table = Table(title="zeikan decisions", expand=True)
     table.add_column("stage")
     for lane in LANES:
         table.add_column(lane, justify="right")
     for stage in ("PRE_ARRIVAL", "POST_SCAN"):
-        table.add_row(stage, *(str(counts[(stage, lane)]) for lane in LANES))
+        table.add_row(stage, *(str(state.counts[(stage, lane)]) for lane in LANES))
+    verdicts = Table(title="POST_SCAN verdicts (image model)", expand=True)
+    for column in ("declaration", "verdict", "image score", "reasons"):
+        verdicts.add_column(column, overflow="fold")
+    for d in state.post_scan:
+        image = d["scores"].get("image")
+        verdicts.add_row(d["declaration_id"], d["action"], "-" if image is None else f"{image:.2f}", "; ".join(d["reasons"][:2]))
     latest = Table(title="latest selections", expand=True)
     for column in ("declaration", "stage", "lane", "score", "reasons"):
         latest.add_column(column, overflow="fold")
-    for d in recent:
-        scores = f"{d['risk_score']:.2f}" + (f" (image {d['scores']['image']:.2f})" if d["scores"].get("image") is not None else "")
-        latest.add_row(d["declaration_id"], d["stage"], d["action"], scores, "; ".join(d["reasons"][:3]))
+    for d in state.recent:
+        latest.add_row(d["declaration_id"], d["stage"], d["action"], f"{d['risk_score']:.2f}", "; ".join(d["reasons"][:3]))
     first = "" if status.first_decision_s is None else f"; first decision {status.first_decision_s:.1f}s after start"
     lines = [
-        Text(f"{status.phase}: {status.published} events published, {sum(counts.values())} decisions{first}"),
-        Text("models: " + (", ".join(f"{k} {v}" for k, v in sorted(models.items())) or "-")),
+        Text(f"{status.phase}: {status.published} events published, {sum(state.counts.values())} decisions{first}"),
+        Text("models: " + (", ".join(f"{k} {v}" for k, v in sorted(state.models.items())) or "-")),
         Text("metrics: " + "  ".join(urls)),
     ]
-    return Group(table, latest, *lines)
+    loop = _loop_tables(tally, state.counts) if tally is not None else []
+    return Group(table, *loop, verdicts, latest, *lines)
 
 
 def _start_workers(settings: RunSettings, bootstrap: str) -> list[subprocess.Popen]:
@@ -245,8 +294,19 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
+def _traffic(settings: RunSettings, history_dir: Path) -> DemoTraffic:
+    render = None
+    if settings.images:
+        from zeikan.sim.cli import image_renderer
+
+        render = image_renderer()
+    images_dir = settings.workdir.resolve() / "images"
+    return DemoTraffic(settings.world(), settings.train_days, settings.days, history_dir, images_dir, render,
+                       settings.speed, TAIL_MS)
+
+
 def run_pipeline(settings: RunSettings, started: float | None = None) -> RunStatus:
-    """Run the whole pipeline until the day is decided and quiet, or Ctrl-C; returns the final status.
+    """Run the whole pipeline until the days are decided and quiet, or Ctrl-C; returns the final status.
 
     ``started`` (``time.monotonic()``) is when the command started: the view reports
     the first decision's delay from it.
@@ -255,66 +315,80 @@ def run_pipeline(settings: RunSettings, started: float | None = None) -> RunStat
     status = RunStatus(started=started if started is not None else time.monotonic())
     workdir = settings.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    renderer: RenderedScans | None = None
-    if settings.history is None:
-        day = SimSettings(seed=settings.seed, days=1, per_day=settings.per_day, start=DAY_START)
-        history_dir = _simulate_quietly(workdir / "day", day)
-        renderer = RenderedScans(workdir / "day-images", settings.per_day, settings.seed)
-    else:
-        history_dir = settings.history
     procs: list[subprocess.Popen] = []
     stop = threading.Event()
+    traffic: DemoTraffic | None = None
     try:
-        ensure_model(settings.registry, settings.train_days, settings.train_per_day, settings.seed, workdir, console)
+        history_dir = world_history(settings, console)
+        ensure_model(settings.registry, history_dir, console)
+        if settings.history is None:
+            traffic = _traffic(settings, history_dir)
         with EmbeddedBroker(port=0, log_path=workdir / "tansu.log") as broker:
             procs = _start_workers(settings, broker.bootstrap)
+            ui_proc, ui_line = start_demo_ui(broker.bootstrap, workdir, settings.ui_port, workdir.resolve() / "images",
+                                             os.environ.get("ZEIKAN_RULES", ""))
+            procs.append(ui_proc)
+            console.print(ui_line)
             urls = [f"http://127.0.0.1:{settings.web_port + i}/metrics" for i in range(settings.workers)]
             console.print(f"broker {broker.bootstrap}; {settings.workers} worker(s), logs in {workdir}")
-            resolve = renderer.rendered if renderer else (lambda scan: scan)
-            publisher = threading.Thread(
-                target=paced_publish, args=(broker.bootstrap, history_dir, settings.speed, stop, status, resolve), daemon=True
-            )
+            threads = [threading.Thread(target=paced_publish, daemon=True,
+                                        args=(broker.bootstrap, settings.history, settings.speed, stop, status))]
+            if traffic is not None:
+                threads = [threading.Thread(target=closed_loop_publish, args=(broker.bootstrap, traffic, stop, status),
+                                            daemon=True),
+                           threading.Thread(target=traffic.run_port, args=(stop,), daemon=True)]
             status.phase = "publishing"
-            publisher.start()
+            for thread in threads:
+                thread.start()
             try:
-                _watch(broker.bootstrap, publisher, status, urls, console)
+                _watch(broker.bootstrap, threads[0], status, urls, console, traffic)
             finally:
                 stop.set()
-                publisher.join(10)
+                for thread in threads:
+                    thread.join(10)
     except KeyboardInterrupt:
         console.print("stopping...")
     finally:
         stop.set()
         _stop(procs)
-        if renderer:
-            renderer.stop()
     if status.first_decision_s is not None:
-        console.print(json.dumps({"first_decision_s": round(status.first_decision_s, 2), "published": status.published}))
+        summary = {"first_decision_s": round(status.first_decision_s, 2), "published": status.published}
+        if traffic is not None:
+            t = traffic.tally
+            summary.update(seizures=t.seizures, revenue_recovered=round(t.revenue, 2), legacy_seizures=t.legacy_seizures,
+                           legacy_revenue_recovered=round(t.legacy_revenue, 2))
+        console.print(json.dumps(summary))
     return status
 
 
-def _watch(bootstrap: str, publisher: threading.Thread, status: RunStatus, urls: list[str], console: Console) -> None:
-    counts: Counter = Counter()
-    recent: deque = deque(maxlen=8)
-    models: dict[str, str] = {}
+def _watch(bootstrap: str, publisher: threading.Thread, status: RunStatus, urls: list[str], console: Console,
+           traffic: DemoTraffic | None) -> None:
+    state = ViewState()
+    tally = traffic.tally if traffic is not None else None
     codec = codec_for("decisions")
     consumer = _decisions_consumer(bootstrap)
     try:
-        with Live(_view(counts, recent, models, urls, status), console=console, refresh_per_second=4) as live:
+        with Live(_view(state, urls, status, tally), console=console, refresh_per_second=4) as live:
             idle_since = time.monotonic()
             while publisher.is_alive() or time.monotonic() - idle_since < 10:
                 for messages in consumer.poll(timeout_ms=250).values():
                     for message in messages:
                         d = codec.decode(message.value)
+                        idle_since = time.monotonic()
+                        if traffic is not None:
+                            if int(d["event_time"]) < traffic.tally.demo_start_ms:
+                                continue
+                            traffic.offer(d)
                         if status.first_decision_s is None:
                             status.first_decision_s = time.monotonic() - status.started
-                        counts[(d["stage"], d["action"])] += 1
-                        models.update(d["model_versions"])
+                        state.counts[(d["stage"], d["action"])] += 1
+                        state.models.update(d["model_versions"])
+                        if d["stage"] == "POST_SCAN":
+                            state.post_scan.appendleft(d)
                         if d["action"] != "RELEASE":
-                            recent.appendleft(d)
-                        idle_since = time.monotonic()
+                            state.recent.appendleft(d)
                 if not publisher.is_alive():
                     status.phase = "published; waiting for the last decisions"
-                live.update(_view(counts, recent, models, urls, status))
+                live.update(_view(state, urls, status, tally))
     finally:
         consumer.close()

@@ -44,8 +44,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from zeikan.features.base import FeatureState
-from zeikan.features.online import OnlineFeatureState
 from zeikan.models.base import UNASSESSED_KINDS, Explanation, FeatureRow, ImageAssessment, ImageScorer, TabularScorer
 from zeikan.models.errors import ModelNotFoundError
 from zeikan.models.heuristic import HeuristicTabularScorer
@@ -299,7 +297,3 @@ async def assess_off_loop(
     """
     return await asyncio.to_thread(assess, scorer, completed)
 
-
-def build_feature_state() -> FeatureState:
-    """A fresh, empty online feature state (in memory, rebuilt from the topics on start)."""
-    return OnlineFeatureState()

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from zeikan.models.registry import DEFAULT_REGISTRY
+from zeikan.schemas.limits import Limits
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.env_settings import settings_from_env
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
@@ -50,10 +51,21 @@ class WorkerSettings:
     agent_fetch_wait_ms: int = 10
     """Longest the agents' (group consumer's) fetch waits at the end of the log; Faust's own is 1500
     and Tansu holds a fetch that long even when records arrive (``ZEIKAN_AGENT_FETCH_WAIT_MS``)."""
-    decision_wait_s: float = 300.0
-    """Longest a declaration waits for the global history to reach it (``ZEIKAN_DECISION_WAIT_S``)."""
-    board_size: int = 100_000
-    """Verdicts kept for declarations not yet emitted (``ZEIKAN_BOARD_SIZE``)."""
+    marker_interval_s: float = 0.05
+    """Seconds between checks that close idle partitions' epochs (``ZEIKAN_MARKER_INTERVAL_S``)."""
+    snapshot_store: str = ""
+    """Where shared-state snapshots go: a folder or any fsspec URL such as ``s3://bucket/zeikan``;
+    empty = ``<workdir>/snapshots``; ``none`` = no snapshots (``ZEIKAN_SNAPSHOT_STORE``)."""
+    snapshot_every: int = 50_000
+    """Facts folded between two snapshots (``ZEIKAN_SNAPSHOT_EVERY``)."""
+    snapshot_min_s: float = 10.0
+    """Least seconds between two snapshots (``ZEIKAN_SNAPSHOT_MIN_S``)."""
+    snapshot_keep: int = 3
+    """Snapshots kept, newest first (``ZEIKAN_SNAPSHOT_KEEP``)."""
+    stall_s: float = 15.0
+    """Not ready when waiting work did not move for this long (``ZEIKAN_STALL_S``)."""
+    broker_timeout_s: float = 3.0
+    """Not ready when the broker has not answered a fetch for this long (``ZEIKAN_BROKER_TIMEOUT_S``)."""
     overdue_interval_s: float = 2.0
     """Seconds between scan-deadline checks (``ZEIKAN_OVERDUE_INTERVAL_S``)."""
     rules_check_s: float = 1.0
@@ -79,8 +91,13 @@ class WorkerSettings:
         "commit_interval_s": "ZEIKAN_COMMIT_INTERVAL_S",
         "fetch_wait_ms": "ZEIKAN_FETCH_WAIT_MS",
         "agent_fetch_wait_ms": "ZEIKAN_AGENT_FETCH_WAIT_MS",
-        "decision_wait_s": "ZEIKAN_DECISION_WAIT_S",
-        "board_size": "ZEIKAN_BOARD_SIZE",
+        "marker_interval_s": "ZEIKAN_MARKER_INTERVAL_S",
+        "snapshot_store": "ZEIKAN_SNAPSHOT_STORE",
+        "snapshot_every": "ZEIKAN_SNAPSHOT_EVERY",
+        "snapshot_min_s": "ZEIKAN_SNAPSHOT_MIN_S",
+        "snapshot_keep": "ZEIKAN_SNAPSHOT_KEEP",
+        "stall_s": "ZEIKAN_STALL_S",
+        "broker_timeout_s": "ZEIKAN_BROKER_TIMEOUT_S",
         "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
         "rules_check_s": "ZEIKAN_RULES_CHECK_S",
         "registry": "ZEIKAN_REGISTRY",
@@ -89,10 +106,10 @@ class WorkerSettings:
     }
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "board_size", "web_port", "agent_fetch_wait_ms"):
+        for name in ("batch_size", "web_port", "agent_fetch_wait_ms", "snapshot_every", "snapshot_keep"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
-        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "decision_wait_s", "model_poll_s"):
+        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s"):
             if not getattr(self, name) > 0:
                 raise InvalidSetting(name, getattr(self, name), "a number of seconds > 0")
         if self.heartbeat_s >= self.session_timeout_s:
@@ -102,6 +119,20 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> WorkerSettings:
         """Flags (``None`` = not given) win over ``env`` (default ``os.environ``), then defaults."""
         return settings_from_env(cls, env, flags)
+
+    @property
+    def snapshots(self) -> bool:
+        """Whether snapshots are written (``ZEIKAN_SNAPSHOT_STORE=none`` turns them off)."""
+        return self.snapshot_store.lower() != "none"
+
+    def snapshot_url(self) -> str:
+        """The snapshot store's URL."""
+        return self.snapshot_store or str(Path(self.workdir) / "snapshots")
+
+    @staticmethod
+    def limits() -> Limits:
+        """Input limits (``ZEIKAN_MAX_*``; see :class:`zeikan.schemas.limits.Limits`)."""
+        return Limits.from_env()
 
     def load_engine_config(self) -> EngineConfig:
         """The engine configuration: defaults, overridden by ``engine_config`` when set."""

@@ -8,7 +8,7 @@ from functools import partial
 from faust.worker import Worker
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.app import create_pipeline
+from zeikan.streams.app import Pipeline, create_pipeline
 from zeikan.streams.kafka_config import KafkaSettings
 from zeikan.streams.kafka_io import check_reachable, ensure_topics
 from zeikan.streams.settings import WorkerSettings
@@ -26,9 +26,21 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "
         ObservabilitySettings.from_env(), metadata_for=partial(registry_metadata, settings.registry)
     )
     pipeline = create_pipeline(settings, kafka, hooks)
+    ensure_topics(kafka.bootstrap, [pipeline.topics.facts], 1, kafka.replication)
+    health.extra_checks = partial(readiness_checks, pipeline)
     install_web_routes(pipeline.app, hooks, health)
     logging.getLogger("zeikan").setLevel(loglevel.upper())
     worker = Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True, redirect_stdouts=False)
     # Faust's progress spinner sets the root logger to DEBUG, so every library debug call built a record
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+def readiness_checks(pipeline: Pipeline) -> dict[str, bool]:
+    """The pipeline's own readiness checks: shared state caught up, broker answering, waiting work moving."""
+    settings, follower = pipeline.settings, pipeline.follower
+    return {
+        "state_caught_up": follower.caught_up.is_set(),
+        "broker_reachable": follower.reachable(settings.broker_timeout_s),
+        "making_progress": not pipeline.decider.stalled(settings.stall_s),
+    }

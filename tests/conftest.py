@@ -9,6 +9,10 @@
 * ``fresh_broker`` (factory): a broker of the test's own with the contract topic names
   (for code that uses the contract names, such as the CLI); stopped at test end.
   A Tansu broker starts in well under a second.
+* ``durable_broker`` (factory): like ``fresh_broker`` but on durable storage (a local S3
+  server on a folder of the test's own): ``broker.kill()`` SIGKILLs Tansu only,
+  ``broker.start()`` brings it back on the same port and storage, ``broker.restart()``
+  stops and starts both processes; stopped at test end.
 
 Tests that use any of them are marked ``integration`` automatically, so
 ``pytest -m "not integration"`` runs the broker-free layer only.
@@ -26,7 +30,7 @@ from zeikan.schemas.contract import TOPICS
 from zeikan.streams.broker import EmbeddedBroker
 from zeikan.streams.kafka_io import ensure_topics
 
-BROKER_FIXTURES = frozenset({"broker", "fresh_topics", "fresh_broker"})
+BROKER_FIXTURES = frozenset({"broker", "fresh_topics", "fresh_broker", "durable_broker"})
 _topic_serial = itertools.count(1)
 
 
@@ -66,6 +70,25 @@ def fresh_broker(tmp_path: Path) -> Iterator[Callable[..., EmbeddedBroker]]:
     def make(partitions: int = 8, topics: Iterable[str] = tuple(TOPICS)) -> EmbeddedBroker:
         log_path = tmp_path / f"tansu-{len(started)}.log"
         one = EmbeddedBroker(partitions=partitions, topics=topics, log_path=log_path)
+        started.append(one.start())
+        return one
+
+    yield make
+    for one in started:
+        one.stop()
+
+
+@pytest.fixture
+def durable_broker(tmp_path: Path) -> Iterator[Callable[..., EmbeddedBroker]]:
+    """Factory: ``durable_broker(partitions=8, topics=contract topics)`` -> a started durable broker.
+
+    Its data directory is ``broker.data_dir`` (under ``tmp_path``), its Tansu log ``broker.log_path``.
+    """
+    started: list[EmbeddedBroker] = []
+
+    def make(partitions: int = 8, topics: Iterable[str] = tuple(TOPICS)) -> EmbeddedBroker:
+        data_dir = tmp_path / f"broker-{len(started)}"
+        one = EmbeddedBroker(partitions=partitions, topics=topics, storage="durable", data_dir=data_dir)
         started.append(one.start())
         return one
 

@@ -1,21 +1,46 @@
-"""What every agent does the same way: decode + validate a batch, dead-letter failures, send and flush."""
+"""What every agent does the same way (one batch runner for all of them).
+
+* **Admission**: each raw record goes through :func:`zeikan.schemas.admission.admit`
+  (limits before decoding, schema, meaning, event-time plausibility); a refusal is a
+  dead letter that always fits the producer's limit (:mod:`zeikan.schemas.dead_letters`).
+* **Per-record guard**: :meth:`BatchRunner.guard` turns any exception of one record's
+  step into a ``PROCESSING`` dead letter naming the step; the batch goes on.
+* **Commits only after the outcome**: a batch's events are held (their Faust message
+  reference count raised) until everything they produced is acknowledged by the
+  broker; only then are they acked, so a crash mid-batch re-delivers, never skips.
+* **Broker outages**: sends are retried with backoff until the broker answers again
+  (while the worker still owns the partition); the process never exits over it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from faust.types import EventT, TopicT
+import faust
+from faust.types import TP, EventT, TopicT
 
+from zeikan.schemas.admission import admit
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS
-from zeikan.schemas.errors import ValidationError
-from zeikan.schemas.validation import validate
+from zeikan.schemas.dead_letters import Source, dead_letter_record
+from zeikan.schemas.errors import ErrorKind, ValidationError
+from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
 from zeikan.streams.hooks import PipelineHooks
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""Waits between send attempts while the broker does not answer."""
+
+Headers = list[tuple[str, bytes]]
 
 
 def now_ms() -> int:
@@ -23,78 +48,152 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """A valid record and the Kafka event it came in."""
-
-    record: dict[str, Any]
-    event: EventT
+def event_key(event: EventT) -> str:
+    """An event's key as text."""
+    key = event.key
+    return key.decode() if isinstance(key, (bytes, bytearray)) else str(key)
 
 
-def dead_letter(event: EventT, kind: str, message: str) -> dict[str, Any]:
-    """The DeadLetter record of ``event`` (source topic, partition, offset, key, raw bytes, reason)."""
+def dead_letter(event: EventT, kind: str, message: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The DeadLetter record of ``event``: source position and key, reason, size and sha256 of the raw
+    bytes and as much of them as fits ``limits.dead_letter_max_bytes`` (see :mod:`zeikan.schemas.dead_letters`)."""
     msg = event.message
     raw = msg.value if isinstance(msg.value, (bytes, bytearray)) else bytes(str(msg.value), "utf-8")
-    return {
-        "source_topic": str(msg.topic),
-        "partition": int(msg.partition),
-        "offset": int(msg.offset),
-        "key": msg.key if isinstance(msg.key, (bytes, type(None))) else bytes(str(msg.key), "utf-8"),
-        "raw": bytes(raw),
-        "error_kind": kind,
-        "error_message": message[:2000],
-        "failed_at": now_ms(),
-    }
+    key = msg.key if isinstance(msg.key, (bytes, type(None))) else bytes(str(msg.key), "utf-8")
+    source = Source(str(msg.topic), int(msg.partition), int(msg.offset), key)
+    return dead_letter_record(raw, source, kind, message, failed_at=now_ms(), limits=limits)
 
 
+@dataclass
+class _Record:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers | None
+    future: Any = None
+
+
+@dataclass
 class Outbox:
-    """Sends records through the app's producer without awaiting each one, then waits for all at once.
+    """Records to send for one batch; :meth:`flush` returns once the broker acknowledged all of them.
 
-    It bypasses ``Topic.send`` (Faust's per-message machinery costs ~0.4 ms a
-    record): values that are not bytes are JSON-encoded here.
+    It bypasses ``Topic.send`` (Faust's per-message machinery costs ~0.4 ms a record);
+    values that are not bytes are JSON-encoded here.
     """
 
-    def __init__(self, dead_letters: TopicT, hooks: PipelineHooks) -> None:
-        self._dead_letters = dead_letters
-        self._producer = dead_letters.app.producer
-        self._codec = codec_for(DEAD_LETTERS.name)
-        self._hooks = hooks
-        self._pending: list[asyncio.Future] = []
+    runner: BatchRunner
+    _records: list[_Record] = field(default_factory=list)
 
-    async def send(self, topic: TopicT, key: Any, value: Any) -> None:
-        """Queue one record (delivery awaited by :meth:`flush`)."""
+    async def send(self, topic: TopicT | str, key: bytes | None, value: Any, headers: Headers | None = None) -> None:
+        """Queue one record; it is sent at once, its delivery awaited by :meth:`flush`."""
         if not isinstance(value, (bytes, bytearray)):
             value = json.dumps(value, separators=(",", ":")).encode()
-        name = topic.get_topic_name()
-        self._pending.append(await self._producer.send(name, key, value, None, None, None))
+        name = topic if isinstance(topic, str) else topic.get_topic_name()
+        record = _Record(name, key, bytes(value), headers)
+        self._records.append(record)
+        try:
+            record.future = await self.runner.producer.send(name, key, record.value, None, None, headers)
+        except Exception:  # noqa: BLE001 - the broker is away: flush retries it
+            record.future = None
 
     async def dead_letter(self, event: EventT, kind: str, message: str) -> None:
         """Queue the dead letter of ``event``."""
-        record = dead_letter(event, kind, message)
-        self._hooks.on_dead_letter(record["source_topic"], kind)
-        await self.send(self._dead_letters, record["source_topic"].encode(), self._codec.encode(record))
+        record = dead_letter(event, kind, message, self.runner.limits)
+        self.runner.hooks.on_dead_letter(record["source_topic"], kind)
+        await self.send(DEAD_LETTERS.name, record["source_topic"].encode(), self.runner.dead_letter_codec.encode(record))
 
-    async def flush(self) -> None:
-        """Wait until everything queued is acknowledged by the broker (before the batch is acked)."""
-        pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
+    async def flush(self, still_owned: Callable[[], bool] = lambda: True) -> bool:
+        """Wait for every queued record, re-sending through outages; False if ownership was lost meanwhile."""
+        attempt = 0
+        while self._records:
+            try:
+                for record in self._records:
+                    if record.future is None:
+                        record.future = await self.runner.producer.send(
+                            record.topic, record.key, record.value, None, None, record.headers
+                        )
+                await asyncio.gather(*(r.future for r in self._records))
+                self._records.clear()
+            except Exception as exc:  # noqa: BLE001 - any send failure: retry, never drop
+                for record in self._records:
+                    record.future = None
+                if not still_owned():
+                    self._records.clear()
+                    return False
+                wait = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                attempt += 1
+                self.runner.hooks.on_send_retry(type(exc).__name__)
+                log.warning("send failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, wait)
+                await asyncio.sleep(wait)
+        return True
 
 
-async def decode_batch(events: Sequence[EventT], topic: str, outbox: Outbox, hooks: PipelineHooks) -> list[Decoded]:
-    """Decode and validate a batch of raw events; the bad ones go to dead-letters, never stop the batch."""
-    codec = codec_for(topic)
-    good: list[Decoded] = []
-    for event in events:
+class BatchRunner:
+    """The one batch runner every agent uses: hold, guard, send, ack (see the module docstring)."""
+
+    def __init__(self, app: faust.App, hooks: PipelineHooks, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.app = app
+        self.hooks = hooks
+        self.limits = limits
+        self.dead_letter_codec = codec_for(DEAD_LETTERS.name)
+        self.processed: dict[TP, int] = {}
+        """Per partition: the offset after the last event whose outcome is delivered."""
+
+    @property
+    def producer(self) -> Any:
+        """The app's producer."""
+        return self.app.producer
+
+    def outbox(self) -> Outbox:
+        """A fresh outbox for one batch."""
+        return Outbox(self)
+
+    def owned(self, tps: Iterable[TP]) -> Callable[[], bool]:
+        """A check that this worker still owns every partition of ``tps``."""
+        wanted = set(tps)
+
+        def check() -> bool:
+            return wanted <= set(self.app.consumer.assignment())
+
+        return check
+
+    @staticmethod
+    def hold(events: Sequence[EventT]) -> None:
+        """Keep ``events`` un-acked past the end of their ``take_events`` batch (until :meth:`ack`)."""
+        for event in events:
+            event.message.incref()
+
+    def ack(self, events: Iterable[EventT]) -> None:
+        """Release held events: their offsets may be committed now."""
+        for event in events:
+            message = event.message
+            event.ack()
+            self.processed[message.tp] = max(self.processed.get(message.tp, 0), message.offset + 1)
+
+    def admit(self, topic: str, event: EventT) -> dict[str, Any]:
+        """The valid record of ``event``; raises ValidationError (its kind is the dead-letter kind)."""
+        value = event.message.value
+        if not isinstance(value, (bytes, bytearray)):
+            raise ValidationError(ErrorKind.DECODE, "", f"expected bytes, got {type(value).__name__}", topic)
+        return admit(topic, bytes(value), now_ms(), self.limits)
+
+    async def guard(self, outbox: Outbox, event: EventT, step: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one record's step; a failure becomes its dead letter (None is returned)."""
         try:
-            record = codec.decode(event.value)
-            validate(topic, record)
+            return await work()
         except ValidationError as exc:
             await outbox.dead_letter(event, exc.kind, str(exc))
-            continue
-        good.append(Decoded(record, event))
-    hooks.on_decoded(topic, len(good))
-    return good
+        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the agent
+            log.exception("%s failed on %s[%d]@%d", step, event.message.topic, event.message.partition, event.message.offset)
+            await outbox.dead_letter(event, ErrorKind.PROCESSING, f"{step}: {type(exc).__name__}: {exc}")
+        return None
+
+    async def finish(self, outbox: Outbox, events: Sequence[EventT]) -> bool:
+        """Deliver the batch's outcome, then ack its events; False when its partitions moved away."""
+        delivered = await outbox.flush(self.owned({e.message.tp for e in events}))
+        if delivered:
+            self.ack(events)
+        return delivered
 
 
 def put(stream: Any, table: Any, key: str, value: Any, event: EventT) -> None:

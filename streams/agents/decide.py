@@ -1,27 +1,34 @@
-"""PRE_ARRIVAL: take the engine's verdict, explain selections, emit decisions; dead-letter bad declarations.
+"""PRE_ARRIVAL: admit each declaration once, decide it on the shared state of its epoch, publish, then fold.
 
-The verdict comes from the worker's history follower (global, event-time
-ordered), which also decoded and validated every message: this agent looks up
-what the follower read at each offset (a declaration id, or why the message was
-rejected) instead of decoding it again, and only owns its partitions' output. A
-declaration sent to
-SCAN also opens its join: one request per container on the container-keyed
-topic and the opening on the declaration-keyed topic.
+Each worker decides only the declarations of the partitions it owns. A declaration
+of epoch ``e`` waits (in its partition's queue, un-acked) until the shared state has
+folded every epoch before ``e``; the queue keeps the partition's order, so a
+waiting partition never blocks another. Per decided batch, in this order:
+
+1. decisions, join openings and dead letters are sent and acknowledged;
+2. then the declarations' facts and the partition's marker go to the facts log;
+3. then the events are acked (their offsets may be committed).
+
+A declaration already folded with the same content is a duplicate: nothing is
+re-emitted. One with the same id and other content is a ``CONFLICT`` dead letter.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECISIONS, DECLARATIONS
+from zeikan.schemas.errors import ErrorKind
 from zeikan.streams.agents.common import Outbox, now_ms
-from zeikan.streams.board import Rejected, VerdictBoard
 from zeikan.streams.engine.core import explained_record
+from zeikan.streams.engine.facts import Fact, content_digest, encode_fact, epoch_of, source_name
 from zeikan.streams.engine.join import scan_request
 from zeikan.streams.engine.post_scan import needs_join, opening
 
@@ -29,65 +36,184 @@ if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
 
-async def declaration_ids(
-    events: Sequence[EventT], board: VerdictBoard, outbox: Outbox, wait_s: float
-) -> list[tuple[EventT, str]]:
-    """(event, declaration id) of the valid messages, as the follower read them; the others are dead-lettered."""
-    positions = [(event.message.partition, event.message.offset) for event in events]
-    reads = await board.wait_for_reads(positions, wait_s)
-    out = []
-    for event, position in zip(events, positions):
-        outcome = reads.get(position)
-        if isinstance(outcome, Rejected):
-            await outbox.dead_letter(event, outcome.kind, outcome.message)
-        elif outcome is None:
-            await outbox.dead_letter(
-                event, "PROCESSING", f"the history follower has not read this message within {wait_s:.0f}s (or evicted it; "
-                "raise ZEIKAN_BOARD_SIZE)",
-            )
-        else:
-            out.append((event, outcome))
-    return out
+@dataclass(frozen=True)
+class Admitted:
+    """A valid declaration waiting in its partition's queue."""
+
+    event: EventT
+    record: dict[str, Any]
+    digest: str
+    epoch: int
+
+
+class Decider:
+    """Per-partition queues of admitted declarations, decided as their epochs become decidable."""
+
+    def __init__(self, p: Pipeline) -> None:
+        self.p = p
+        self.queues: dict[TP, deque[Admitted]] = {}
+        self.max_epoch: dict[TP, int] = {}
+        self._lock = asyncio.Lock()
+        self._codec = codec_for(DECISIONS.name)
+        self.last_progress = time.monotonic()
+        self._recent: dict[str, tuple[str, int]] = {}
+        """Declarations decided here but maybe not folded yet: id -> (digest, epoch)."""
+
+    def waiting(self) -> int:
+        """Declarations waiting for their epoch."""
+        return sum(len(q) for q in self.queues.values())
+
+    def stalled(self, within_s: float) -> bool:
+        """Whether declarations wait and none was decided for ``within_s`` seconds."""
+        return self.waiting() > 0 and time.monotonic() - self.last_progress > within_s
+
+    def idle(self, tp: TP) -> bool:
+        """Whether nothing of ``tp`` is waiting or being decided."""
+        return not self.queues.get(tp) and not self._lock.locked()
+
+    def revoke(self, tps: set[TP]) -> None:
+        """Forget the queues of partitions this worker no longer owns (their new owner re-reads them)."""
+        for tp in tps:
+            self.queues.pop(tp, None)
+            self.max_epoch.pop(tp, None)
+
+    async def on_batch(self, events: list[EventT]) -> None:
+        """Admit a batch from the stream and decide what can be decided."""
+        runner = self.p.runner
+        runner.hold(events)
+        outbox = runner.outbox()
+        refused: list[EventT] = []
+        epoch_ms = self.p.config.epoch_ms
+        for event in events:
+            record = await runner.guard(outbox, event, "admit", _admitter(runner, event))
+            if record is None:
+                refused.append(event)
+                continue
+            epoch = epoch_of(int(record["filed_at"]), epoch_ms)
+            tp = event.message.tp
+            self.queues.setdefault(tp, deque()).append(Admitted(event, record, content_digest(DECLARATIONS.name, record), epoch))
+            self.max_epoch[tp] = max(self.max_epoch.get(tp, epoch), epoch)
+        self.p.hooks.on_decoded(DECLARATIONS.name, len(events) - len(refused))
+        await self.process(outbox, refused)
+
+    async def process(self, outbox: Outbox | None = None, refused: list[EventT] | None = None) -> None:
+        """Decide every queued declaration whose epoch is decidable now, then publish facts and markers."""
+        p = self.p
+        outbox = outbox or p.runner.outbox()
+        refused = refused or []
+        async with self._lock:
+            started = time.perf_counter()
+            ready = self._pop_ready() if p.follower.caught_up.is_set() else []
+            fresh, skipped = await self._screen(outbox, ready)
+            verdicts = p.engine.decide([a.record for a in fresh], [a.digest for a in fresh]) if fresh else []
+            decided = []
+            for admitted, verdict in zip(fresh, verdicts):
+                record = await p.runner.guard(outbox, admitted.event, "decide", _emit(self, outbox, verdict))
+                if record is not None:
+                    decided.append((admitted, verdict, record))
+            done_events = [a.event for a in ready] + refused
+            if not await outbox.flush(p.runner.owned({e.message.tp for e in done_events})):
+                return
+            facts = p.runner.outbox()
+            for admitted, verdict, _ in decided:
+                fact = Fact("declaration", _source(admitted.event), admitted.epoch, admitted.record, verdict.outcome())
+                value, headers = encode_fact(fact, bytes(admitted.event.message.value))
+                await facts.send(p.topics.facts, admitted.record["declaration_id"].encode(), value, headers)
+                self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
+            await p.markers.close_partitions(facts, self)
+            if not await p.runner.finish(facts, done_events):
+                return
+            self._forget_folded()
+            if ready or not self.waiting():
+                self.last_progress = time.monotonic()
+            if decided:
+                p.hooks.on_decisions([r for _, _, r in decided])
+                p.hooks.on_features([v.features for _, v, _ in decided])
+            p.hooks.on_waiting(self.waiting())
+            if ready or refused:
+                p.hooks.on_batch_latency("decide", time.perf_counter() - started)
+
+    def head_epoch(self, tp: TP) -> int | None:
+        """Epoch of the first declaration waiting on ``tp`` (None when none waits)."""
+        queue = self.queues.get(tp)
+        return queue[0].epoch if queue else None
+
+    def _pop_ready(self) -> list[Admitted]:
+        state = self.p.state
+        ready: list[Admitted] = []
+        for queue in self.queues.values():
+            while queue and state.decidable(queue[0].epoch):
+                ready.append(queue.popleft())
+        return ready
+
+    async def _screen(self, outbox: Outbox, ready: list[Admitted]) -> tuple[list[Admitted], list[Admitted]]:
+        """Split off duplicates (already decided: nothing to emit) and conflicts (dead-lettered)."""
+        fresh: list[Admitted] = []
+        skipped: list[Admitted] = []
+        batch: dict[str, str] = {}
+        for admitted in ready:
+            decl_id = str(admitted.record["declaration_id"])
+            known = batch.get(decl_id) or self.p.state.known(decl_id) or self._recent.get(decl_id, (None, 0))[0]
+            if known is None:
+                batch[decl_id] = admitted.digest
+                fresh.append(admitted)
+            elif known == admitted.digest:
+                skipped.append(admitted)
+            else:
+                skipped.append(admitted)
+                await outbox.dead_letter(
+                    admitted.event, ErrorKind.CONFLICT,
+                    f"declaration {decl_id} was already filed with other content (digest {known}, this one "
+                    f"{admitted.digest}): amend it under a new declaration_id",
+                )
+        return fresh, skipped
+
+    def _forget_folded(self) -> None:
+        ready = self.p.state.ready_epoch
+        for decl_id in [d for d, (_, epoch) in self._recent.items() if epoch < ready - 1]:
+            del self._recent[decl_id]
+
+
+def _source(event: EventT) -> str:
+    return source_name(str(event.message.topic), int(event.message.partition))
+
+
+def _admitter(runner: Any, event: EventT) -> Any:
+    async def admit() -> dict[str, Any]:
+        return runner.admit(DECLARATIONS.name, event)
+
+    return admit
+
+
+def _emit(decider: Decider, outbox: Outbox, verdict: Any) -> Any:
+    async def emit() -> dict[str, Any]:
+        p = decider.p
+        record = explained_record(verdict, p.engine.scorer, now_ms())
+        await outbox.send(p.topics.decisions, verdict.declaration_id.encode(), decider._codec.encode(record))
+        if needs_join(verdict):
+            opened = opening(verdict, p.config)
+            await outbox.send(p.topics.declaration_joins, verdict.declaration_id.encode(), {"kind": "open", "opening": opened})
+            request = scan_request(verdict.declaration)
+            for container_id in request["containers"]:
+                await outbox.send(p.topics.container_events, container_id.encode(), {"kind": "request", "request": request})
+        return record
+
+    return emit
 
 
 def register(p: Pipeline) -> None:
-    """Add the ``decide`` agent."""
-    codec = codec_for(DECISIONS.name)
-    settings, hooks, topics = p.settings, p.hooks, p.topics
+    """Add the ``decide`` agent and the task that decides waiting declarations when the state advances."""
+    settings, decider = p.settings, p.decider
 
-    @p.app.agent(topics.declarations, name="zeikan.decide")
+    @p.app.agent(p.topics.declarations, name="zeikan.decide")
     async def decide(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            started = time.perf_counter()
-            outbox = Outbox(topics.dead_letters, hooks)
-            good = await declaration_ids(events, p.board, outbox, settings.decision_wait_s)
-            hooks.on_decoded(DECLARATIONS.name, len(good))
-            verdicts = await p.board.wait_for([decl_id for _, decl_id in good], settings.decision_wait_s)
-            decided = []
-            for event, decl_id in good:
-                verdict = verdicts.get(decl_id)
-                if verdict is None:
-                    await outbox.dead_letter(
-                        event, "PROCESSING",
-                        f"no verdict within {settings.decision_wait_s:.0f}s: the history follower has not "
-                        "reached this declaration (or evicted it; raise ZEIKAN_BOARD_SIZE)",
-                    )
-                    continue
-                try:
-                    record = explained_record(verdict, p.engine.scorer, now_ms())
-                    payload = codec.encode(record)
-                except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
-                    await outbox.dead_letter(event, "PROCESSING", f"decide: {type(exc).__name__}: {exc}")
-                    continue
-                decided.append(record)
-                await outbox.send(topics.decisions, verdict.declaration_id.encode(), payload)
-                if needs_join(verdict):
-                    opened = opening(verdict, p.config)
-                    await outbox.send(topics.declaration_joins, verdict.declaration_id.encode(), {"kind": "open", "opening": opened})
-                    request = scan_request(verdict.declaration)
-                    for container_id in request["containers"]:
-                        await outbox.send(topics.container_events, container_id.encode(), {"kind": "request", "request": request})
-            await outbox.flush()
-            hooks.on_decisions(decided)
-            hooks.on_features([verdicts[d["declaration_id"]].features for d in decided])
-            hooks.on_batch_latency("decide", time.perf_counter() - started)
+            await decider.on_batch(list(events))
+
+    @p.app.task
+    async def decide_waiting() -> None:
+        await p.follower.caught_up.wait()
+        while True:
+            await decider.process()
+            await p.follower.advanced.wait()
+            p.follower.advanced.clear()

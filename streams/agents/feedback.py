@@ -1,66 +1,50 @@
-"""Feedback: inspection results, deduplicated by inspection_id, counted per lane and selection basis.
+"""Feedback: inspection results become facts; every worker's shared state folds them.
 
-Entity history (importer, declarant, HS x origin rates) is updated by every
-worker's history follower through the idempotent feature state; this agent owns
-the ``feedback-seen`` table: one entry per inspection_id holding what the result
-counts for (``lane|basis`` and whether it was a hit). Hit rates are sums over that
-table, so each result is counted by exactly one changelog record: a worker killed
-mid-batch can never leave a result marked seen but not counted (or the reverse),
-and a replayed result finds its entry and counts nothing new.
+The entity history (importer, declarant, HS x origin rates) and the hit rates per
+lane and selection basis are folded from the facts log, deduplicated by
+``inspection_id``, so a replayed result never counts twice and all workers agree.
+This agent admits each result once, publishes it as a fact, closes its partition's
+epochs with markers, and only then acks the batch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from zeikan.schemas.contract import INSPECTION_RESULTS
-from zeikan.streams.agents.common import Outbox, decode_batch, put
+from zeikan.streams.engine.facts import Fact, encode_fact, epoch_of, source_name
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
-LANES = {"DOCUMENT": "DOCUMENT_CHECK", "SCAN": "SCAN", "PHYSICAL": "PHYSICAL_EXAM"}
-"""inspection_type -> the lane it serves."""
-
-
-def tally(result: dict[str, Any]) -> dict[str, Any]:
-    """The ``feedback-seen`` entry of a result: its declaration, ``lane|basis`` (random|risk) and hit."""
-    basis = "random" if result.get("random_selected") else "risk"
-    return {
-        "declaration_id": result["declaration_id"],
-        "counts_as": f"{LANES[result['inspection_type']]}|{basis}",
-        "hit": result["outcome"] != "NO_FINDING",
-    }
-
-
-def hit_rates(entries: Iterable[dict[str, Any] | None]) -> dict[str, dict[str, int]]:
-    """Inspected and hit counts per ``lane|basis`` over ``feedback-seen`` entries."""
-    out: dict[str, dict[str, int]] = {}
-    for entry in entries:
-        if not entry:
-            continue
-        total = out.setdefault(entry["counts_as"], {"inspected": 0, "hits": 0})
-        total["inspected"] += 1
-        total["hits"] += int(entry["hit"])
-    return out
-
 
 def register(p: Pipeline) -> None:
     """Add the ``feedback`` agent."""
-    settings, hooks, topics, tables = p.settings, p.hooks, p.topics, p.tables
+    settings, runner = p.settings, p.runner
 
-    @p.app.agent(topics.inspections, name="zeikan.feedback")
+    @p.app.agent(p.topics.inspections, name="zeikan.feedback")
     async def feedback(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
-            outbox = Outbox(topics.dead_letters, hooks)
-            for item in await decode_batch(events, INSPECTION_RESULTS.name, outbox, hooks):
-                result = item.record
-                if tables.feedback_seen.get(result["inspection_id"]) is not None:
+            events = list(events)
+            runner.hold(events)
+            outbox = runner.outbox()
+            admitted = 0
+            for event in events:
+                async def admit(event: Any = event) -> dict[str, Any]:
+                    return runner.admit(INSPECTION_RESULTS.name, event)
+
+                record = await runner.guard(outbox, event, "admit", admit)
+                if record is None:
                     continue
-                put(stream, tables.feedback_seen, result["inspection_id"], tally(result), item.event)
-                hooks.on_feedback(result)
-            await outbox.flush()
-            hooks.on_batch_latency("feedback", time.perf_counter() - started)
+                admitted += 1
+                source = source_name(str(event.message.topic), int(event.message.partition))
+                epoch = epoch_of(int(record["inspected_at"]), p.config.epoch_ms)
+                if p.markers.due(source, epoch - 1):
+                    await p.markers.send(outbox, source, epoch - 1)
+                value, headers = encode_fact(Fact("inspection", source, epoch, record), bytes(event.message.value))
+                await outbox.send(p.topics.facts, str(record["declaration_id"]).encode(), value, headers)
+            p.hooks.on_decoded(INSPECTION_RESULTS.name, admitted)
+            await runner.finish(outbox, events)
+            p.hooks.on_batch_latency("feedback", time.perf_counter() - started)

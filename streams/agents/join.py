@@ -16,12 +16,13 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import TYPE_CHECKING, Any
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECISIONS, SCAN_OVERDUE
-from zeikan.streams.agents.common import Outbox, now_ms, put
+from zeikan.streams.agents.common import event_key, now_ms, put
 from zeikan.streams.engine import join
 from zeikan.streams.engine.post_scan import post_scan_decision
 from zeikan.streams.scoring import assess_off_loop
@@ -30,14 +31,9 @@ if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
 
-def _key(event: Any) -> str:
-    key = event.key
-    return key.decode() if isinstance(key, (bytes, bytearray)) else str(key)
-
-
 def register(p: Pipeline) -> None:
     """Add the two join agents and the deadline timer."""
-    settings, hooks, topics, tables = p.settings, p.hooks, p.topics, p.tables
+    settings, hooks, topics, tables, runner = p.settings, p.hooks, p.topics, p.tables, p.runner
     lookback = p.config.scan_lookback_ms
     decisions_codec = codec_for(DECISIONS.name)
     overdue_codec = codec_for(SCAN_OVERDUE.name)
@@ -45,83 +41,117 @@ def register(p: Pipeline) -> None:
     @p.app.agent(topics.container_events, name="zeikan.join-containers")
     async def containers(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            outbox = Outbox(topics.dead_letters, hooks)
+            events = list(events)
+            runner.hold(events)
+            outbox = runner.outbox()
             touched: dict[str, tuple[dict, Any]] = {}
+            unmatched = 0
             for event in events:
-                container_id = _key(event)
-                state = touched[container_id][0] if container_id in touched else None
-                state = state or tables.containers.get(container_id) or join.new_container_state()
-                touched[container_id] = (state, event)
-                body = event.value
-                if body["kind"] == "scan":
-                    matches = join.container_on_scan(state, body["scan"], lookback)
-                else:
-                    matches = join.container_on_request(state, container_id, body["request"], lookback)
-                for m in matches:
-                    await outbox.send(
-                        topics.declaration_joins, m.declaration_id.encode(),
-                        {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
-                    )
+                async def step(event: Any = event) -> int:
+                    container_id = event_key(event)
+                    state = touched[container_id][0] if container_id in touched else None
+                    state = state or tables.containers.get(container_id) or join.new_container_state()
+                    body = event.value
+                    if body["kind"] == "scan":
+                        matches = join.container_on_scan(state, body["scan"], lookback)
+                    else:
+                        matches = join.container_on_request(state, container_id, body["request"], lookback)
+                    touched[container_id] = (state, event)
+                    for m in matches:
+                        await outbox.send(
+                            topics.declaration_joins, m.declaration_id.encode(),
+                            {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
+                        )
+                    return int(body["kind"] == "scan" and not matches)
+
+                unmatched += await runner.guard(outbox, event, "join-containers", step) or 0
             for container_id, (state, event) in touched.items():
+                join.expire_container(state, p.state.clock, lookback)
                 put(stream, tables.containers, container_id, state, event)
-            await outbox.flush()
+            if unmatched:
+                hooks.on_unmatched("scans", unmatched)
+            await runner.finish(outbox, events)
 
     @p.app.agent(topics.declaration_joins, name="zeikan.join-declarations")
     async def declarations(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
-            outbox = Outbox(topics.dead_letters, hooks)
+            events = list(events)
+            runner.hold(events)
+            outbox = runner.outbox()
             touched: dict[str, tuple[dict, Any]] = {}
-            completed: list[tuple[dict, list]] = []
-            overdue: list[tuple[dict, list[str]]] = []
+            completed: list[tuple[dict, list, Any]] = []
+            overdue: list[tuple[dict, list[str], Any]] = []
             for event in events:
-                decl_id = _key(event)
-                state = touched[decl_id][0] if decl_id in touched else None
-                state = state or tables.joins.get(decl_id) or join.new_declaration_state()
-                state["partition"] = event.message.partition
-                touched[decl_id] = (state, event)
-                body = event.value
-                if body["kind"] == "open":
-                    scans = join.declaration_on_open(state, body["opening"])
-                elif body["kind"] == "match":
-                    scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
-                else:
-                    scans = None
-                    missing = join.overdue_containers(state, int(body["clock"]))
-                    if missing is not None:
-                        overdue.append((state["open"], missing))
-                if scans is not None:
-                    completed.append((state["open"], scans))
+                async def step(event: Any = event) -> bool:
+                    decl_id = event_key(event)
+                    state = touched[decl_id][0] if decl_id in touched else None
+                    state = copy.deepcopy(state or tables.joins.get(decl_id) or join.new_declaration_state())
+                    state["partition"] = event.message.partition
+                    body = event.value
+                    if body["kind"] == "open":
+                        scans = join.declaration_on_open(state, body["opening"])
+                    elif body["kind"] == "match":
+                        scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
+                    else:
+                        scans = None
+                        missing = join.overdue_containers(state, int(body["clock"]))
+                        if missing is not None:
+                            overdue.append((state["open"], missing, event))
+                    if scans is not None:
+                        completed.append((state["open"], scans, event))
+                    touched[decl_id] = (state, event)
+                    return True
+
+                await runner.guard(outbox, event, "join-declarations", step)
             for decl_id, (state, event) in touched.items():
                 put(stream, tables.joins, decl_id, state, event)
-            decided = []
-            if completed:
-                image_started = time.perf_counter()
-                assessments = await assess_off_loop(p.image_scorer, completed)
-                hooks.on_image_batch(sum(len(s) for _, s in completed), time.perf_counter() - image_started)
-                for (opened, scans), found in zip(completed, assessments):
-                    record = post_scan_decision(opened, scans, found, p.image_scorer.version, p.config, now_ms())
-                    decided.append(record)
-                    await outbox.send(topics.decisions, record["declaration_id"].encode(), decisions_codec.encode(record))
-            for opened, missing in overdue:
-                record = {
-                    "declaration_id": opened["declaration_id"],
-                    "office_id": opened["office_id"],
-                    "decision_id": opened["pre_decision_id"],
-                    "deadline": int(opened["deadline"]),
-                    "missing_containers": missing,
-                    "detected_at": now_ms(),
-                }
-                await outbox.send(topics.overdue, record["declaration_id"].encode(), overdue_codec.encode(record))
-            await outbox.flush()
+            decided = await _post_scan(completed, outbox) if completed else []
+            for opened, missing, event in overdue:
+                async def send_overdue(opened: dict = opened, missing: list = missing) -> bool:
+                    record = {
+                        "declaration_id": opened["declaration_id"],
+                        "office_id": opened["office_id"],
+                        "decision_id": opened["pre_decision_id"],
+                        "deadline": int(opened["deadline"]),
+                        "missing_containers": missing,
+                        "detected_at": now_ms(),
+                    }
+                    await outbox.send(topics.overdue, record["declaration_id"].encode(), overdue_codec.encode(record))
+                    return True
+
+                await runner.guard(outbox, event, "scan-overdue", send_overdue)
+            await runner.finish(outbox, events)
             hooks.on_decisions(decided)
             if overdue:
                 hooks.on_overdue(len(overdue))
             hooks.on_batch_latency("join", time.perf_counter() - started)
 
+    async def _post_scan(completed: list[tuple[dict, list, Any]], outbox: Any) -> list[dict]:
+        """POST_SCAN decisions of completed joins: one image batch, each decision guarded on its own."""
+        image_started = time.perf_counter()
+        pairs = [(opened, scans) for opened, scans, _ in completed]
+        try:
+            assessments = await assess_off_loop(p.image_scorer, pairs)
+        except Exception:  # noqa: BLE001 - fall back to one scorer call per join, each guarded
+            assessments = [None] * len(pairs)
+        hooks.on_image_batch(sum(len(s) for _, s in pairs), time.perf_counter() - image_started)
+        decided = []
+        for (opened, scans, event), found in zip(completed, assessments):
+            async def emit(opened: dict = opened, scans: list = scans, found: Any = found) -> dict:
+                found = found if found is not None else (await assess_off_loop(p.image_scorer, [(opened, scans)]))[0]
+                record = post_scan_decision(opened, scans, found, p.image_scorer.version, p.config, now_ms())
+                await outbox.send(topics.decisions, record["declaration_id"].encode(), decisions_codec.encode(record))
+                return record
+
+            record = await runner.guard(outbox, event, "post-scan", emit)
+            if record is not None:
+                decided.append(record)
+        return decided
+
     @p.app.timer(settings.overdue_interval_s, name="zeikan.scan-deadlines")
     async def scan_deadlines() -> None:
-        clock = p.engine.clock
+        clock = p.state.clock
         assigned = {tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()}
         size = pending = 0
         for decl_id, state in list(tables.joins.items()):

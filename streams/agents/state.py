@@ -6,31 +6,38 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from zeikan.streams.agents.feedback import hit_rates
-
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
 
 def snapshot(pipeline: Pipeline) -> dict[str, Any]:
     """The worker's state summary (JSON-able)."""
-    from zeikan.streams.app import feature_digest
-
+    state, follower = pipeline.state, pipeline.follower
     assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in pipeline.app.consumer.assignment())
     return {
-        "caught_up": pipeline.follower.caught_up.is_set(),
-        "event_clock": pipeline.engine.clock,
-        "verdicts": len(pipeline.board),
-        "feature_digest": feature_digest(pipeline.engine),
+        "caught_up": follower.caught_up.is_set(),
+        "event_clock": state.clock,
+        "ready_epoch": state.ready_epoch,
+        "facts_offset": follower.position,
+        "state_version": state.version,
+        "state_digest": state.digest(),
+        "late_facts": state.late_facts,
+        "unmatched_inspections": state.features.unmatched_inspections,
+        "waiting": pipeline.decider.waiting(),
         "rules_version": pipeline.rules.book.version,
         "rules_error": pipeline.rules.last_error,
-        "hit_rates": hit_rates(list(pipeline.tables.feedback_seen.values())),
+        "hit_rates": state.hits,
         "assigned": assigned,
     }
 
 
 def register(p: Pipeline) -> None:
     """Add the ``/zeikan/state`` page."""
+
+    @p.app.timer(1.0, name="zeikan.state-metrics")
+    async def report_state() -> None:
+        state = p.state
+        p.hooks.on_shared_state(state.ready_epoch, state.late_facts, state.features.unmatched_inspections, p.follower.position)
 
     @p.app.page("/zeikan/state")
     async def state_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
@@ -83,6 +84,23 @@ class CapacityTracker:
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-able day statistics (thresholds are recomputed from them on demand)."""
+        return {
+            office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()}}
+                     for day, st in days.items()}
+            for office, days in self._days.items()
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the day statistics by a :meth:`snapshot`."""
+        self._cache.clear()
+        self._days = {
+            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()})
+                     for day, st in days.items()}
+            for office, days in snapshot.items()
+        }
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config

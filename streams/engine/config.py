@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from zeikan.features.definitions import ASOF_EPOCH_MS
 from zeikan.streams.engine.lanes import SELECTED_LANES, Action, parse_action
 
 DAY_MS = 86_400_000
@@ -50,6 +51,12 @@ class EngineConfig:
     scan_deadline_ms: int = 48 * HOUR_MS
     scan_lookback_ms: int = 7 * DAY_MS
     post_scan_exam_threshold: float = 0.7
+    epoch_ms: int = ASOF_EPOCH_MS
+    """Event-time epoch: declarations are decided on the shared state as of their epoch's start."""
+    frontier_max_jump: int = 24
+    """Idle partitions follow the most advanced one, unless it alone is this many epochs ahead (an outlier)."""
+    random_catch_up: float = 3.0
+    """While an office-lane's random count is behind its minimum, its random rate is multiplied by this."""
     image_review_action: Action = Action.SCAN
     """POST_SCAN lane of a scan that got no image score (model unavailable, image refused or unreadable):
     it waits in the scan lane for an analyst to read the image. Never RELEASE unless configured so."""
@@ -63,6 +70,8 @@ class EngineConfig:
             raise ValueError("lane shares and random rates must each add up to at most 1")
         if self.window_days < 1:
             raise ValueError("window_days must be at least 1")
+        if self.epoch_ms < 1 or 86_400_000 % self.epoch_ms:
+            raise ValueError("epoch_ms must divide a day")
 
     def capacity_share(self, office_id: str, lane: Action, expected_volume: float) -> float:
         """Target share of ``lane`` at ``office_id`` for a day of ``expected_volume`` declarations."""

@@ -1,60 +1,32 @@
-"""The PRE_ARRIVAL decision engine: features -> score -> rules -> lane, in event-time order.
+"""The PRE_ARRIVAL decision engine: features -> score -> rules -> lane.
 
-The engine is a deterministic state machine over the *global* event history
-(declarations and inspection results of every partition). Fed the same events
-in the same order it reaches the same state and the same verdicts, whether it
-runs inside a Faust worker (fed by the watermark follower) or in ``zeikan replay``.
+A pure function of a declaration and the shared state as of its epoch
+(:mod:`~zeikan.streams.engine.shared_state`): a Faust worker that owns the
+declaration's partition and ``zeikan replay`` reach the same verdict. The engine
+never changes the state; the decided declaration reaches it as a fact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from zeikan.features.base import FeatureState
 from zeikan.models.base import FeatureRow, TabularScorer
-from zeikan.streams.engine.capacity import CapacityTracker, Thresholds, event_day
-from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.capacity import Thresholds, event_day
+from zeikan.schemas.contract import DECLARATIONS
+from zeikan.streams.engine.facts import Fact, Outcome, content_digest
 from zeikan.streams.engine.decide import ENGINE_VERSION, PRE_ARRIVAL, decision_record
 from zeikan.streams.engine.lanes import Action, strongest
 from zeikan.streams.engine.rules import RuleBook, RuleOutcome
-from zeikan.streams.engine.selection import RandomSelector, keyed_uniform
-
-EventKind = Literal["declaration", "inspection"]
-
-_TIME_FIELD = {"declaration": "filed_at", "inspection": "inspected_at"}
-_ID_FIELD = {"declaration": "declaration_id", "inspection": "inspection_id"}
-_RANK = {"declaration": 0, "inspection": 1}
+from zeikan.streams.engine.selection import keyed_uniform
+from zeikan.streams.engine.shared_state import SharedState
 
 ShadowScorer = Callable[[Sequence[Mapping], Sequence[FeatureRow], Sequence[float]], list[dict[str, float]]]
 """(declarations, features, live scores) -> {candidate version: score} per declaration (recorded, never acted on)."""
 
 TIE_BREAK_SCALE = 1e-9
 """Scores are ranked with a tiny keyed-hash jitter so equal scores split capacity exactly."""
-
-
-def event_time(kind: EventKind, record: Mapping) -> int:
-    """The event time (epoch ms) of a history record of ``kind``."""
-    return int(record[_TIME_FIELD[kind]])
-
-
-def order_key(kind: EventKind, record: Mapping) -> tuple[int, int, str]:
-    """Total event-time order of the history: time, declarations before inspections (as the feature state folds them), event id."""
-    return (event_time(kind, record), _RANK[kind], str(record[_ID_FIELD[kind]]))
-
-
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One event of the global history the engine folds in."""
-
-    kind: EventKind
-    record: Mapping[str, Any]
-
-    @property
-    def key(self) -> tuple[int, int, str]:
-        """Its place in the total event-time order."""
-        return order_key(self.kind, self.record)
 
 
 @dataclass(frozen=True)
@@ -70,6 +42,11 @@ class Verdict:
     action: Action
     thresholds: Thresholds
     versions: Mapping[str, str]
+    rank_key: float
+    digest: str
+    """Content digest of the declaration (part of the decision id)."""
+    state_version: str
+    """Version of the shared state it was decided on (part of the decision id)."""
     shadow_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -114,82 +91,79 @@ class Verdict:
             event_time=int(decl["filed_at"]),
             decided_at=decided_at,
             shadow_scores=self.shadow_scores,
+            inputs=(self.digest, self.state_version),
         )
+
+    def outcome(self) -> Outcome:
+        """What this decision adds to the shared capacity and random-selection counts."""
+        lane = self.random_action.value if self.random_action is not None else None
+        return Outcome(self.rank_key, self.risk_action.value, self.action.value, lane, self.digest)
 
 
 class DecisionEngine:
-    """Folds the history in event-time order and decides each declaration once."""
+    """Decides declarations on the shared state as of their epoch (it never changes that state)."""
 
     def __init__(
         self,
-        features: FeatureState,
+        state: SharedState,
         scorer: TabularScorer,
         rules: Callable[[], RuleBook],
-        config: EngineConfig,
         shadow: ShadowScorer | None = None,
-        on_thresholds: Callable[[str, Thresholds], None] | None = None,
     ) -> None:
-        """``on_thresholds(office, thresholds)`` is told each office-day's cuts when they are fixed."""
-        self._features = features
+        self.state = state
         self._scorer = scorer
         self._shadow = shadow
         self._rules = rules
-        self._config = config
-        self._capacity = CapacityTracker(config, on_thresholds)
-        self._random = RandomSelector(config.random_rate, config.selection_key)
-        self._seen: set[str] = set()
-        self.clock = 0
-        """Largest event time folded in so far (the engine's event-time clock)."""
-
-    @property
-    def feature_state(self) -> FeatureState:
-        """The entity history the features come from."""
-        return self._features
 
     @property
     def scorer(self) -> TabularScorer:
         """The tabular scorer (its ``explain`` gives reasons for selections)."""
         return self._scorer
 
-    def apply(self, events: Sequence[HistoryEvent]) -> list[Verdict]:
-        """Fold ``events`` (already in :func:`order_key` order) in; verdicts of new declarations."""
-        fresh: list[tuple[Mapping, dict[str, float]]] = []
-        for event in events:
-            if event.kind == "inspection":
-                self._features.observe_inspection(event.record)
-            else:
-                decl_id = str(event.record["declaration_id"])
-                if decl_id in self._seen:
-                    continue
-                self._seen.add(decl_id)
-                fresh.append((event.record, self._features.features(event.record)))
-                self._features.observe_declaration(event.record)
-            self.clock = max(self.clock, event_time(event.kind, event.record))
-        if not fresh:
+    def decide(self, declarations: Sequence[Mapping], digests: Sequence[str] | None = None) -> list[Verdict]:
+        """Verdicts of ``declarations`` (with their content digests, computed when not given), one predict call."""
+        if not declarations:
             return []
-        decls, rows = [d for d, _ in fresh], [f for _, f in fresh]
-        scores = self._scorer.score_batch(decls, rows)
-        shadows = self._shadow(decls, rows, scores) if self._shadow else [{} for _ in fresh]
+        if digests is None:
+            digests = [content_digest(DECLARATIONS.name, d) for d in declarations]
+        rows = [self.state.features.features(d) for d in declarations]
+        scores = self._scorer.score_batch(declarations, rows)
+        shadows = self._shadow(declarations, rows, scores) if self._shadow else [{} for _ in declarations]
         book = self._rules()
         versions = {"tabular": self._scorer.version, "rules": book.version, "engine": ENGINE_VERSION}
         return [
-            self._decide(decl, feats, float(score), book, versions, shadow)
-            for (decl, feats), score, shadow in zip(fresh, scores, shadows)
+            self._decide(decl, feats, float(score), book, versions, shadow, digest)
+            for decl, feats, score, shadow, digest in zip(declarations, rows, scores, shadows, digests)
         ]
+
+    def run_epoch(self, epoch: int, declarations: Sequence[Mapping], inspections: Sequence[Mapping] = ()) -> list[Verdict]:
+        """Decide one closed epoch's new declarations (first of each id), then fold the epoch in.
+
+        The offline protocol (``zeikan replay``, tests, benches): every source is in step.
+        """
+        fresh: dict[str, Mapping] = {}
+        for decl in sorted(declarations, key=lambda d: (int(d["filed_at"]), str(d["declaration_id"]))):
+            decl_id = str(decl["declaration_id"])
+            if decl_id not in fresh and self.state.known(decl_id) is None:
+                fresh[decl_id] = decl
+        chosen = list(fresh.values())
+        verdicts = self.decide(chosen, [content_digest(DECLARATIONS.name, d) for d in chosen])
+        facts = [Fact("declaration", "replay", epoch, v.declaration, v.outcome()) for v in verdicts]
+        facts += [Fact("inspection", "replay", epoch, r) for r in inspections]
+        self.state.fold_epoch(epoch, facts)
+        return verdicts
 
     def _decide(
         self, decl: Mapping, feats: dict[str, float], score: float, book: RuleBook, versions: Mapping[str, str],
-        shadow: Mapping[str, float],
+        shadow: Mapping[str, float], digest: str,
     ) -> Verdict:
+        state = self.state
         office = str(decl["office_id"])
-        day = event_day(int(decl["filed_at"]))
-        thresholds = self._capacity.thresholds(office, day)
+        thresholds = state.capacity.thresholds(office, event_day(int(decl["filed_at"])))
         rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
         risk_action = thresholds.risk_action(rank_key)
         outcome = book.evaluate(decl, feats)
-        random_action = self._random.draw(office, str(decl["declaration_id"]))
-        action = strongest(risk_action, outcome.floor, random_action)
-        self._capacity.record(office, day, rank_key, risk_action, action)
+        random_action = state.random.draw(office, str(decl["declaration_id"]))
         return Verdict(
             declaration=decl,
             features=feats,
@@ -197,9 +171,12 @@ class DecisionEngine:
             rules=outcome,
             risk_action=risk_action,
             random_action=random_action,
-            action=action,
+            action=strongest(risk_action, outcome.floor, random_action),
             thresholds=thresholds,
             versions=versions,
+            rank_key=rank_key,
+            digest=digest,
+            state_version=state.version,
             shadow_scores=shadow,
         )
 

@@ -9,15 +9,21 @@ from typing import Any
 from zeikan.models.base import ImageAssessment
 from zeikan.streams.engine.lanes import Action
 
-ENGINE_VERSION = "engine-1"
+ENGINE_VERSION = "engine-2"
 """Bumped whenever the decision logic changes what it decides (part of every decision_id)."""
 
 PRE_ARRIVAL = "PRE_ARRIVAL"
 POST_SCAN = "POST_SCAN"
 
 
-def decision_id(declaration_id: str, stage: str, versions: Mapping[str, str], scan_ids: Iterable[str] = ()) -> str:
-    """sha256 of the declaration, stage, input versions and scans, 32 hex chars.
+def decision_id(
+    declaration_id: str, stage: str, versions: Mapping[str, str], scan_ids: Iterable[str] = (), inputs: Sequence[str] = ()
+) -> str:
+    """sha256 of the declaration, stage, input versions, scans and ``inputs``, 32 hex chars.
+
+    ``inputs`` are the digests of what shaped the decision (the declaration's content and
+    the shared-state version it was decided on): a decision taken on other inputs gets
+    another id, so a consumer that deduplicates by id never hides a changed decision.
 
     >>> decision_id("D1", "PRE_ARRIVAL", {"tabular": "m1"}) == decision_id("D1", "PRE_ARRIVAL", {"tabular": "m1"})
     True
@@ -25,6 +31,7 @@ def decision_id(declaration_id: str, stage: str, versions: Mapping[str, str], sc
     parts = [declaration_id, stage]
     parts += [f"{name}={versions[name]}" for name in sorted(versions)]
     parts.append("scans=" + ",".join(sorted(scan_ids)))
+    parts += list(inputs)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -45,10 +52,11 @@ def decision_record(
     scan_ids: Iterable[str] = (),
     image_evidence: Sequence[Mapping[str, Any]] = (),
     shadow_scores: Mapping[str, float] | None = None,
+    inputs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A Decision record; its ``decision_id`` depends on inputs only, never on ``decided_at``."""
     return {
-        "decision_id": decision_id(declaration_id, stage, model_versions, scan_ids),
+        "decision_id": decision_id(declaration_id, stage, model_versions, scan_ids, inputs),
         "declaration_id": declaration_id,
         "office_id": office_id,
         "stage": stage,

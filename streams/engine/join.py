@@ -88,6 +88,21 @@ def container_on_request(
     return [Match(request["declaration_id"], container_id, s) for s in scans if scan_matches(s, request, lookback_ms)]
 
 
+REQUEST_HORIZON_MS = 30 * 86_400_000
+"""A scan request older than this (event time) no longer waits for a scan."""
+
+
+def expire_container(state: State, clock_ms: int, lookback_ms: int) -> None:
+    """Drop what can no longer match: scans older than ``lookback_ms`` and requests older than
+    :data:`REQUEST_HORIZON_MS` before the event-time ``clock_ms`` (in-order input)."""
+    if clock_ms <= 0:
+        return
+    for scan_id in [k for k, s in state["scans"].items() if int(s["scanned_at"]) < clock_ms - lookback_ms]:
+        del state["scans"][scan_id]
+    for decl_id in [k for k, r in state["requests"].items() if int(r["filed_at"]) < clock_ms - REQUEST_HORIZON_MS]:
+        del state["requests"][decl_id]
+
+
 def _complete(state: State) -> list[Mapping[str, Any]] | None:
     opening = state["open"]
     if state["done"] or opening is None:

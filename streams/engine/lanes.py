@@ -58,3 +58,7 @@ def parse_action(value: str) -> Action:
     except ValueError:
         valid = ", ".join(a.value for a in Action)
         raise ValueError(f"unknown lane {value!r}: use one of {valid}") from None
+
+
+INSPECTION_LANES: dict[str, str] = {"DOCUMENT": "DOCUMENT_CHECK", "SCAN": "SCAN", "PHYSICAL": "PHYSICAL_EXAM"}
+"""An InspectionResult's ``inspection_type`` -> the lane (Action value) it serves."""

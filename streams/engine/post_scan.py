@@ -95,6 +95,7 @@ def post_scan_decision(
         event_time=max([int(opened["filed_at"])] + [int(s["scanned_at"]) for s in scans]),
         decided_at=decided_at,
         scan_ids=[str(s["scan_id"]) for s in scans],
+        inputs=(str(opened["pre_decision_id"]),),
         image_evidence=image_evidence(assessments),
     )
 

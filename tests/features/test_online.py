@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zeikan.features.base import FeatureState
-from zeikan.features.definitions import NORM_FEATURES, norm_observations
+from zeikan.features.definitions import ASOF_EPOCH_MS, NORM_FEATURES, norm_observations
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.online import OnlineFeatureState
 
@@ -78,10 +78,35 @@ def test_undervalued_line_gets_a_negative_z() -> None:
         d = make_declaration(f"D{i}", T0 + i, items=[make_item(value=str(1000 + i))])
         state.features(d)
         state.observe_declaration(d)
-    cheap = make_declaration("C", T0 + 100, items=[make_item(value="100.00"), make_item(value="1000.00", line_no=2)])
+    cheap = make_declaration("C", T0 + ASOF_EPOCH_MS, items=[make_item(value="100.00"), make_item(value="1000.00", line_no=2)])
     feats = state.features(cheap)
     assert feats["uv_z_hs"] < -10
     assert feats["uv_hist_n"] == 10.0
+
+
+def test_features_are_taken_as_of_the_start_of_the_epoch() -> None:
+    """Events of the declaration's own epoch do not count yet; every event before its start does."""
+    state = OnlineFeatureState()
+    start = T0 - T0 % ASOF_EPOCH_MS
+    earlier, same = make_declaration("E", start - 1), make_declaration("S", start + 1)
+    for d in (earlier, same):
+        state.features(d)
+        state.observe_declaration(d)
+    in_epoch = state.features(make_declaration("R", start + 2))["imp_log_n"]
+    assert state.features(make_declaration("Q", start + ASOF_EPOCH_MS - 1))["imp_log_n"] == in_epoch > 0.0
+    assert state.features(make_declaration("N", start + ASOF_EPOCH_MS))["imp_log_n"] > in_epoch
+
+
+def test_inspection_before_its_declaration_waits_for_it() -> None:
+    """An inspection folded before its (late) declaration counts once the declaration arrives."""
+    state = OnlineFeatureState()
+    decl = make_declaration("L", T0)
+    state.observe_inspection(make_inspection("X", "L", T0 + 2 * ASOF_EPOCH_MS, outcome="SEIZURE"))
+    state.advance(T0 + 3 * ASOF_EPOCH_MS)
+    assert state.unmatched_inspections == 1
+    state.observe_declaration(decl)
+    assert state.unmatched_inspections == 0
+    assert state.features(make_declaration("M", T0 + 4 * ASOF_EPOCH_MS))["imp_insp_n"] == 1.0
 
 
 def test_norm_observations_follow_the_norm_feature_order() -> None:

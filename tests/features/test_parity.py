@@ -17,7 +17,7 @@ HOUR = 3_600_000
 
 items = st.builds(
     make_item,
-    hs=st.sampled_from(["85171200", "85171290", "61091000"]),
+    hs=st.sampled_from(["85171200", "85171290", "61091000", "64039900"]),
     value=st.sampled_from(["100.00", "250.50", "1000.00", "999.99", "40.00", "5000.00"]),
     qty=st.sampled_from([1.0, 2.0, 5.0, 10.0]),
     kg=st.sampled_from([0.5, 10.0, 12.3, 100.0]),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zeikan.features.batch import batch_features
-from zeikan.features.errors import HistoryNotFoundError
+from zeikan.features.errors import HistoryNotFoundError, TooManyRejectedError
 from zeikan.features.history import load_history
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.base import TabularScorer
@@ -19,7 +21,8 @@ from zeikan.models.errors import NoLiveModelError
 from zeikan.models.evaluation import Truth, at_rate
 from zeikan.models.registry import ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
-from zeikan.models.training import TrainSettings, platt, selection_weights, train_tabular
+from zeikan.models.propensity import PropensitySettings, random_floor, selection_weights
+from zeikan.models.training import TrainSettings, platt, train_tabular
 from zeikan.streams.cli import app
 from zeikan.streams.drift import DriftMonitor
 
@@ -131,10 +134,18 @@ def test_evaluate_writes_report_and_chart(history_dir: Path, tmp_path: Path) -> 
     assert chart.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_recall_is_given_per_fraud_kind() -> None:
+    label = np.array([1.0, 1.0, 0.0, 1.0])
+    kinds = (frozenset({"QUANTITY"}), frozenset({"ORIGIN"}), frozenset(), frozenset({"ORIGIN", "WEIGHT"}))
+    truth = Truth(label, np.zeros(4), "truth", kinds=kinds)
+    by_kind = at_rate(np.array([0.9, 0.1, 0.2, 0.8]), truth, 0.5)["recall_by_kind"]
+    assert by_kind == {"ORIGIN": 0.5, "QUANTITY": 1.0, "WEIGHT": 1.0}
+
+
 def test_oracle_ranks_by_fraud_probability_when_known() -> None:
     label, revenue = np.array([1.0, 0.0, 0.0, 1.0]), np.array([5.0, 0.0, 0.0, 9.0])
-    scores, source = Truth(label, revenue, "truth", np.array([0.2, 0.6, 0.1, 0.3])).oracle()
-    assert source == "probability"
+    scores, source = Truth(label, revenue, "truth", np.array([0.2, 0.6, 0.1, 0.3]), "posterior").oracle()
+    assert source == "posterior"
     assert at_rate(scores, Truth(label, revenue, "truth"), 0.5)["precision"] == 0.5  # latent p, not the draw
     scores, source = Truth(label, revenue, "truth").oracle()
     assert source == "labels"
@@ -147,9 +158,42 @@ def test_at_rate_counts_the_top_share() -> None:
     assert got == {"k": 2.0, "precision": 0.5, "recall": 0.5, "revenue_captured": 0.25}
 
 
-def test_random_selected_examples_carry_the_targeted_weight() -> None:
-    w = selection_weights(pl.Series([True, False, False, False, True, False]))
-    assert w.tolist() == [2.0, 1.0, 1.0, 1.0, 2.0, 1.0]
+def _targeted_world(n: int = 40_000, random_from: int = 0) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """A population where x drives both the finding rate and the targeting; 2 % random controls.
+
+    Random flags exist only for declarations filed from ``random_from`` on (older ones read false).
+    """
+    rng = np.random.default_rng(1)
+    x = rng.random(n)
+    label = (rng.random(n) < 0.02 + 0.4 * x**3).astype(float)
+    targeted = x + rng.normal(0, 0.05, n) > 0.85
+    random = ~targeted & (rng.random(n) < 0.02)
+    filed = np.arange(n, dtype=np.int64)
+    ids = [f"D{i}" for i in range(n)]
+    feats = pl.DataFrame({"declaration_id": ids, "filed_at": filed, "x": x})
+    inspected = targeted | random
+    labels = pl.DataFrame({"declaration_id": [i for i, k in zip(ids, inspected) if k],
+                           "label": label[inspected], "random": (random & (filed >= random_from))[inspected]})
+    return feats, labels, label
+
+
+@pytest.mark.parametrize("random_from", [0, 20_000])
+def test_inverse_propensity_weights_recover_the_population_rate(random_from: int) -> None:
+    feats, labels, label = _targeted_world(random_from=random_from)
+    since = random_from if random_from else 0
+    weights = selection_weights(feats, labels, ["x"], since).join(labels, on="declaration_id")
+    naive = float(labels["label"].mean())
+    corrected = float((weights["weight"] * weights["label"]).sum() / weights["weight"].sum())
+    truth = float(label.mean())
+    assert abs(corrected - truth) < 0.4 * abs(naive - truth)
+
+
+def test_without_random_controls_the_floor_is_the_default() -> None:
+    filed = np.arange(10)
+    inspected = np.array([True] * 3 + [False] * 7)
+    assert random_floor(filed, inspected, np.zeros(10, dtype=bool), None) == PropensitySettings().default_floor
+    random = np.array([False, False, True] + [False] * 7)
+    assert random_floor(filed, inspected, random, 0) == pytest.approx(1 / 8)
 
 
 def test_platt_recovers_a_known_calibration() -> None:
@@ -158,3 +202,58 @@ def test_platt_recovers_a_known_calibration() -> None:
     label = (rng.random(20000) < 1 / (1 + np.exp(-(0.5 * margin - 1.0)))).astype(float)
     cal = platt(margin, label, np.ones_like(margin))
     assert abs(cal.a - 0.5) < 0.08 and abs(cal.b + 1.0) < 0.08
+
+
+# -- no silent drops ------------------------------------------------------------------------------
+
+
+def _strip_field(path: Path, field: str, every: int) -> int:
+    """Remove ``field`` from every ``every``-th line of a JSON Lines file; returns how many lines changed."""
+    lines = path.read_text().splitlines()
+    changed = 0
+    for i in range(0, len(lines), every):
+        record = json.loads(lines[i])
+        del record[field]
+        lines[i] = json.dumps(record)
+        changed += 1
+    path.write_text("\n".join(lines) + "\n")
+    return changed
+
+
+@pytest.fixture()
+def small_history(tmp_path: Path) -> Path:
+    return write_history(tmp_path / "history", days=20, per_day=40)
+
+
+def test_rejected_lines_are_counted_by_field(small_history: Path) -> None:
+    stripped = _strip_field(small_history / "declarations.jsonl", "importer_id", every=50)
+    history = load_history(str(small_history))
+    report = history.rejections.report()
+    assert report["rejected"] == {"declarations.jsonl": stripped}
+    assert report["lines"]["declarations.jsonl"] == len(history.declarations) + stripped
+    top = report["top_reasons"][0]
+    assert "importer_id" in top["reason"] and top["lines"] == stripped
+    assert history.skipped_lines == stripped
+
+
+def test_too_many_rejected_lines_stop_with_the_field(small_history: Path) -> None:
+    lines = len((small_history / "inspection-results.jsonl").read_text().splitlines())
+    _strip_field(small_history / "inspection-results.jsonl", "inspection_id", every=1)
+    with pytest.raises(TooManyRejectedError, match="inspection_id"):
+        load_history(str(small_history))
+    zeikan = str(Path(sys.executable).parent / "zeikan")
+    result = subprocess.run([zeikan, "train", "--history", str(small_history), "--registry", str(small_history / "reg")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert f"{lines} of {lines} lines of inspection-results.jsonl rejected" in message and "inspection_id" in message
+
+
+def test_train_reports_the_rejected_lines(small_history: Path) -> None:
+    stripped = _strip_field(small_history / "inspection-results.jsonl", "outcome", every=40)
+    result = runner.invoke(app, ["train", "--history", str(small_history), "--registry", str(small_history / "reg")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["input"]
+    assert report["rejected"] == {"inspection-results.jsonl": stripped}
+    assert report["top_reasons"][0]["reason"].startswith("inspection-results.jsonl: outcome")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from zeikan.schemas.reference import COUNTRIES as ISO_COUNTRIES
 from zeikan.schemas.reference import is_hs_code
 from zeikan.sim.catalog import COUNTRIES, GOODS, OFFICES, SCANNER_ENERGY, tariff_rate
@@ -34,3 +36,12 @@ def test_tariff_includes_preferences_and_anti_dumping() -> None:
     assert tariff_rate("640399", "VN") < tariff_rate("640399", "CN")
     assert tariff_rate("720851", "CN") > tariff_rate("720851", "KR")
     assert tariff_rate("999999", "CN") == 0.0
+
+
+def test_the_shipped_tariff_table_is_the_worlds_tariff() -> None:
+    from zeikan.features.tariff import TARIFF
+    from zeikan.sim.catalog import COUNTRIES, GOODS, tariff_rate
+
+    for hs in GOODS.hs_code:
+        for origin in COUNTRIES:
+            assert TARIFF.rate(hs, origin) == pytest.approx(tariff_rate(hs, origin)), (hs, origin)

@@ -246,7 +246,7 @@ def test_the_zeikan_script_reports_an_unreachable_broker_without_traceback() -> 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "ZEIKAN_PARTITIONS": "2"}
-    command = [sys.executable, "-m", "zeikan.streams.cli", "broker", "--port", "0",
+    command = [sys.executable, "-m", "zeikan.streams.cli", "broker", "--storage", "memory", "--port", "0",
                "--topic", "app-internal", "--log-file", str(tmp_path / "tansu.log")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

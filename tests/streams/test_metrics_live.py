@@ -46,6 +46,7 @@ def test_worker_metrics_move_during_a_simulated_stream(fresh_broker, tmp_path) -
         health = json.loads(http_get(worker.port, "/healthz")[1])
         assert health["live"] and health["checks"] == {
             "partitions_assigned": True, "tables_recovered": True, "model_loaded": True,
+            "state_caught_up": True, "broker_reachable": True, "making_progress": True,
         }  # fmt: skip
         before = scrape(worker.port)
         assert total(before, "zeikan_worker_ready") == 1

@@ -14,9 +14,10 @@ from zeikan.features.online import OnlineFeatureState
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.core import DecisionEngine, HistoryEvent
+from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.replay import replay
+from zeikan.streams.replay import History, replay, timeline
 from zeikan.streams.settings import DEFAULT_RULES
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,8 +33,10 @@ def models(tmp_path_factory):
 def verdicts(registry, version, declarations):
     """The engine's verdicts with model ``version`` over the same history (in-process)."""
     scorer = LightGBMScorer.from_registry(registry, version)
-    engine = DecisionEngine(OnlineFeatureState(), scorer, lambda: RuleFile(DEFAULT_RULES).book, EngineConfig())
-    return {v.declaration_id: v for v in engine.apply([HistoryEvent("declaration", d) for d in declarations])}
+    config = EngineConfig()
+    engine = DecisionEngine(SharedState(config), scorer, lambda: RuleFile(DEFAULT_RULES).book)
+    epochs = timeline(History(declarations=list(declarations)), config.epoch_ms)
+    return {v.declaration_id: v for epoch, decls, _, _ in epochs for v in engine.run_epoch(epoch, decls)}
 
 
 def expected_reasons(registry, version, declarations):

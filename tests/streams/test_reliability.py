@@ -1,139 +1,235 @@
-"""Crash and failover: SIGKILL a worker mid-stream, restart it, or let a second worker take over.
+"""Crash, failover and recovery against real workers: SIGKILL, two workers, corrupted snapshots.
 
-The final decision-id set must equal replay's (duplicates of identical decisions
-are allowed), the entity state (feature store digest) must equal a clean fold of
-the same history, and hit-rate tables must count every inspection exactly once.
+Each run's final decision-id set must equal replay's (duplicates of identical decisions
+are allowed), and the shared state (its digest: entity history, capacity and random
+counts, hit rates, version chain) must equal replay's state folded to the same epoch.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.streams.pipeline_factories import history
 from tests.streams.worker_harness import WorkerProcess, decision_ids_settle, in_event_time_order, publish_events, wait_until
-from zeikan.features.online import OnlineFeatureState
 from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.schemas.jsonl import write_jsonl
-from zeikan.streams.agents.feedback import LANES
-from zeikan.streams.app import feature_digest
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.core import DecisionEngine, HistoryEvent
+from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.replay import replay
+from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.replay import History, replay, timeline
 from zeikan.streams.settings import DEFAULT_RULES
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
+SNAPSHOT_OFTEN = {"ZEIKAN_SNAPSHOT_EVERY": "50", "ZEIKAN_SNAPSHOT_MIN_S": "0.2"}
 
-def expected_outcome(tmp_path, hist):
+
+def replay_ids(tmp_path: Path, hist: dict) -> set[str]:
+    """Decision ids of ``zeikan replay`` over the history."""
     directory = tmp_path / "history"
-    directory.mkdir()
+    directory.mkdir(exist_ok=True)
     write_jsonl(directory / "declarations.jsonl", "declarations", hist["declarations"])
     write_jsonl(directory / "inspection-results.jsonl", "inspection-results", hist["inspection-results"])
-    ids = {d["decision_id"] for d in replay(directory, RuleFile(DEFAULT_RULES).book, EngineConfig())[0]}
-    engine = DecisionEngine(OnlineFeatureState(), HeuristicTabularScorer(), lambda: RuleFile(DEFAULT_RULES).book, EngineConfig())
-    events = [HistoryEvent("declaration", d) for d in hist["declarations"]]
-    events += [HistoryEvent("inspection", r) for r in hist["inspection-results"]]
-    engine.apply(sorted(events, key=lambda e: e.key))
-    hits = Counter()
-    for r in hist["inspection-results"]:
-        key = f"{LANES[r['inspection_type']]}|{'random' if r['random_selected'] else 'risk'}"
-        hits[(key, "inspected")] += 1
-        hits[(key, "hits")] += r["outcome"] != "NO_FINDING"
-    return ids, feature_digest(engine), hits
+    return {d["decision_id"] for d in replay(directory, RuleFile(DEFAULT_RULES).book, EngineConfig())[0]}
 
 
-def hit_totals(states):
-    totals = Counter()
-    for state in states:
-        for key, entry in state["hit_rates"].items():
-            totals[(key, "inspected")] += entry["inspected"]
-            totals[(key, "hits")] += entry["hits"]
-    return totals
+def replay_state(hist: dict, until_epoch: int) -> SharedState:
+    """The shared state replay reaches once every epoch before ``until_epoch`` is folded."""
+    config = EngineConfig()
+    engine = DecisionEngine(SharedState(config), HeuristicTabularScorer(), lambda: RuleFile(DEFAULT_RULES).book)
+    past = History(declarations=hist["declarations"], inspections=hist["inspection-results"])
+    for epoch, decls, insps, _ in timeline(past, config.epoch_ms):
+        if epoch < until_epoch:
+            engine.run_epoch(epoch, decls, insps)
+    return engine.state
 
 
-def hits_settle(worker, expected_hits, timeout_s=30):
-    """The worker's state once its hit-rate tables equal ``expected_hits`` (fails showing the difference)."""
-    last = {}
-
-    def check():
-        state = worker.state()
-        last["state"] = state
-        return state and state["caught_up"] and hit_totals([state]) == expected_hits and state
-
-    try:
-        return wait_until(check, timeout_s, worker.log_path)
-    except AssertionError as exc:
-        got = hit_totals([last["state"]]) if last.get("state") else None
-        raise AssertionError(f"hit totals {got} != expected {dict(expected_hits)}\n{exc}") from None
+def assert_state_equals_replay(worker: WorkerProcess, hist: dict) -> None:
+    """The worker's shared state equals replay's folded to the worker's ready epoch."""
+    state = wait_until(lambda: (s := worker.state()) and s["caught_up"] and s, 60, worker.log_path)
+    expected = replay_state(hist, state["ready_epoch"])
+    assert state["hit_rates"] == expected.hits
+    assert state["state_digest"] == expected.digest(), f"ready epoch {state['ready_epoch']}"
 
 
-def publish_in_background(bootstrap, events, rate):
+def publish_in_background(bootstrap: str, events: list, rate: float) -> threading.Thread:
     thread = threading.Thread(target=publish_events, args=(bootstrap, events, rate), daemon=True)
     thread.start()
     return thread
 
 
+def identical_per_id(decisions: list[dict]) -> None:
+    """A decision id always carries the same decision."""
+    by_id: dict[str, tuple] = {}
+    for d in decisions:
+        body = (d["action"], d["risk_score"], tuple(d["reasons"]), d["random_selected"])
+        assert by_id.setdefault(d["decision_id"], body) == body, d["decision_id"]
+
+
 def test_sigkill_mid_stream_and_restart_reaches_the_same_decisions_and_state(fresh_broker, tmp_path):
     broker = fresh_broker()
     hist = history(days=4, per_day=150, seed=8)
-    expected_ids, expected_digest, expected_hits = expected_outcome(tmp_path, hist)
+    expected = replay_ids(tmp_path, hist)
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+    try:
+        worker.wait_caught_up()
+        publisher = publish_in_background(broker.bootstrap, in_event_time_order(hist, []), rate=250)
+        wait_until(lambda: (s := worker.state()) and s["facts_offset"] > 200, 60, worker.log_path)
+        worker.kill()
+        publisher.join(60)
+        worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+        decisions = decision_ids_settle(broker.bootstrap, expected, 120, worker.log_path, worker)
+        assert_state_equals_replay(worker, hist)
+        assert "shared state restored from the snapshot" in worker.log_text()
+    finally:
+        worker.stop()
+    assert {d["decision_id"] for d in decisions} == expected
+    identical_per_id(decisions)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_live_equals_replay_and_one_of_two_workers_can_die(fresh_broker, tmp_path, workers):
+    broker = fresh_broker()
+    hist = history(days=4, per_day=150, seed=9)
+    expected = replay_ids(tmp_path, hist)
+    started = [WorkerProcess(broker.bootstrap, tmp_path / f"w{i}") for i in range(workers)]
+    try:
+        for worker in started:
+            worker.wait_caught_up()
+
+        def shared() -> bool:
+            owned = [{a for a in (s or {}).get("assigned", []) if a.startswith("declarations:")} for s in (w.state() for w in started)]
+            return all(owned) and len(set().union(*owned)) == 8
+
+        wait_until(shared, 60, started[-1].log_path)
+        publisher = publish_in_background(broker.bootstrap, in_event_time_order(hist, []), rate=250)
+        survivor = started[-1]
+        if workers == 2:
+            wait_until(lambda: (s := started[0].state()) and s["facts_offset"] > 200, 60, started[0].log_path)
+            started[0].kill()
+        publisher.join(60)
+        decisions = decision_ids_settle(broker.bootstrap, expected, 120, survivor.log_path, survivor)
+        assert_state_equals_replay(survivor, hist)
+    finally:
+        for worker in started:
+            worker.stop()
+    assert {d["decision_id"] for d in decisions} == expected
+    identical_per_id(decisions)
+
+
+def test_a_corrupted_snapshot_is_skipped_and_the_worker_recovers_by_itself(fresh_broker, tmp_path):
+    broker = fresh_broker()
+    hist = history(days=3, per_day=120, seed=10)
+    expected = replay_ids(tmp_path, hist)
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+    try:
+        worker.wait_caught_up()
+        publish_events(broker.bootstrap, in_event_time_order(hist, []))
+        decision_ids_settle(broker.bootstrap, expected, 120, worker.log_path, worker)
+    finally:
+        worker.stop()
+    snapshots = sorted((tmp_path / "w" / "snapshots").glob("snap-*.bin"))
+    assert len(snapshots) >= 2
+    newest = snapshots[-1]
+    newest.write_bytes(newest.read_bytes()[: len(newest.read_bytes()) // 2])  # a torn write
+    for other in snapshots[:-1]:
+        other.write_bytes(b"garbage")
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+    try:
+        worker.wait_caught_up()
+        assert_state_equals_replay(worker, hist)
+        assert "refused" in worker.log_text()
+    finally:
+        worker.stop()
+
+
+def test_out_of_order_input_and_a_restart_never_give_one_id_two_decisions(fresh_broker, tmp_path):
+    """Shuffled, valid input: live may differ from replay, but a decision id never changes meaning."""
+    import random
+
+    broker = fresh_broker()
+    hist = history(days=3, per_day=150, seed=13)
     events = in_event_time_order(hist, [])
+    rng = random.Random(3)
+    for i in range(0, len(events) - 40, 40):  # shuffle within windows of 40 (hours apart)
+        window = events[i : i + 40]
+        rng.shuffle(window)
+        events[i : i + 40] = window
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+    try:
+        worker.wait_caught_up()
+        publisher = publish_in_background(broker.bootstrap, events, rate=300)
+        wait_until(lambda: (s := worker.state()) and s["facts_offset"] > 150, 60, worker.log_path)
+        worker.kill()
+        publisher.join(60)
+        worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
+        decl_ids = {d["declaration_id"] for d in hist["declarations"]}
+
+        def all_decided() -> list[dict] | None:
+            from tests.streams.worker_harness import read_decoded
+
+            decisions = read_decoded(broker.bootstrap, "decisions")
+            return decisions if {d["declaration_id"] for d in decisions if d["stage"] == "PRE_ARRIVAL"} >= decl_ids else None
+
+        decisions = wait_until(all_decided, 120, worker.log_path)
+    finally:
+        worker.stop()
+    identical_per_id(decisions)
+
+
+def readyz(worker: WorkerProcess) -> int | None:
+    """HTTP status of the worker's /readyz (None while its web server does not answer)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/readyz", timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(fresh_broker, tmp_path):
+    """The broker frozen for 10 s (SIGSTOP: no answer at all, every record kept), then thawed.
+
+    A frozen broker, not a restarted one: Tansu 0.6.0 on the local S3 server can overwrite
+    acknowledged records when a client produces within ~0.2 s of its restart (issue 17's
+    note), which would make this test about that bug instead of the worker.
+    """
+    import os
+    import signal
+    import time
+
+    broker = fresh_broker()
+    hist = history(days=2, per_day=120, seed=22)
+    expected = replay_ids(tmp_path, hist)
+    events = in_event_time_order(hist, [])
+    half = len(events) // 2
     worker = WorkerProcess(broker.bootstrap, tmp_path / "w")
     try:
         worker.wait_caught_up()
-        publisher = publish_in_background(broker.bootstrap, events, rate=250)
-        wait_until(lambda: (s := worker.state()) and s["verdicts"] > 150, 60, worker.log_path)
-        worker.kill()
-        publisher.join(60)
-        worker = WorkerProcess(broker.bootstrap, tmp_path / "w")
-        decisions = decision_ids_settle(broker.bootstrap, expected_ids, 120, worker.log_path)
-        state = hits_settle(worker, expected_hits)
+        publish_events(broker.bootstrap, events[:half])
+        wait_until(lambda: readyz(worker) == 200, 60, worker.log_path)
+        os.kill(broker.tansu_pid, signal.SIGSTOP)
+        statuses = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            statuses.append(readyz(worker))
+            time.sleep(0.5)
+        os.kill(broker.tansu_pid, signal.SIGCONT)
+        publish_events(broker.bootstrap, events[half:])
+        decisions = decision_ids_settle(broker.bootstrap, expected, 120, worker.log_path, worker)
+        wait_until(lambda: readyz(worker) == 200, 60, worker.log_path)
+        alive = worker.process.poll() is None
     finally:
         worker.stop()
-    ids = [d["decision_id"] for d in decisions]
-    assert set(ids) == expected_ids
-    assert state["feature_digest"] == expected_digest
-    duplicates = len(ids) - len(set(ids))
-    print(f"after SIGKILL + restart: {len(set(ids))} decision ids, {duplicates} duplicate deliveries")
-    by_id = {}
-    for d in decisions:  # a duplicate is the identical decision
-        assert by_id.setdefault(d["decision_id"], (d["action"], d["reasons"])) == (d["action"], d["reasons"])
-
-
-def test_two_workers_share_partitions_and_one_takes_over_after_a_kill(fresh_broker, tmp_path):
-    broker = fresh_broker()
-    hist = history(days=4, per_day=150, seed=9)
-    expected_ids, expected_digest, expected_hits = expected_outcome(tmp_path, hist)
-    events = in_event_time_order(hist, [])
-    first = WorkerProcess(broker.bootstrap, tmp_path / "w1")
-    second = WorkerProcess(broker.bootstrap, tmp_path / "w2")
-    try:
-        first.wait_caught_up()
-        second.wait_caught_up()
-
-        def shared() -> bool:
-            one, two = first.state(), second.state()
-            mine = lambda s: {a for a in s["assigned"] if a.startswith("declarations:")}  # noqa: E731
-            return bool(one and two and mine(one) and mine(two) and len(mine(one) | mine(two)) == 8)
-
-        wait_until(shared, 60, second.log_path)
-        publisher = publish_in_background(broker.bootstrap, events, rate=250)
-        wait_until(lambda: (s := first.state()) and s["verdicts"] > 150, 60, first.log_path)
-        first.kill()
-        publisher.join(60)
-        decisions = decision_ids_settle(broker.bootstrap, expected_ids, 120, second.log_path, second)
-        state = wait_until(
-            lambda: (s := second.state()) and len([a for a in s["assigned"] if a.startswith("declarations:")]) == 8 and s,
-            60, second.log_path,
-        )
-        state = hits_settle(second, expected_hits)
-    finally:
-        first.stop()
-        second.stop()
-    assert {d["decision_id"] for d in decisions} == expected_ids
-    assert state["feature_digest"] == expected_digest
+    assert 503 in statuses, f"/readyz during the outage: {statuses}"
+    assert None not in statuses, "the worker's web server kept answering"
+    assert alive
+    assert {d["decision_id"] for d in decisions} == expected

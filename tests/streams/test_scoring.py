@@ -20,7 +20,8 @@ from zeikan.models.image_scorer import OnnxImageScorer
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.streams import scoring
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.core import DecisionEngine, HistoryEvent, explained_record
+from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.engine.core import DecisionEngine, explained_record
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.hooks import PipelineHooks
 
@@ -46,12 +47,12 @@ class Loaded(PipelineHooks):
         self.loaded.append((role, version))
 
 
-def events(n: int = 40) -> list[HistoryEvent]:
-    return [HistoryEvent("declaration", d) for d in history(days=1, per_day=n, seed=3)["declarations"]]
+def events(n: int = 40) -> list[dict]:
+    return history(days=1, per_day=n, seed=3)["declarations"]
 
 
 def engine(scorer, shadow=None) -> DecisionEngine:
-    return DecisionEngine(OnlineFeatureState(), scorer, lambda: RuleFile(None).book, EngineConfig(), shadow)
+    return DecisionEngine(SharedState(EngineConfig()), scorer, lambda: RuleFile(None).book, shadow)
 
 
 def test_empty_registry_serves_the_heuristic_then_the_first_promoted_model(models, tmp_path, caplog):
@@ -65,7 +66,7 @@ def test_empty_registry_serves_the_heuristic_then_the_first_promoted_model(model
 
     info, model = registry.load(v1)
     type(registry)(str(empty)).register(model, "promoted1" + info.data_hash, promote=True)
-    decls = [e.record for e in events(5)]
+    decls = events(5)
     rows = [OnlineFeatureState().features(d) for d in decls]
     scorer.score_batch(decls, rows)
     assert scorer.version == HeuristicTabularScorer.version, "the registry is polled at most every poll_s"
@@ -80,11 +81,11 @@ def test_promotion_is_hot_reloaded_and_every_decision_names_its_model(models, tm
     scorer = scoring.RegistryScorer(registry, poll_s=1.0, hooks=hooks, clock=clock)
     assert scorer.version == v1
     batch = events(40)
-    before = engine(scorer).apply(batch)
+    before = engine(scorer).decide(batch)
     registry.promote(v2)
     clock.now = 1.0
     try:
-        after = engine(scorer).apply(batch)
+        after = engine(scorer).decide(batch)
     finally:
         registry.promote(v1)
     assert {v.versions["tabular"] for v in before} == {v1} and {v.versions["tabular"] for v in after} == {v2}
@@ -98,7 +99,7 @@ def test_selected_declarations_get_treeshap_reasons(models):
     registry, (v1, _) = models
     scorer = scoring.build_tabular_scorer(registry.url)
     assert isinstance(scorer, LightGBMScorer) and scorer.version == v1
-    verdicts = engine(scorer).apply(events(80))
+    verdicts = engine(scorer).decide(events(80))
     selected = [v for v in verdicts if v.action.value != "RELEASE"]
     assert selected
     for verdict in selected:
@@ -116,8 +117,8 @@ def test_shadow_scores_are_recorded_and_never_acted_on(models, caplog):
     with caplog.at_level(logging.INFO, logger="zeikan.serving"):
         shadow = scoring.build_shadow_scorers(registry.url, f" {v2} ,", hooks)
         batch = events(60)
-        plain = [explained_record(v, live, 0) for v in engine(live).apply(batch)]
-        shadowed = [explained_record(v, live, 0) for v in engine(live, shadow).apply(batch)]
+        plain = [explained_record(v, live, 0) for v in engine(live).decide(batch)]
+        shadowed = [explained_record(v, live, 0) for v in engine(live, shadow).decide(batch)]
     for a, b in zip(plain, shadowed):
         assert set(b["shadow_scores"]) == {v2} and 0.0 <= b["shadow_scores"][v2] <= 1.0
         assert {k: v for k, v in b.items() if k != "shadow_scores"} == {k: v for k, v in a.items() if k != "shadow_scores"}
@@ -128,7 +129,7 @@ def test_shadow_scores_are_recorded_and_never_acted_on(models, caplog):
 def test_shadow_scores_equal_the_candidates_own_scores(models):
     registry, (v1, v2) = models
     shadow = scoring.build_shadow_scorers(registry.url, v2)
-    verdicts = engine(scoring.build_tabular_scorer(registry.url), shadow).apply(events(30))
+    verdicts = engine(scoring.build_tabular_scorer(registry.url), shadow).decide(events(30))
     candidate = LightGBMScorer.from_registry(registry, v2)
     own = candidate.score_batch([v.declaration for v in verdicts], [v.features for v in verdicts])
     assert [v.shadow_scores[v2] for v in verdicts] == [round(s, 6) for s in own]
@@ -233,7 +234,7 @@ def test_a_broken_promotion_keeps_the_serving_model(models, tmp_path, caplog):
     scorer = scoring.RegistryScorer(reg, poll_s=1.0, clock=clock)
     reg.promote(broken)
     clock.now = 1.0
-    decls = [e.record for e in events(3)]
+    decls = events(3)
     with caplog.at_level(logging.ERROR, logger="zeikan.serving"):
         scores = scorer.score_batch(decls, [OnlineFeatureState().features(d) for d in decls])
     assert scorer.version == good and len(scores) == 3
@@ -263,7 +264,7 @@ def test_feature_drift_follows_the_serving_model_through_a_hot_swap(models, tmp_
     hooks.on_model_loaded("tabular", scorer.version)  # as the app factory announces the serving model
 
     def decide(batch):  # as the decide agent: score, then feed the scored feature rows
-        verdicts = engine(scorer).apply(batch)
+        verdicts = engine(scorer).decide(batch)
         hooks.on_features([v.features for v in verdicts])
 
     assert observed(hooks, "zeikan_feature_drift_psi", feature="log_total_value") is None
@@ -286,7 +287,7 @@ def test_model_calls_report_their_latency(models):
     hooks, _ = create_observability(ObservabilitySettings())
     scorer = scoring.RegistryScorer(registry, poll_s=60.0, hooks=hooks)
     shadow = scoring.build_shadow_scorers(registry.url, v2, hooks)
-    engine(scorer, shadow).apply(events(20))
+    engine(scorer, shadow).decide(events(20))
     images = scoring.build_image_scorer(hooks)
     assert isinstance(images, scoring.TimedImageScorer) and images.version == images.scorer.version
     timed = scoring.TimedImageScorer(SlowImages(), hooks)

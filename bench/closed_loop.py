@@ -1,0 +1,184 @@
+"""zeikan's policy against the legacy policy in the closed loop, at equal inspection capacity.
+
+``python -m zeikan.bench.closed_loop [--warm-days 14] [--days 14] [--per-day 1000] [--seed 1] [--images]
+[--mix PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--chart var/bench/closed_loop.png]``:
+
+1. ``--warm-days`` of legacy-policy history are simulated and a LightGBM model is
+   trained on them (inspection results only, never the truth) into a scratch registry;
+2. the next ``--days`` run in the closed loop: zeikan's replay engine decides each day
+   and the simulated port scans and inspects what it selected
+   (:func:`zeikan.sim.closed_loop.run_closed_loop`); zeikan's lane shares (the
+   engine's proportions, or ``--mix``) are scaled so that its total inspection share
+   equals the legacy policy's share on the history;
+3. the legacy policy's inspections of the *same* declarations are what the simulator
+   drew for them (same detection rates per inspection type).
+
+Prints one JSON line per policy and one with the ratios (zeikan / legacy): seizures
+and hits per 1,000 inspections, revenue recovered, officer-hours per seizure and per
+hit, the share of found fraud found by a scan alone; and writes a PNG of the
+cumulative revenue recovered and seizures per day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeikan.bench.common import emit, timed
+from zeikan.sim.closed_loop import LoopResult, run_closed_loop
+from zeikan.sim.policy import DISCREPANCY, SCAN, SEIZURE
+from zeikan.sim.port import OFFICER_HOURS
+from zeikan.sim.replay_day import replay_decider
+from zeikan.sim.settings import SimSettings
+from zeikan.sim.simulate import simulate
+from zeikan.sim.world import Day
+from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.lanes import Action, parse_action
+from zeikan.streams.engine.rules import RuleFile
+from zeikan.streams.settings import DEFAULT_RULES
+
+_HOURS = np.array([OFFICER_HOURS[k] for k in sorted(OFFICER_HOURS)])
+
+
+def day_figures(day: Day) -> dict[str, float]:
+    """What one day's inspections achieved (by filing day): counts, revenue, officer-hours, scan-alone finds."""
+    kind = day.selection.inspection_type
+    inspected = kind >= 0
+    outcome = day.findings.outcome
+    hit = inspected & (outcome >= DISCREPANCY)
+    return {
+        "declarations": float(len(day)),
+        "inspections": float(inspected.sum()),
+        "hits": float(hit.sum()),
+        "seizures": float((inspected & (outcome == SEIZURE)).sum()),
+        "revenue_recovered": float(day.findings.revenue_recovered[inspected].sum()),
+        "officer_hours": float(_HOURS[kind[inspected]].sum()),
+        "hits_by_scan_alone": float((hit & (kind == SCAN)).sum()),
+        "fraud": float(day.fraud.is_fraud.sum()),
+        "revenue_at_risk": float(day.fraud.revenue_by_kind.sum()),
+    }
+
+
+def summary(days: Sequence[Day]) -> dict[str, float]:
+    """A policy's totals over ``days`` and its rates."""
+    per_day = [day_figures(d) for d in days]
+    t = {key: sum(f[key] for f in per_day) for key in per_day[0]}
+    return {
+        "declarations": t["declarations"],
+        "inspections": t["inspections"],
+        "inspections_per_1000_declarations": 1000 * t["inspections"] / t["declarations"],
+        "seizures": t["seizures"],
+        "seizures_per_1000_inspections": 1000 * t["seizures"] / max(t["inspections"], 1),
+        "hits_per_1000_inspections": 1000 * t["hits"] / max(t["inspections"], 1),
+        "revenue_recovered": t["revenue_recovered"],
+        "revenue_recovered_share_of_risk": t["revenue_recovered"] / max(t["revenue_at_risk"], 1e-9),
+        "fraud_found_share": t["hits"] / max(t["fraud"], 1),
+        "officer_hours": t["officer_hours"],
+        "officer_hours_per_seizure": t["officer_hours"] / max(t["seizures"], 1),
+        "officer_hours_per_hit": t["officer_hours"] / max(t["hits"], 1),
+        "found_by_scan_alone_share": t["hits_by_scan_alone"] / max(t["hits"], 1),
+    }
+
+
+def equal_capacity_config(legacy_share: float, base: EngineConfig = EngineConfig(),
+                          mix: Mapping[Action, float] | None = None) -> EngineConfig:
+    """``base`` with lane shares in the proportions of ``mix`` (default: ``base``'s) adding up to ``legacy_share``."""
+    mix = mix or base.default_share
+    total = sum(mix.values())
+    return replace(base, default_share={lane: weight * legacy_share / total for lane, weight in mix.items()})
+
+
+def parse_mix(text: str) -> dict[Action, float]:
+    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+    return {parse_action(lane): float(weight) for lane, weight in pairs}
+
+
+def _train(history: Path, registry: str) -> str:
+    from zeikan.features.history import load_history
+    from zeikan.models.registry import ModelRegistry
+    from zeikan.models.training import train_tabular
+
+    loaded = load_history(str(history))
+    return ModelRegistry(registry).register(train_tabular(loaded), loaded.data_hash, promote=True).version
+
+
+def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: Path,
+        mix: Mapping[Action, float] | None = None) -> tuple[LoopResult, str, float]:
+    """Simulate, train, run the loop; returns the loop, the model version and the legacy inspection share."""
+    history = work / "history"
+    warm = simulate(SimSettings(seed=seed, days=warm_days, per_day=per_day), history)
+    legacy_share = warm.counts["inspection-results"] / warm.counts["declarations"]
+    registry = str(work / "registry")
+    version = _train(history, registry)
+    decide = replay_decider(RuleFile(DEFAULT_RULES).book, equal_capacity_config(legacy_share, mix=mix), registry)
+    render = None
+    if images:
+        from zeikan.sim.cli import image_renderer
+
+        render = image_renderer()
+    loop = run_closed_loop(SimSettings(seed=seed, days=days, per_day=per_day), warm_days, work / "loop", decide, render)
+    return loop, version, legacy_share
+
+
+def chart(loop: LoopResult, path: Path) -> None:
+    """Cumulative revenue recovered and seizures per closed-loop day, zeikan against legacy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    zeikan = [day_figures(loop.port.inspected(d.index)) for d in loop.legacy]
+    legacy = [day_figures(d) for d in loop.legacy]
+    x = np.arange(1, len(legacy) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, title in ((axes[0], "revenue_recovered", "revenue recovered (USD, cumulative)"),
+                           (axes[1], "seizures", "seizures (cumulative)")):
+        ax.plot(x, np.cumsum([f[key] for f in zeikan]), marker="o", label="zeikan")
+        ax.plot(x, np.cumsum([f[key] for f in legacy]), marker="s", label="legacy policy")
+        ax.set_title(title)
+        ax.set_xlabel("closed-loop day (filing day)")
+        ax.legend()
+    fig.suptitle("closed loop at equal inspection capacity")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def ratios(zeikan: dict[str, float], legacy: dict[str, float]) -> dict[str, Any]:
+    """zeikan / legacy for every figure (None where the legacy figure is 0)."""
+    return {key: (zeikan[key] / legacy[key] if legacy[key] else None) for key in zeikan}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark: a JSON line per policy, one of ratios, and the chart."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm-days", type=int, default=14)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--per-day", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--images", action="store_true", help="render the scans' X-ray images (the image model decides POST_SCAN)")
+    parser.add_argument("--mix", type=parse_mix, default=None,
+                        help="zeikan's lane proportions, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8 (default: the engine's)")
+    parser.add_argument("--chart", type=Path, default=Path("var/bench/closed_loop.png"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, timed() as elapsed:
+        loop, version, legacy_share = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix)
+        zeikan = summary([loop.port.inspected(d.index) for d in loop.legacy])
+        legacy = summary(loop.legacy)
+        chart(loop, args.chart)
+    mix = {lane.value: share for lane, share in equal_capacity_config(legacy_share, mix=args.mix).default_share.items()}
+    emit("closed_loop.zeikan", model=version, images=args.images, lane_shares=mix, **zeikan)
+    emit("closed_loop.legacy", capacity_share=legacy_share, **legacy)
+    emit("closed_loop.ratio_zeikan_over_legacy", seconds=elapsed.seconds, chart=str(args.chart), **ratios(zeikan, legacy))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Restart: time to ready and memory of a worker killed and restarted over a long history.
+
+``python -m zeikan.bench.restart [--sizes 250000 --sizes 1000000] [--per-day 5000]`` publishes
+each history (declarations ``per_day`` a day) to its own embedded broker while one worker
+decides it, SIGKILLs that worker, starts a new one on the same work folder, and reports:
+
+* ``ready_s``: from the new process's start to ``/readyz`` 200 (its shared state caught up);
+* ``first_decision_s``: from its start to the decision of a declaration published right
+  after the start (what a user waits for; comparable with builds whose /readyz says less);
+* ``rss_mb``: its resident memory once ready, and the RSS of the first worker at the end;
+
+then the largest/smallest ratios. The goal: ready within 30 s and RSS under 1 GB at
+every size, and a ratio of at most 1.2 for 4x the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from zeikan.bench.common import emit, http_get
+from zeikan.bench.pipeline import _encode, declarations
+from zeikan.bench.scaling import _stop, metric_sum, spawn_worker, wait_for
+from zeikan.streams.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka_io import publish
+
+T0 = 1_609_459_200_000
+"""2021-01-01: long histories stay within the plausibility window (ten years back)."""
+WORKER_ENV = {"ZEIKAN_SESSION_TIMEOUT_S": "6", "ZEIKAN_HEARTBEAT_S": "1", "ZEIKAN_APP_ID": "bench-restart"}
+
+
+def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
+    """One history of ``size`` declarations: decide it, kill the worker, restart, measure."""
+    step = 86_400_000 / per_day
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        broker = stack.enter_context(EmbeddedBroker(log_path=Path(tmp) / "tansu.log"))
+        env = {**os.environ, **WORKER_ENV, "ZEIKAN_BOOTSTRAP": broker.bootstrap}
+        workdir = Path(tmp) / "w"
+        port = free_port()
+        first = spawn_worker(port, workdir, env)
+        stack.callback(_stop, first)
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, 120, "the first worker")
+        chunk = 50_000
+        for start in range(0, size, chunk):
+            publish(broker.bootstrap, _encode(declarations(min(chunk, size - start), T0 + start * step, step, offset=start)))
+        decided = lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL")  # noqa: E731
+        wait_for(lambda: decided() >= size - per_day, timeout_s, f"{size} decisions")
+        time.sleep(12)  # the last snapshot interval passes
+        first_rss = metric_sum(port, "process_resident_memory_bytes") / 2**20
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        port = free_port()
+        started = time.monotonic()
+        second = spawn_worker(port, workdir, env)
+        stack.callback(_stop, second)
+        probe = declarations(1, T0 + size * step + 3_600_000, step, offset=size + 1)
+        publish(broker.bootstrap, _encode(probe))
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, timeout_s, "the restarted worker's readiness")
+        ready_s = time.monotonic() - started
+        rss = metric_sum(port, "process_resident_memory_bytes") / 2**20
+        wait_for(lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL") >= 1, timeout_s, "the probe's decision")
+        first_decision_s = time.monotonic() - started
+    return {
+        "history": size, "per_day": per_day, "ready_s": round(ready_s, 2), "first_decision_s": round(first_decision_s, 2),
+        "rss_mb": round(rss, 1), "first_worker_rss_mb": round(first_rss, 1),
+    }  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
+    """Measure each size, print one JSON line per size and the largest/smallest ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, action="append", help="history sizes (default 250000 and 1000000)")
+    parser.add_argument("--per-day", type=int, default=5_000)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    args = parser.parse_args(argv)
+    results = {size: emit(f"restart.{size}", **measure(size, args.per_day, args.timeout)) for size in args.sizes or [250_000, 1_000_000]}
+    small, large = results[min(results)], results[max(results)]
+    emit(
+        "restart", history_ratio=max(results) / min(results),
+        ready_ratio=large["ready_s"] / small["ready_s"], rss_ratio=large["rss_mb"] / small["rss_mb"],
+        first_decision_ratio=large["first_decision_s"] / small["first_decision_s"],
+    )
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Markers: a source partition tells every worker that it has published all facts of epochs <= e.
+
+* A partition with traffic closes epoch ``e - 1`` as soon as it reads a record of
+  epoch ``e`` (and has published the facts of everything before it).
+* An idle partition closes the epochs up to the frontier (the epoch the second most
+  advanced source has reached, so one outlier cannot drag the others along) once a
+  fetch response newer than the frontier showed it has nothing left to read: anything
+  published to it before the frontier's record would have been in that response.
+  Publishers are assumed to publish in (rough) event-time order; an event that breaks
+  that comes after its epoch closed and is folded as a late fact (counted).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from faust.types import TP
+
+from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
+from zeikan.streams.agents.common import Outbox
+from zeikan.streams.engine.facts import Fact, encode_fact, source_name
+
+if TYPE_CHECKING:
+    from zeikan.streams.agents.decide import Decider
+    from zeikan.streams.app import Pipeline
+
+log = logging.getLogger(__name__)
+
+SOURCE_TOPICS = (DECLARATIONS.name, INSPECTION_RESULTS.name)
+"""Topics whose partitions are sources of the facts log."""
+
+
+class Markers:
+    """Sends this worker's markers for the source partitions it owns."""
+
+    def __init__(self, p: Pipeline) -> None:
+        self.p = p
+        self.sent: dict[str, int] = {}
+
+    def due(self, source: str, epoch: int) -> bool:
+        """Whether closing ``epoch`` for ``source`` says something new."""
+        return epoch > max(self.sent.get(source, -1), self.p.state.marked.get(source, -1))
+
+    async def send(self, outbox: Outbox, source: str, epoch: int) -> None:
+        """Queue the marker ``(source, epoch)`` on the facts log."""
+        value, headers = encode_fact(Fact("marker", source, epoch))
+        await outbox.send(self.p.topics.facts, source.encode(), value, headers)
+        self.sent[source] = epoch
+
+    async def close_partitions(self, outbox: Outbox, decider: Decider) -> None:
+        """Close, for every declarations partition with traffic, the epochs before its oldest waiting record."""
+        for tp, newest in list(decider.max_epoch.items()):
+            head = decider.head_epoch(tp)
+            epoch = (head if head is not None else newest) - 1
+            source = source_name(tp.topic, tp.partition)
+            if self.due(source, epoch):
+                await self.send(outbox, source, epoch)
+
+    async def close_idle(self) -> None:
+        """Close the epochs up to the frontier for owned source partitions that have nothing left to read."""
+        p = self.p
+        frontier = p.state.frontier()
+        if frontier < 0 or not p.follower.caught_up.is_set():
+            return
+        epoch = frontier - 1
+        consumer = _kafka_consumer(p.app)
+        if consumer is None:
+            return
+        outbox = p.runner.outbox()
+        closed: list[TP] = []
+        for tp in p.app.consumer.assignment():
+            source = source_name(tp.topic, tp.partition)
+            if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not p.decider.idle(tp):
+                continue
+            if _read_to_end(consumer, tp, p.runner.processed.get(tp), p.follower.frontier_seen_at):
+                await self.send(outbox, source, epoch)
+                closed.append(tp)
+        if closed and not await outbox.flush(p.runner.owned(closed)):
+            for tp in closed:
+                self.sent.pop(source_name(tp.topic, tp.partition), None)
+
+
+def _kafka_consumer(app: Any) -> Any:
+    """The aiokafka consumer under Faust's consumer thread (None before it started)."""
+    thread = getattr(app.consumer, "_thread", None)
+    return getattr(thread, "_consumer", None)
+
+
+def _read_to_end(consumer: Any, tp: TP, processed: int | None, newer_than_ms: float) -> bool:
+    """Whether a fetch response newer than ``newer_than_ms`` showed ``tp`` has nothing beyond what was processed."""
+    try:
+        highwater = consumer.highwater(tp)
+        polled = consumer.last_poll_timestamp(tp)
+        position = processed
+        if position is None:
+            position = consumer._subscription.subscription.assignment.state_value(tp).position  # noqa: SLF001
+    except (AttributeError, AssertionError, KeyError, TypeError):
+        return False
+    return highwater is not None and polled is not None and position is not None and polled > newer_than_ms and position >= highwater
+
+
+def register(p: Pipeline) -> None:
+    """Add the timer that closes idle partitions' epochs."""
+
+    @p.app.timer(p.settings.marker_interval_s, name="zeikan.markers")
+    async def close_idle_epochs() -> None:
+        try:
+            await p.markers.close_idle()
+        except Exception:  # noqa: BLE001 - a timer must never stop the worker
+            log.exception("closing idle epochs failed; next tick retries")

@@ -1,0 +1,91 @@
+"""The shared state's epoch protocol, without a broker: markers, late and duplicate facts, snapshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.streams.pipeline_factories import HOUR, T0, history
+from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.facts import Fact, Outcome, decode_fact, encode_fact, epoch_of
+from zeikan.streams.engine.shared_state import NOT_READY, SharedState
+
+SOURCES = ("declarations:0", "declarations:1")
+
+
+def fact(decl: dict, source: str = "declarations:0") -> Fact:
+    return Fact("declaration", source, epoch_of(decl["filed_at"]), decl, Outcome(0.5, "RELEASE", "RELEASE", None, "d"))
+
+
+def marker(source: str, epoch: int) -> Fact:
+    return Fact("marker", source, epoch)
+
+
+def decls(n: int = 6) -> list[dict]:
+    out = history(days=1, per_day=n, seed=4)["declarations"]
+    for i, d in enumerate(out):
+        d["filed_at"] = T0 + i * HOUR + 1
+    return out
+
+
+def test_an_epoch_folds_only_when_every_source_closed_it():
+    state = SharedState(EngineConfig(), SOURCES)
+    first, second = decls(2)
+    e = epoch_of(first["filed_at"])
+    assert not state.receive(fact(first))
+    assert not state.receive(marker("declarations:0", e))
+    assert state.ready_epoch == NOT_READY and not state.decidable(e + 1)
+    assert state.receive(marker("declarations:1", e))
+    assert state.decidable(e + 1) and state.known(first["declaration_id"]) == "d"
+    assert state.known(second["declaration_id"]) is None
+
+
+def test_a_duplicate_fact_changes_nothing_and_a_late_one_is_folded_at_once():
+    state = SharedState(EngineConfig(), SOURCES)
+    d = decls(3)
+    for one in d[:2]:
+        state.receive(fact(one))
+    e = epoch_of(d[1]["filed_at"])
+    state.receive(marker(SOURCES[0], e))
+    state.receive(marker(SOURCES[1], e))
+    version, digest = state.version, state.digest()
+    assert not state.receive(fact(d[0]))  # re-published after a retry
+    assert (state.version, state.digest()) == (version, digest)
+    late = {**d[2], "filed_at": d[0]["filed_at"] + 5}
+    assert state.receive(fact(late)) and state.late_facts == 1
+    assert state.known(late["declaration_id"]) == "d" and state.version != version
+
+
+def test_one_source_far_ahead_does_not_drag_the_idle_sources():
+    state = SharedState(EngineConfig(), ("a", "b", "c"))
+    state.receive(marker("a", 100))
+    state.receive(marker("b", 101))
+    assert state.frontier() == 102
+    state.receive(marker("c", 100 + 24 * 30))
+    assert state.frontier() == 102
+
+
+def test_snapshot_round_trip_and_corrupt_snapshots_are_refused():
+    state = SharedState(EngineConfig(), SOURCES)
+    d = decls(4)
+    for one in d:
+        state.receive(fact(one, SOURCES[len(one["declaration_id"]) % 2]))
+    state.receive(marker(SOURCES[0], epoch_of(d[1]["filed_at"])))
+    state.receive(marker(SOURCES[1], epoch_of(d[1]["filed_at"])))
+    blob = state.to_bytes()
+    copy = SharedState(EngineConfig(), SOURCES)
+    copy.restore(blob)
+    assert (copy.digest(), copy.ready_epoch, copy.buffer.keys()) == (state.digest(), state.ready_epoch, state.buffer.keys())
+    for bad in (blob[: len(blob) // 2], b"", blob[:40] + b"x" + blob[41:]):
+        with pytest.raises(ValueError):
+            copy.restore(bad)
+    assert copy.digest() == state.digest(), "a refused snapshot leaves the state as it was"
+
+
+def test_facts_round_trip_on_the_wire():
+    d = decls(1)[0]
+    one = fact(d)
+    value, headers = encode_fact(one)
+    back = decode_fact(value, headers)
+    assert (back.kind, back.source, back.epoch, back.event_id, back.outcome) == (one.kind, one.source, one.epoch, one.event_id, one.outcome)
+    mark = decode_fact(*encode_fact(marker("declarations:3", 7)))
+    assert (mark.kind, mark.source, mark.epoch, mark.record) == ("marker", "declarations:3", 7, None)

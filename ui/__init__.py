@@ -1,0 +1,1 @@
+"""The officers' web app: worklist, declaration page, outcomes, annotation and rules (``zeikan ui``)."""
