@@ -73,7 +73,7 @@ def test_no_byte_of_a_hostile_file_reaches_the_decision_and_nothing_is_released(
     scorer.close()
     assert all(a.anomaly_score is None and a.unassessed == "image_refused" for a in found)
     opened = {"declaration_id": "D1", "office_id": "O1", "filed_at": 1, "tabular": 0.1, "rules_score": 0.0,
-              "rule_hits": [], "rule_floor": None, "random_selected": False, "versions": {"tabular": "t"}}
+              "rule_hits": [], "rule_floor": None, "random_selected": False, "versions": {"tabular": "t"}, "pre_decision_id": "P1"}
     decision = post_scan_decision(opened, scans, found, scorer.version, EngineConfig(), 3)
     text = repr(decision)
     assert "TOPSECRET" not in text and SECRET[:4].decode() not in text.replace("TOPSECRET", "")
@@ -86,7 +86,7 @@ def test_unreadable_images_never_lower_the_lane_and_the_policy_is_explicit():
     clean = ImageAssessment("S1", "C1", 0.05)
     broken = ImageAssessment.not_assessed({"scan_id": "S2", "container_id": "C2"}, "image_refused", "image unreadable: analyst review")
     opened = {"declaration_id": "D1", "office_id": "O1", "filed_at": 1, "tabular": 0.1, "rules_score": 0.0,
-              "rule_hits": [], "rule_floor": None, "random_selected": False, "versions": {}}
+              "rule_hits": [], "rule_floor": None, "random_selected": False, "versions": {}, "pre_decision_id": "P1"}
     assert post_scan_decision(opened, scans, [clean, ImageAssessment("S2", "C2", 0.1)], "m", EngineConfig(), 4)["action"] == "RELEASE"
     held = post_scan_decision(opened, scans, [clean, broken], "m", EngineConfig(), 4)
     assert held["action"] == "SCAN" and held["scores"]["image"] == 0.05
