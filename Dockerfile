@@ -18,6 +18,7 @@ COPY images/ images/
 COPY sim/ sim/
 COPY bench/ bench/
 COPY ops/ ops/
+COPY ui/ ui/
 RUN pip install . \
     && useradd --create-home --uid 10001 zeikan \
     && mkdir -p /app/var \

@@ -1,7 +1,7 @@
 """Restart: time to ready and memory of a worker killed and restarted over a long history.
 
 ``python -m zeikan.bench.restart [--sizes 250000 --sizes 1000000] [--per-day 5000]`` publishes
-each history (declarations ``per_day`` a day) to its own embedded broker while one worker
+each simulated history (declarations ``per_day`` a day, from the simulator) to its own embedded broker while one worker
 decides it, SIGKILLs that worker, starts a new one on the same work folder, and reports:
 
 * ``ready_s``: from the new process's start to ``/readyz`` 200 (its shared state caught up);
@@ -16,6 +16,7 @@ every size, and a ratio of at most 1.2 for 4x the history.
 from __future__ import annotations
 
 import argparse
+from datetime import date
 import os
 import signal
 import tempfile
@@ -29,11 +30,32 @@ from zeikan.bench.common import emit, http_get
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.bench.scaling import _stop, metric_sum, spawn_worker, wait_for
 from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import publish
+from zeikan.schemas.codec import codec_for
+from zeikan.schemas.contract import DECLARATIONS
+from zeikan.schemas.jsonl import read_jsonl
+from zeikan.sim.settings import SimSettings
+from zeikan.sim.simulate import simulate
+from zeikan.streams.kafka_io import publish, record_key
 
-T0 = 1_609_459_200_000
-"""2021-01-01: long histories stay within the plausibility window (ten years back)."""
+START = date(2021, 1, 1)
+"""Long histories start here: they stay within the plausibility window (ten years back)."""
 WORKER_ENV = {"ZEIKAN_SESSION_TIMEOUT_S": "6", "ZEIKAN_HEARTBEAT_S": "1", "ZEIKAN_APP_ID": "bench-restart"}
+
+
+def _publish_simulated(bootstrap: str, size: int, per_day: int, out: Path) -> int:
+    """Simulate ``size`` declarations (``per_day`` a day, no images) and publish them in filing order; the last filing time."""
+    simulate(SimSettings(seed=7, days=-(-size // per_day), per_day=per_day, start=START), out)
+    codec, batch, last = codec_for(DECLARATIONS.name), [], 0
+    for _, record in read_jsonl(out / "declarations.jsonl", DECLARATIONS.name):
+        if isinstance(record, Exception):
+            continue
+        batch.append((DECLARATIONS.name, codec.encode(record), record_key(DECLARATIONS.name, record)))
+        last = max(last, int(record["filed_at"]))
+        if len(batch) >= 50_000:
+            publish(bootstrap, batch)
+            batch = []
+    publish(bootstrap, batch)
+    return last
 
 
 def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
@@ -47,11 +69,9 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         first = spawn_worker(port, workdir, env)
         stack.callback(_stop, first)
         wait_for(lambda: http_get(port, "/readyz")[0] == 200, 120, "the first worker")
-        chunk = 50_000
-        for start in range(0, size, chunk):
-            publish(broker.bootstrap, _encode(declarations(min(chunk, size - start), T0 + start * step, step, offset=start)))
+        last = _publish_simulated(broker.bootstrap, size, per_day, Path(tmp) / "sim")
         decided = lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL")  # noqa: E731
-        wait_for(lambda: decided() >= size - per_day, timeout_s, f"{size} decisions")
+        wait_for(lambda: decided() >= 0.99 * size - per_day, timeout_s, f"{size} decisions")
         time.sleep(12)  # the last snapshot interval passes
         first_rss = metric_sum(port, "process_resident_memory_bytes") / 2**20
         first.send_signal(signal.SIGKILL)
@@ -60,7 +80,7 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         started = time.monotonic()
         second = spawn_worker(port, workdir, env)
         stack.callback(_stop, second)
-        probe = declarations(1, T0 + size * step + 3_600_000, step, offset=size + 1)
+        probe = declarations(1, last + 3_600_000, step, offset=size + 1)
         publish(broker.bootstrap, _encode(probe))
         wait_for(lambda: http_get(port, "/readyz")[0] == 200, timeout_s, "the restarted worker's readiness")
         ready_s = time.monotonic() - started

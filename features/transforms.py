@@ -65,7 +65,7 @@ def robust_z(x: X, median: X, iqr: X, n: X) -> X:
     """Robust z-score of x against a window's median and interquartile range, shrunk when n is small.
 
     >>> round(robust_z(0.0, 1.0, 0.2, 8.0), 3)
-    -4.042
+    -4.035
     """
     return (x - median) / (iqr / IQR_SCALE + SCALE_FLOOR) * (n / (n + SHRINK))
 

@@ -11,7 +11,15 @@ from zeikan.streams.errors import InvalidSetting
 
 S = TypeVar("S")
 
-_KINDS: dict[str, tuple[type, str]] = {"int": (int, "an integer"), "float": (float, "a number")}
+def _names(raw: Any) -> tuple[str, ...]:
+    return tuple(raw) if isinstance(raw, (tuple, list)) else tuple(x.strip() for x in str(raw).split(",") if x.strip())
+
+
+_KINDS: dict[str, tuple[Any, str]] = {
+    "int": (int, "an integer"),
+    "float": (float, "a number"),
+    "tuple[str, ...]": (_names, "a comma-separated list"),
+}
 """Annotation name -> (conversion, what it expects); any other annotation is kept as a string."""
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from zeikan.streams.drift import DriftMonitor
+from zeikan.streams.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.metrics import PrometheusHooks, ZeikanMetrics
@@ -58,18 +58,7 @@ class ObservabilitySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
         """Read the settings from ``env`` (default ``os.environ``); unset ones keep defaults."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        try:
-            if (raw := env.get(cls.ENV["lag_interval_s"])) is not None:
-                values["lag_interval_s"] = float(raw)
-            if (raw := env.get(cls.ENV["drift_window"])) is not None:
-                values["drift_window"] = int(raw)
-        except ValueError as exc:
-            raise InvalidSetting("observability", str(exc), "numbers in ZEIKAN_LAG_INTERVAL_S/ZEIKAN_DRIFT_WINDOW") from exc
-        if (raw := env.get(cls.ENV["required_models"])) is not None:
-            values["required_models"] = tuple(r.strip() for r in raw.split(",") if r.strip())
-        return cls(**values)
+        return settings_from_env(cls, env, {})
 
 
 def create_observability(

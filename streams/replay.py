@@ -66,7 +66,7 @@ def read_history(directory: Path) -> History:
 
 
 _RANK = {"declaration": 0, "inspection": 1, "scan": 2}
-_TIME = {"declaration": "filed_at", "inspection": "inspected_at", "scan": "scanned_at"}
+_TIME = {"declaration": DECLARATIONS.time_field, "inspection": INSPECTION_RESULTS.time_field, "scan": SCANS.time_field}
 _ID = {"declaration": "declaration_id", "inspection": "inspection_id", "scan": "scan_id"}
 
 
@@ -85,7 +85,7 @@ def timeline(history: History, epoch_ms: int) -> list[tuple[int, list[dict[str, 
     """(epoch, declarations, inspections, scans) per event-time epoch, in epoch order; scans by time within one."""
     epochs: dict[int, tuple[list, list, list]] = {}
     for index, (records, field_name) in enumerate(
-        ((history.declarations, "filed_at"), (history.inspections, "inspected_at"), (history.scans, "scanned_at"))
+        ((history.declarations, _TIME["declaration"]), (history.inspections, _TIME["inspection"]), (history.scans, _TIME["scan"]))
     ):
         for record in records:
             epochs.setdefault(epoch_of(int(record[field_name]), epoch_ms), ([], [], []))[index].append(record)

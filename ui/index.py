@@ -7,7 +7,7 @@ risk order is sorted once and cached until it changes, so thousands of rows stay
 
 >>> index = WorklistIndex()
 >>> index.apply("decisions", {"declaration_id": "D1", "office_id": "JPYOK", "stage": "PRE_ARRIVAL",
-...     "action": "SCAN", "risk_score": 0.9, "rule_hits": [], "random_selected": False, "decided_at": 0})
+...     "action": "SCAN", "risk_score": 0.9, "rule_hits": [], "random_selected": False, "decided_at": 0, "event_time": 0})
 >>> [row.declaration_id for row in index.worklist({"JPYOK"}).rows]
 ['D1']
 """

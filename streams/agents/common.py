@@ -188,6 +188,15 @@ class BatchRunner:
             await outbox.dead_letter(event, ErrorKind.PROCESSING, f"{step}: {type(exc).__name__}: {exc}")
         return None
 
+    async def each(
+        self, events: Sequence[EventT], step_name: str, step: Callable[[Outbox, EventT], Awaitable[T]]
+    ) -> tuple[Outbox, list[T | None]]:
+        """Hold a batch and run ``step`` on each event under :meth:`guard`; the caller then calls :meth:`finish`."""
+        self.hold(events)
+        outbox = self.outbox()
+        results = [await self.guard(outbox, event, step_name, lambda event=event: step(outbox, event)) for event in events]
+        return outbox, results
+
     async def finish(self, outbox: Outbox, events: Sequence[EventT]) -> bool:
         """Deliver the batch's outcome, then ack its events; False when its partitions moved away."""
         delivered = await outbox.flush(self.owned({e.message.tp for e in events}))

@@ -10,9 +10,12 @@ epochs with markers, and only then acks the batch.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from faust.types import EventT
 
 from zeikan.schemas.contract import INSPECTION_RESULTS
+from zeikan.streams.agents.common import Outbox
 from zeikan.streams.engine.facts import Fact, encode_fact, epoch_of, source_name
 
 if TYPE_CHECKING:
@@ -23,28 +26,21 @@ def register(p: Pipeline) -> None:
     """Add the ``feedback`` agent."""
     settings, runner = p.settings, p.runner
 
+    async def publish(outbox: Outbox, event: EventT) -> bool:
+        record = runner.admit(INSPECTION_RESULTS.name, event)
+        source = source_name(str(event.message.topic), int(event.message.partition))
+        epoch = epoch_of(int(record["inspected_at"]), p.config.epoch_ms)
+        if p.markers.due(source, epoch - 1):
+            await p.markers.send(outbox, source, epoch - 1)
+        value, headers = encode_fact(Fact("inspection", source, epoch, record), bytes(event.message.value))
+        await outbox.send(p.topics.facts, str(record["declaration_id"]).encode(), value, headers)
+        return True
+
     @p.app.agent(p.topics.inspections, name="zeikan.feedback")
     async def feedback(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
-            events = list(events)
-            runner.hold(events)
-            outbox = runner.outbox()
-            admitted = 0
-            for event in events:
-                async def admit(event: Any = event) -> dict[str, Any]:
-                    return runner.admit(INSPECTION_RESULTS.name, event)
-
-                record = await runner.guard(outbox, event, "admit", admit)
-                if record is None:
-                    continue
-                admitted += 1
-                source = source_name(str(event.message.topic), int(event.message.partition))
-                epoch = epoch_of(int(record["inspected_at"]), p.config.epoch_ms)
-                if p.markers.due(source, epoch - 1):
-                    await p.markers.send(outbox, source, epoch - 1)
-                value, headers = encode_fact(Fact("inspection", source, epoch, record), bytes(event.message.value))
-                await outbox.send(p.topics.facts, str(record["declaration_id"]).encode(), value, headers)
-            p.hooks.on_decoded(INSPECTION_RESULTS.name, admitted)
+            outbox, published = await runner.each(list(events), "feedback", publish)
+            p.hooks.on_decoded(INSPECTION_RESULTS.name, sum(1 for f in published if f))
             await runner.finish(outbox, events)
             p.hooks.on_batch_latency("feedback", time.perf_counter() - started)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from zeikan.streams.agents.common import event_key, now_ms, put
 from zeikan.streams.engine import join
 from zeikan.streams.engine.post_scan import post_scan_decision
 from zeikan.streams.scoring import assess_off_loop
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
@@ -41,35 +44,31 @@ def register(p: Pipeline) -> None:
     @p.app.agent(topics.container_events, name="zeikan.join-containers")
     async def containers(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            events = list(events)
-            runner.hold(events)
-            outbox = runner.outbox()
             touched: dict[str, tuple[dict, Any]] = {}
-            unmatched = 0
-            for event in events:
-                async def step(event: Any = event) -> int:
-                    container_id = event_key(event)
-                    state = touched[container_id][0] if container_id in touched else None
-                    state = state or tables.containers.get(container_id) or join.new_container_state()
-                    body = event.value
-                    if body["kind"] == "scan":
-                        matches = join.container_on_scan(state, body["scan"], lookback)
-                    else:
-                        matches = join.container_on_request(state, container_id, body["request"], lookback)
-                    touched[container_id] = (state, event)
-                    for m in matches:
-                        await outbox.send(
-                            topics.declaration_joins, m.declaration_id.encode(),
-                            {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
-                        )
-                    return int(body["kind"] == "scan" and not matches)
 
-                unmatched += await runner.guard(outbox, event, "join-containers", step) or 0
+            async def step(outbox: Any, event: Any) -> int:
+                container_id = event_key(event)
+                state = touched[container_id][0] if container_id in touched else None
+                state = copy.deepcopy(state or tables.containers.get(container_id) or join.new_container_state())
+                body = event.value
+                if body["kind"] == "scan":
+                    matches = join.container_on_scan(state, body["scan"], lookback)
+                else:
+                    matches = join.container_on_request(state, container_id, body["request"], lookback)
+                touched[container_id] = (state, event)
+                for m in matches:
+                    await outbox.send(
+                        topics.declaration_joins, m.declaration_id.encode(),
+                        {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
+                    )
+                return int(body["kind"] == "scan" and not matches)
+
+            outbox, unmatched = await runner.each(list(events), "join-containers", step)
             for container_id, (state, event) in touched.items():
                 join.expire_container(state, p.state.clock, lookback)
                 put(stream, tables.containers, container_id, state, event)
-            if unmatched:
-                hooks.on_unmatched("scans", unmatched)
+            if any(unmatched):
+                hooks.on_unmatched("scans", sum(n or 0 for n in unmatched))
             await runner.finish(outbox, events)
 
     @p.app.agent(topics.declaration_joins, name="zeikan.join-declarations")
@@ -77,33 +76,31 @@ def register(p: Pipeline) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
             events = list(events)
-            runner.hold(events)
-            outbox = runner.outbox()
             touched: dict[str, tuple[dict, Any]] = {}
             completed: list[tuple[dict, list, Any]] = []
             overdue: list[tuple[dict, list[str], Any]] = []
-            for event in events:
-                async def step(event: Any = event) -> bool:
-                    decl_id = event_key(event)
-                    state = touched[decl_id][0] if decl_id in touched else None
-                    state = copy.deepcopy(state or tables.joins.get(decl_id) or join.new_declaration_state())
-                    state["partition"] = event.message.partition
-                    body = event.value
-                    if body["kind"] == "open":
-                        scans = join.declaration_on_open(state, body["opening"])
-                    elif body["kind"] == "match":
-                        scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
-                    else:
-                        scans = None
-                        missing = join.overdue_containers(state, int(body["clock"]))
-                        if missing is not None:
-                            overdue.append((state["open"], missing, event))
-                    if scans is not None:
-                        completed.append((state["open"], scans, event))
-                    touched[decl_id] = (state, event)
-                    return True
 
-                await runner.guard(outbox, event, "join-declarations", step)
+            async def step(outbox: Any, event: Any) -> bool:
+                decl_id = event_key(event)
+                state = touched[decl_id][0] if decl_id in touched else None
+                state = copy.deepcopy(state or tables.joins.get(decl_id) or join.new_declaration_state())
+                state["partition"] = event.message.partition
+                body = event.value
+                if body["kind"] == "open":
+                    scans = join.declaration_on_open(state, body["opening"])
+                elif body["kind"] == "match":
+                    scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
+                else:
+                    scans = None
+                    missing = join.overdue_containers(state, int(body["clock"]))
+                    if missing is not None:
+                        overdue.append((state["open"], missing, event))
+                if scans is not None:
+                    completed.append((state["open"], scans, event))
+                touched[decl_id] = (state, event)
+                return True
+
+            outbox, _ = await runner.each(events, "join-declarations", step)
             for decl_id, (state, event) in touched.items():
                 put(stream, tables.joins, decl_id, state, event)
             decided = await _post_scan(completed, outbox) if completed else []
@@ -163,5 +160,9 @@ def register(p: Pipeline) -> None:
                 continue
             pending += 1
             if not state["overdue"] and clock > int(opened["deadline"]):
-                await topics.declaration_joins.send(key=decl_id.encode(), value={"kind": "check", "clock": clock})
+                try:
+                    await topics.declaration_joins.send(key=decl_id.encode(), value={"kind": "check", "clock": clock})
+                except Exception as exc:  # noqa: BLE001 - the broker may be away: the next tick checks again
+                    log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
+                    break
         hooks.on_join_state(size, pending)

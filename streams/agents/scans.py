@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from faust.types import EventT
 
 from zeikan.schemas.contract import SCANS
+from zeikan.streams.agents.common import Outbox
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
@@ -15,21 +18,16 @@ def register(p: Pipeline) -> None:
     """Add the ``scans`` agent."""
     settings, runner, topics = p.settings, p.runner, p.topics
 
+    async def forward(outbox: Outbox, event: EventT) -> bool:
+        scan = runner.admit(SCANS.name, event)
+        await outbox.send(topics.container_events, str(scan["container_id"]).encode(), {"kind": "scan", "scan": scan})
+        return True
+
     @p.app.agent(topics.scans, name="zeikan.scans")
     async def scans(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             started = time.perf_counter()
-            events = list(events)
-            runner.hold(events)
-            outbox = runner.outbox()
-            forwarded = 0
-            for event in events:
-                async def forward(event: Any = event) -> bool:
-                    scan = runner.admit(SCANS.name, event)
-                    await outbox.send(topics.container_events, str(scan["container_id"]).encode(), {"kind": "scan", "scan": scan})
-                    return True
-
-                forwarded += bool(await runner.guard(outbox, event, "scans", forward))
-            p.hooks.on_decoded(SCANS.name, forwarded)
+            outbox, forwarded = await runner.each(list(events), "scans", forward)
+            p.hooks.on_decoded(SCANS.name, sum(1 for f in forwarded if f))
             await runner.finish(outbox, events)
             p.hooks.on_batch_latency("scans", time.perf_counter() - started)

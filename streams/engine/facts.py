@@ -27,8 +27,9 @@ from zeikan.schemas.jsonl import dumps
 FactKind = Literal["declaration", "inspection", "marker"]
 _WIRE_KIND = {"declaration": b"d", "inspection": b"i", "marker": b"m"}
 _KIND_OF = {v: k for k, v in _WIRE_KIND.items()}
-_TOPIC = {"declaration": DECLARATIONS.name, "inspection": INSPECTION_RESULTS.name}
-_TIME_FIELD = {"declaration": "filed_at", "inspection": "inspected_at"}
+_SPEC = {"declaration": DECLARATIONS, "inspection": INSPECTION_RESULTS}
+_TOPIC = {kind: spec.name for kind, spec in _SPEC.items()}
+_TIME_FIELD = {kind: spec.time_field for kind, spec in _SPEC.items()}
 _ID_FIELD = {"declaration": "declaration_id", "inspection": "inspection_id"}
 _RANK = {"declaration": 0, "inspection": 1}
 
