@@ -1,6 +1,6 @@
 """A scanner seen for the first time: the shipped image model on the second renderer (Kestrel-DX9), before and after adapting.
 
-``python -m zeikan.bench.images_adapt [--clean 300] [--labelled 100] [--test 400]`` renders
+``python -m zeikan.bench.images_adapt [--clean 200] [--labelled 100] [--test 300]`` renders
 three sets through :mod:`zeikan.sim.xray_kestrel` (a polychromatic, physically different
 renderer, never used in training), each written as Kestrel's vendor export and read back
 through the ``kestrel-dx9`` profile, then prints JSON lines:
@@ -43,9 +43,9 @@ def _declared(loads: list[XrayLoad]) -> list[list[tuple[str, float]]]:
 def main(argv: list[str] | None = None) -> None:
     """Render, score, adapt, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clean", type=int, default=300, help="clean released scans of the new scanner (unlabelled)")
+    parser.add_argument("--clean", type=int, default=200, help="clean released scans of the new scanner (unlabelled)")
     parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
-    parser.add_argument("--test", type=int, default=400, help="test scans (half concealed)")
+    parser.add_argument("--test", type=int, default=300, help="test scans (half concealed)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
