@@ -2,7 +2,7 @@
 
 ``python -m zeikan.bench [--only NAME]... [--skip NAME]... [--timeout S] [--out DIR]``
 
-Each bench module (publish, codec, simulate, pipeline, scaling, serving, model, images,
+Each bench module (publish, codec, simulate, pipeline, scaling, serving, model, images, images_adapt,
 relay) runs in its own process (``python -m zeikan.bench.NAME``): a crash or a hang costs
 that bench only, and memory figures stay per process. Every JSON object a bench prints is
 kept. The summary adds the ratios of the full pipeline to reference engines measured in
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "serving", "model", "images", "relay", "ui")
+BENCHES = ("publish", "codec", "simulate", "pipeline", "scaling", "serving", "model", "images", "images_adapt", "relay", "ui")
 """Bench modules in run order; the ones that do not exist are skipped."""
 PIPELINE_RATE_KEYS = ("pipeline_decl_per_s", "declarations_per_s", "decisions_per_s", "pipeline_per_s")
 """Names under which ``bench/pipeline.py`` may report end-to-end throughput (first found wins)."""

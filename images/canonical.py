@@ -47,6 +47,18 @@ class ImageMeta:
     attenuation_scale: float = ATTENUATION_SCALE
     orientation: str = ORIENTATION
     format: str = FORMAT
+    system: str = ""
+    """vendor profile (system) the scan came through"""
+    native_pitch_mm: tuple[float, float] | None = None
+    """(x, y) pitch of the vendor file before resampling"""
+    calibration: str = ""
+    """JSON of the per-channel calibration applied (dark, open beam, curve or LUT)"""
+    iso_type: str = ""
+    """ISO 6346 size/type code of the container (from the manifest)"""
+    declared_goods: str = ""
+    declared_net_kg: float | None = None
+    """declared weight of the goods, container tare removed"""
+    tare_kg: float | None = None
 
     def to_json(self) -> str:
         """Deterministic JSON (sorted keys) of this metadata."""
@@ -57,6 +69,8 @@ class ImageMeta:
         """Parse metadata written by :meth:`to_json`."""
         raw = json.loads(text)
         raw["energies_kv"] = tuple(raw["energies_kv"])
+        if raw.get("native_pitch_mm") is not None:
+            raw["native_pitch_mm"] = tuple(raw["native_pitch_mm"])
         return cls(**raw)
 
 

@@ -1,4 +1,4 @@
-"""``zeikan images ingest|ls|show|train|evaluate|annotate|al-experiment``.
+"""``zeikan images ingest|profiles|ls|show|score|train|evaluate|annotate|al-experiment``.
 
 Commands only wire things: formats live in :mod:`zeikan.images.canonical` and
 :mod:`zeikan.images.ingest`, storage in :mod:`zeikan.images.store`, the model in
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -37,43 +40,82 @@ def _dump(obj: object, out: Path | None) -> None:
         typer.echo(f"wrote {out}", err=True)
 
 
+def _store_all(target_url: str, converted: list[tuple[str, object]], refused: list[tuple[str, str]], total: int) -> None:
+    """Store every converted image, or none of them if anything was refused (never a half-ingested export)."""
+    from zeikan.images.store import open_store
+
+    for name, reason in refused:
+        typer.echo(f"refused\t{name}\t{reason}", err=True)
+    if refused:
+        raise ImageError(f"{len(refused)} of {total} scans refused (listed above); nothing stored, fix them and ingest again")
+    target = open_store(target_url)
+    for _, image in converted:
+        stored = target.put(image)  # type: ignore[arg-type]
+        typer.echo(f"{stored.sha256}\t{stored.uri}")
+    typer.echo(f"stored {len(converted)} of {total} scans", err=True)
+
+
+def _pitch(value: str) -> tuple[float, float]:
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise ImageError(f"--pitch-mm {value!r}: give one positive number or X,Y in mm")
+    return (parts[0], parts[-1])
+
+
 @images_app.command("ingest")
 def ingest_command(
-    files: list[Path] = typer.Argument(..., help="Vendor images: .png/.jpg (8-bit) or .raw (16-bit, needs --calibration)."),
+    inputs: list[Path] = typer.Argument(..., help="With --profile: the export folder or its manifest. Else vendor files: "
+                                        ".png/.jpg 8-bit, or 16-bit .png/.tif/.raw with --calibration."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile: a YAML file or a shipped name (`zeikan images profiles`)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     scanner_model: str = typer.Option("unknown", "--scanner-model", help="Scanner model (8-bit images)."),
-    pitch_mm: float = typer.Option(5.0, "--pitch-mm", help="Native pixel pitch of 8-bit images (mm)."),
+    pitch_mm: str = typer.Option("5", "--pitch-mm", help="Native pitch of 8-bit images in mm: one value or X,Y."),
     inverted: bool = typer.Option(False, "--inverted", help="8-bit images show dense matter bright."),
-    calibration: Path = typer.Option(None, "--calibration", help="Scanner calibration JSON (raw 16-bit)."),
+    calibration: Path = typer.Option(None, "--calibration", help="Detector calibration JSON (16-bit PNG/TIFF, raw)."),
     width: int = typer.Option(0, "--width", help="Width of raw images (pixels)."),
     height: int = typer.Option(0, "--height", help="Height of raw images (pixels)."),
     container_id: str = typer.Option("", "--container-id", help="Container id (default: none)."),
 ) -> None:
-    """Convert vendor images to the canonical format and store them (scan id = file stem)."""
-    from zeikan.images.ingest import Calibration, ScanInfo, format_of, ingest_8bit, ingest_raw16
-    from zeikan.images.store import open_store
+    """Convert vendor images to the canonical format and store them; any refused scan means nothing is stored."""
+    converted: list[tuple[str, object]] = []
+    refused: list[tuple[str, str]] = []
+    if profile:
+        from zeikan.images.profile import load_profile
+        from zeikan.images.profile_ingest import convert_export
 
-    target = open_store(_store_url(store))
-    cal = Calibration.from_json(calibration.read_bytes(), str(calibration)) if calibration else None
-    failed = 0
-    for path in files:
+        if len(inputs) != 1:
+            raise ImageError("with --profile give one export folder or manifest")
+        for outcome in convert_export(load_profile(profile), inputs[0]):
+            (converted.append((outcome.scan_id, outcome.image)) if outcome.image is not None
+             else refused.append((outcome.scan_id, outcome.refused or "")))
+    else:
+        from zeikan.images.file_ingest import FileOptions, convert_file
+        from zeikan.images.ingest import Calibration
+
         try:
-            fmt = format_of(str(path))
-            data = path.read_bytes()
-            if fmt == "raw16":
-                if cal is None:
-                    raise ImageError(f"{path}: raw 16-bit images need --calibration, --width and --height")
-                image = ingest_raw16(data, width, height, cal, scan_id=path.stem, container_id=container_id, source=str(path))
-            else:
-                info = ScanInfo(path.stem, container_id, scanner_model, (pitch_mm, pitch_mm))
-                image = ingest_8bit(data, info, inverted=inverted, source=str(path))
-            stored = target.put(image)
-            typer.echo(f"{stored.sha256}\t{stored.uri}")
-        except (ImageError, OSError) as exc:
-            failed += 1
-            typer.echo(f"dead-letter\t{path}\t{exc}", err=True)
-    if failed:
-        raise ImageError(f"{failed} of {len(files)} images could not be ingested (listed above as dead-letter)")
+            cal = Calibration.from_json(calibration.read_bytes(), str(calibration)) if calibration else None
+        except OSError as exc:
+            raise ImageError(f"cannot read --calibration {str(calibration)!r}: {exc.strerror or exc}") from exc
+        opts = FileOptions(scanner_model, _pitch(pitch_mm), inverted, cal, width, height, container_id)
+        for path in inputs:
+            try:
+                converted.append((str(path), convert_file(path, opts)))
+            except (ImageError, OSError) as exc:
+                refused.append((str(path), str(exc)))
+    _store_all(_store_url(store), converted, refused, len(converted) + len(refused))
+
+
+@images_app.command("profiles")
+def profiles_command() -> None:
+    """List the vendor profiles shipped with zeikan."""
+    from zeikan.images.profile import load_profile, shipped_profiles
+
+    for name in shipped_profiles():
+        p = load_profile(name)
+        typer.echo(f"{name}\t{p.scanner_model}\t{p.files.format} {p.files.pixels.bit_depth}-bit {'/'.join(p.files.channels)}")
 
 
 @images_app.command("ls")
@@ -113,6 +155,50 @@ def show_command(
         Image.fromarray(grey).save(png)
 
 
+@images_app.command("export-dicos")
+def export_dicos_command(
+    ref: str = typer.Argument(..., help="sha256 or URI of a stored image."),
+    out: Path = typer.Option(..., "--out", help="DICOS file to write (.dcm)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Write a stored image and its labels as a DICOS Digital X-Ray object (pydicom)."""
+    from zeikan.images.dicos import to_dicos
+    from zeikan.images.store import open_store
+
+    source = open_store(_store_url(store))
+    image = source.get(ref)
+    sha = ref.rsplit("/", 1)[-1].split(".")[0]
+    out.write_bytes(to_dicos(image, source.labels(sha)))
+    typer.echo(f"wrote {out}", err=True)
+
+
+@images_app.command("import-dicos")
+def import_dicos_command(
+    files: list[Path] = typer.Argument(..., help="DICOS files written by export-dicos."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Store DICOS Digital X-Ray objects (and their labels) as canonical images; any unreadable file stores nothing."""
+    from zeikan.images.dicos import from_dicos
+
+    converted: list[tuple[str, object]] = []
+    refused: list[tuple[str, str]] = []
+    labels = []
+    for path in files:
+        try:
+            image, found = from_dicos(path.read_bytes(), str(path))
+            converted.append((str(path), image))
+            labels.extend(found)
+        except (ImageError, OSError) as exc:
+            refused.append((str(path), str(exc)))
+    _store_all(_store_url(store), converted, refused, len(files))
+    if labels:
+        from zeikan.images.store import open_store
+
+        target = open_store(_store_url(store))
+        for label in labels:
+            target.put_label(label)
+
+
 @images_app.command("train")
 def train_command(
     out: Path = typer.Option(Path("models/artifacts/image"), "--out", help="Model directory to write."),
@@ -149,29 +235,120 @@ def train_command(
     _dump(result, out / "evaluation.json")
 
 
+def _images_of(source: str, profile: str | None) -> Iterator[tuple[str, Any]]:
+    """(sha256, canonical image) of a store (path or URL) or, with ``profile``, of a vendor export."""
+    import hashlib
+
+    from zeikan.images.canonical import encode
+    from zeikan.images.store import open_store
+
+    if profile:
+        from zeikan.images.profile import load_profile
+        from zeikan.images.profile_ingest import convert_export
+
+        refused = 0
+        for outcome in convert_export(load_profile(profile), Path(source)):
+            if outcome.image is None:
+                refused += 1
+                typer.echo(f"refused\t{outcome.scan_id}\t{outcome.refused}", err=True)
+            else:
+                yield hashlib.sha256(encode(outcome.image)).hexdigest(), outcome.image
+        if refused:
+            typer.echo(f"{refused} scans refused and not scored", err=True)
+        return
+    if "://" not in source:
+        path = Path(source)
+        if not path.is_dir():
+            raise ImageError(f"{source!r} is not a folder or a store URL")
+        if not (path / "objects").is_dir():
+            raise ImageError(f"{source!r} is not an image store (no objects/ folder); for a vendor export give --profile")
+    store = open_store(source)
+    for sha in store.ls():
+        yield sha, store.get(sha)
+
+
+def _scores(source: str, profile: str | None, model_dir: str | None) -> list[Any]:
+    from zeikan.images.store_scoring import score_images
+    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+
+    settings = ImageScorerSettings.from_env()
+    if model_dir:
+        settings = replace(settings, model_dir=model_dir)
+    scorer = OnnxImageScorer(settings)
+    try:
+        return list(score_images(_images_of(source, profile), scorer))
+    finally:
+        scorer.close()
+
+
+@images_app.command("score")
+def score_command(
+    source: str = typer.Argument(..., help="Image store (path or URL) or, with --profile, a vendor export folder/manifest."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile of an export (scored without storing it)."),
+    model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
+    out: Path = typer.Option(None, "--out", help="Write JSON lines here (default: stdout)."),
+) -> None:
+    """Anomaly score of every image of a store or export: one JSON line per image (sha256, scan, scanner, score)."""
+    from dataclasses import asdict
+
+    lines = [json.dumps(asdict(s), sort_keys=True) for s in _scores(source, profile, model_dir)]
+    text = "".join(line + "\n" for line in lines)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    typer.echo(f"scored {len(lines)} images", err=True)
+
+
 @images_app.command("evaluate")
 def evaluate_command(
+    source: str = typer.Argument(None, help="With --labels: the image store (path or URL) or vendor export to evaluate."),
+    labels: Path = typer.Option(None, "--labels", help="Labels (JSON lines or CSV: scan_id|sha256, label black/white)."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile when SOURCE is a vendor export."),
+    chart: Path = typer.Option(None, "--chart", help="With --labels: write ROC curves per scanner as PNG."),
+    false_alarms: float = typer.Option(0.01, "--false-alarms", help="False-alarm rate at which detection is reported."),
     n: int = typer.Option(800, "--n", help="Rendered scans of the held-out scanner model."),
     seed: int = typer.Option(7, "--seed"),
-    scanner: str = typer.Option(None, "--scanner", help="Scanner model (default: the held-out one)."),
+    scanner: str = typer.Option(None, "--scanner", help="Rendered scanner model (default: the held-out one)."),
     model_dir: str = typer.Option(None, "--model-dir", help="ONNX model directory (default: the committed one)."),
     data_file: Path = typer.Option(None, "--data", help="Evaluate on this rendered set (.npz) instead of rendering."),
     out: Path = typer.Option(None, "--out", help="Write the JSON here (default: stdout)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
-    """Detection rate at 1 % false alarms, ROC AUC and per-kind figures on a held-out scanner model."""
+    """AUC and detection at 1 % false alarms: per scanner on any store with --labels, else on rendered scans."""
+    if labels is not None:
+        from zeikan.images.store_scoring import evaluate_per_scanner, read_labels, write_roc_chart
+
+        truth = read_labels(labels)
+        report = evaluate_per_scanner(_scores(source or _store_url(store), profile, model_dir), truth, false_alarms)
+        if chart is not None:
+            write_roc_chart(report, chart)
+            report["chart"] = str(chart)
+        _dump(report, out)
+        return
     from zeikan.images.dataset import RenderedSet
     from zeikan.images.evaluate import evaluate, evaluate_set
     from zeikan.models.image_scorer import ImageScorerSettings
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
+    if source is not None:
+        raise ImageError("a SOURCE store or export is evaluated against --labels FILE; give --labels")
     scanner = scanner or HELD_OUT_SCANNER
     if scanner not in SCANNER_MODELS:
-        raise ImageError(f"unknown scanner model {scanner!r}; choose one of {', '.join(SCANNER_MODELS)}")
+        raise ImageError(f"unknown rendered scanner model {scanner!r}; choose one of {', '.join(SCANNER_MODELS)}, "
+                         "or evaluate a store of any scanner with SOURCE --labels FILE")
     settings = ImageScorerSettings.from_env()
     if model_dir:
-        settings = ImageScorerSettings(model_dir=model_dir, threads=settings.threads, batch_size=settings.batch_size)
+        settings = replace(settings, model_dir=model_dir)
     if data_file:
-        _dump(evaluate_set(RenderedSet.load(str(data_file)), settings), out)
+        if not data_file.is_file() or data_file.suffix != ".npz":
+            raise ImageError(f"--data {str(data_file)!r} must be an existing rendered set (.npz from `zeikan images train --cache`)")
+        try:
+            data = RenderedSet.load(str(data_file))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImageError(f"--data {str(data_file)!r} is not a rendered set: {type(exc).__name__}") from exc
+        _dump(evaluate_set(data, settings), out)
     else:
         _dump(evaluate(n, seed, scanner, settings), out)
 

@@ -44,3 +44,34 @@ class ModelArtifactError(ImageError):
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"image model at {path!r} unusable: {reason}; run `zeikan images train` or restore the artifact")
+
+
+class RefusedImageError(ImageError):
+    """A vendor image that decodes but does not fit its profile (bit depth, size, channels, range, content)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"image {source!r} refused: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class ProfileError(ImageError):
+    """A vendor profile (YAML) or a manifest it names is missing or invalid."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"vendor profile {source!r}: {reason}; fix the profile (see images/profiles/*.yaml)")
+
+
+class ImageReferenceError(ImageError):
+    """A scan's ``image_uri`` is not an object of the configured image store (or is too large to read)."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"image reference {uri[:200]!r} refused: {reason}")
+        self.reason = reason
+
+
+class ExportError(ImageError):
+    """A vendor export (folder or manifest) is missing or unreadable."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"vendor export {source!r}: {reason}")

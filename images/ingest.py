@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from zeikan.images.channel_calibration import ChannelCalibration
 from zeikan.images.canonical import CANONICAL_PITCH_MM, CanonicalImage, ImageMeta
 from zeikan.images.errors import CalibrationError, CorruptImageError
 from zeikan.images.resample import resample
@@ -101,20 +102,16 @@ class Calibration:
             "curve": [list(p) for p in self.curve],
         }
 
-    def to_true_attenuation(self, measured: np.ndarray) -> np.ndarray:
-        """Apply the calibration curve (extrapolating linearly past its last point)."""
-        if not self.curve:
-            return measured
-        pts = np.asarray(self.curve, dtype=np.float64)
-        out = np.interp(measured, pts[:, 0], pts[:, 1])
-        slope = (pts[-1, 1] - pts[-2, 1]) / (pts[-1, 0] - pts[-2, 0])
-        beyond = measured > pts[-1, 0]
-        out[beyond] = pts[-1, 1] + (measured[beyond] - pts[-1, 0]) * slope
-        return out
+    def channels(self) -> tuple[ChannelCalibration, ...]:
+        """One :class:`ChannelCalibration` per energy channel (the curve is shared)."""
+        return tuple(ChannelCalibration(d, o, self.curve) for d, o in zip(self.dark, self.open_beam))
 
 
-def canonicalize(attenuation: np.ndarray, info: ScanInfo, source_format: str) -> CanonicalImage:
-    """Resample native-pitch attenuation ``(C,H,W)`` to the canonical pitch and quantize it."""
+def canonicalize(attenuation: np.ndarray, info: ScanInfo, source_format: str, **extra: Any) -> CanonicalImage:
+    """Resample native-pitch attenuation ``(C,H,W)`` to the canonical pitch and quantize it.
+
+    ``extra`` are further :class:`ImageMeta` fields (system, calibration, manifest facts).
+    """
     meta = ImageMeta(
         scan_id=info.scan_id,
         container_id=info.container_id,
@@ -122,11 +119,9 @@ def canonicalize(attenuation: np.ndarray, info: ScanInfo, source_format: str) ->
         energies_kv=tuple(info.energies_kv),
         calibration_id=info.calibration_id,
         source_format=source_format,
+        **extra,
     )
     return CanonicalImage.from_attenuation(resample(attenuation, info.pitch_mm, CANONICAL_PITCH_MM), meta)
-
-
-_MIN_TRANSMISSION = 1.0 / 65536.0
 
 
 def ingest_8bit(data: bytes, info: ScanInfo, *, inverted: bool = False, source: str = "<8-bit>") -> CanonicalImage:
@@ -157,11 +152,8 @@ def raw16_to_attenuation(data: bytes, width: int, height: int, cal: Calibration,
         raise CorruptImageError(source, f"bad geometry {width}x{height}")
     if len(data) != expected:
         raise CorruptImageError(source, f"{len(data)} bytes, expected {expected} for {channels}x{height}x{width} uint16")
-    raw = np.frombuffer(data, dtype="<u2").reshape(channels, height, width).astype(np.float64)
-    dark = np.asarray(cal.dark).reshape(-1, 1, 1)
-    span = np.asarray(cal.open_beam).reshape(-1, 1, 1) - dark
-    transmission = np.clip((raw - dark) / span, _MIN_TRANSMISSION, None)
-    return cal.to_true_attenuation(-np.log(transmission))
+    raw = np.frombuffer(data, dtype="<u2").reshape(channels, height, width)
+    return np.stack([c.to_attenuation(plane) for c, plane in zip(cal.channels(), raw)])
 
 
 def ingest_raw16(
@@ -170,17 +162,3 @@ def ingest_raw16(
     """Ingest a raw 16-bit detector image with its scanner calibration."""
     info = ScanInfo(scan_id, container_id, cal.scanner_model, cal.pitch_mm, cal.energies_kv, cal.calibration_id)
     return canonicalize(raw16_to_attenuation(data, width, height, cal, source), info, "raw16")
-
-
-Adapter = Callable[..., CanonicalImage]
-ADAPTERS: dict[str, Adapter] = {"png": ingest_8bit, "jpeg": ingest_8bit, "raw16": ingest_raw16}
-"""Vendor format name -> adapter."""
-
-
-def format_of(path: str) -> str:
-    """Vendor format from a file name (``.png``, ``.jpg``/``.jpeg``, ``.raw``)."""
-    suffix = path.rsplit(".", 1)[-1].lower()
-    formats = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "raw": "raw16", "bin": "raw16"}
-    if suffix not in formats:
-        raise CorruptImageError(path, f"unknown vendor format .{suffix}; expected .png, .jpg, .jpeg or .raw")
-    return formats[suffix]

@@ -68,6 +68,10 @@ class PhysicsCalibration:
     """canonical rows of the roof rail, used to measure the container length"""
     floor_row: int = 258
     """first canonical row of the container floor; goods sit above it"""
+    mass_tolerance: float = MASS_TOLERANCE
+    """implied/declared mass ratios within [1/t, t] raise nothing (per scanner: from its clean traffic)"""
+    ratio_tolerance: float = RATIO_TOLERANCE
+    """dual-energy ratio deviations within this raise nothing (per scanner: from its clean traffic)"""
 
     @classmethod
     def from_dict(cls, raw: Mapping) -> PhysicsCalibration:
@@ -78,6 +82,8 @@ class PhysicsCalibration:
             {k: (float(v[0]), float(v[1])) for k, v in raw["empty_att_cm2"].items()},
             tuple(raw.get("roof_rows", (15, 25))),
             int(raw.get("floor_row", 258)),
+            float(raw.get("mass_tolerance", MASS_TOLERANCE)),
+            float(raw.get("ratio_tolerance", RATIO_TOLERANCE)),
         )
 
     def to_dict(self) -> dict:
@@ -85,7 +91,8 @@ class PhysicsCalibration:
         return {"mu_high_cm2_g": dict(self.mu_high_cm2_g), "ratio": dict(self.ratio),
                 "density_kg_m3": {k: list(v) for k, v in self.density_kg_m3.items()},
                 "empty_att_cm2": {k: list(v) for k, v in self.empty_att_cm2.items()},
-                "roof_rows": list(self.roof_rows), "floor_row": self.floor_row}
+                "roof_rows": list(self.roof_rows), "floor_row": self.floor_row,
+                "mass_tolerance": self.mass_tolerance, "ratio_tolerance": self.ratio_tolerance}
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,7 @@ def _goods_material(net: tuple[float, ...], cal: PhysicsCalibration) -> tuple[st
     return min(cal.ratio, key=lambda m: abs(cal.ratio[m] - ratio)), ratio
 
 
-def _expected_ratio(by_material: Mapping[str, float], cal: PhysicsCalibration) -> float:
+def expected_ratio(by_material: Mapping[str, float], cal: PhysicsCalibration) -> float:
     """Dual-energy ratio of the declared mix: sum(w mu_low) / sum(w mu_high)."""
     high = sum(w * cal.mu_high_cm2_g[m] for m, w in by_material.items())
     low = sum(w * cal.mu_high_cm2_g[m] * cal.ratio[m] for m, w in by_material.items())
@@ -164,14 +171,14 @@ def check(image: CanonicalImage, declared_items: Sequence[tuple[str, float]], ca
     lower_bound = m.saturated_share > 0.02
     if declared > 0:
         mass_ratio = max(implied, 1.0) / declared
-        if mass_ratio > MASS_TOLERANCE or (mass_ratio < 1 / MASS_TOLERANCE and not lower_bound):
+        if mass_ratio > cal.mass_tolerance or (mass_ratio < 1 / cal.mass_tolerance and not lower_bound):
             word = "more" if mass_ratio > 1 else "less"
             reasons.append(f"image shows about {implied / 1000:.1f} t of goods, {abs(mass_ratio - 1) * 100:.0f} % {word} than the declared {declared / 1000:.1f} t")
-            score = max(score, min(1.0, (abs(math.log(mass_ratio)) - math.log(MASS_TOLERANCE)) / math.log(2.0)))
+            score = max(score, min(1.0, (abs(math.log(mass_ratio)) - math.log(cal.mass_tolerance)) / math.log(2.0)))
     if lower_bound:
         reasons.append(f"{m.saturated_share * 100:.0f} % of the load is too dense to see through")
     if implied >= MIN_GOODS_KG and ratio is not None and declared > 0 and not lower_bound:
-        if abs(ratio - _expected_ratio(by_material, cal)) > RATIO_TOLERANCE:
+        if abs(ratio - expected_ratio(by_material, cal)) > cal.ratio_tolerance:
             reasons.append(f"dual-energy signature looks {material}, declared goods are mostly {expected}")
             score = max(score, 0.5)
     if implied >= MIN_GOODS_KG and expected and m.occupied_m2 > 0 and not lower_bound:

@@ -37,16 +37,38 @@ class TabularScorer(Protocol):
         ...
 
 
+MODEL_UNAVAILABLE = "model_unavailable"
+IMAGE_REFUSED = "image_refused"
+UNASSESSED_KINDS: tuple[str, ...] = (MODEL_UNAVAILABLE, IMAGE_REFUSED)
+"""Why a scan got no image score (``ImageAssessment.unassessed``): no model can serve, or its image was refused/unreadable."""
+MODEL_UNAVAILABLE_REASON = "image model unavailable: analyst review"
+
+
 @dataclass(frozen=True)
 class ImageAssessment:
-    """What the image model says about one scan."""
+    """What the image model says about one scan.
+
+    ``anomaly_score`` is None exactly when the scan could not be assessed;
+    ``unassessed`` then names why (one of :data:`UNASSESSED_KINDS`) and
+    ``reasons`` says it in plain words. Such a scan never lowers a lane.
+    """
 
     scan_id: str
     container_id: str
-    anomaly_score: float
+    anomaly_score: float | None
     heatmap_uri: str | None = None
     implied_mass_kg: float | None = None
     reasons: tuple[str, ...] = ()
+    unassessed: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.anomaly_score is None) != (self.unassessed in UNASSESSED_KINDS):
+            raise ValueError("an assessment has a score, or no score and an unassessed kind from UNASSESSED_KINDS")
+
+    @classmethod
+    def not_assessed(cls, scan: Mapping, kind: str, reason: str) -> ImageAssessment:
+        """A scan that got no image score, with the plain reason (ends in 'analyst review')."""
+        return cls(str(scan["scan_id"]), str(scan["container_id"]), None, reasons=(reason,), unassessed=kind)
 
 
 @runtime_checkable

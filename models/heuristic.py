@@ -7,21 +7,15 @@ seizure rates, route risk (origin differs from dispatch, transshipment hubs),
 new trading relationships and round values. Its weights are a targeting
 officer's rule of thumb, not learned. It serves only while the model registry has
 no live LightGBM model (``zeikan.streams.scoring``).
-
-:class:`HashImageScorer` is a stand-in for the ONNX image model: the anomaly score
-is a keyed hash of the image's sha256 (cubed, so most scans look clean), i.e.
-deterministic, reproducible and meaningless. It serves only when onnxruntime or
-the ONNX image model artifact is unusable, so the POST_SCAN stage still runs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 
 from zeikan.features.names import reason
-from zeikan.models.base import Explanation, FeatureRow, ImageAssessment
+from zeikan.models.base import Explanation, FeatureRow
 
 INTERCEPT = -3.2
 
@@ -80,19 +74,3 @@ class HeuristicTabularScorer:
             contributions=contributions,
         )
 
-
-class HashImageScorer:
-    """Deterministic stand-in for the image model (see the module docstring)."""
-
-    version = "image-hash-1"
-
-    def assess_batch(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
-        """One assessment per scan; the anomaly depends only on the image's sha256."""
-        out = []
-        for scan in scans:
-            digest = hashlib.sha256(f"image\x1f{scan.get('image_sha256') or scan['scan_id']}".encode()).digest()
-            u = int.from_bytes(digest[:8], "big") / 2**64
-            out.append(
-                ImageAssessment(scan_id=str(scan["scan_id"]), container_id=str(scan["container_id"]), anomaly_score=u**3)
-            )
-        return out

@@ -1,8 +1,10 @@
 """Serving of the X-ray image model with onnxruntime, in batches, off the event loop.
 
 :class:`OnnxImageScorer` implements :class:`zeikan.models.base.ImageScorer`:
-for each ScanCompleted record it loads the canonical image from the store named
-by ``image_uri``, scores the batch in one ONNX call (anomaly score + CAM
+for each ScanCompleted record it loads the canonical image named by ``image_uri``
+from the configured store only (:class:`~zeikan.images.references.ImageReferences`:
+any other reference is refused, and a refused or unreadable image gets no score
+and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
 heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
 the physics check against the declared goods. ``assess_batch_async`` runs the
 same work in a thread pool (onnxruntime releases the GIL) so a Faust agent never
@@ -27,23 +29,28 @@ from PIL import Image
 
 from zeikan.images.canonical import CanonicalImage, decode
 from zeikan.images.dataset import MODEL_SHAPE, model_input
-from zeikan.images.errors import ImageError, ModelArtifactError
+from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
-from zeikan.images.store import store_of_uri
-from zeikan.models.base import ImageAssessment
+from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
+from zeikan.images.store import DEFAULT_STORE_URL
+from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "artifacts" / "image"
-UNREADABLE_SCORE = 0.5
-"""score of a scan whose image cannot be read: uninformative, with a reason asking for a re-scan"""
 
 
 @dataclass(frozen=True)
 class ImageScorerSettings:
-    """Settings of the image scorer (env: ZEIKAN_IMAGE_MODEL_DIR, ZEIKAN_IMAGE_THREADS, ZEIKAN_IMAGE_BATCH)."""
+    """Settings of the image scorer.
+
+    Env: ZEIKAN_IMAGE_MODEL_DIR, ZEIKAN_IMAGE_THREADS, ZEIKAN_IMAGE_BATCH, ZEIKAN_IMAGE_STORE (the only
+    store whose images are read: every other ``image_uri`` is refused), ZEIKAN_IMAGE_MAX_BYTES.
+    """
 
     model_dir: str = str(DEFAULT_MODEL_DIR)
     threads: int = 2
     batch_size: int = 32
+    store_url: str = DEFAULT_STORE_URL
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ImageScorerSettings:
@@ -52,6 +59,8 @@ class ImageScorerSettings:
             model_dir=env.get("ZEIKAN_IMAGE_MODEL_DIR", str(DEFAULT_MODEL_DIR)),
             threads=int(env.get("ZEIKAN_IMAGE_THREADS", "2")),
             batch_size=int(env.get("ZEIKAN_IMAGE_BATCH", "32")),
+            store_url=env.get("ZEIKAN_IMAGE_STORE", DEFAULT_STORE_URL),
+            max_image_bytes=int(env.get("ZEIKAN_IMAGE_MAX_BYTES", str(DEFAULT_MAX_IMAGE_BYTES))),
         )
 
 
@@ -87,6 +96,7 @@ class OnnxImageScorer:
             self.calibration = PhysicsCalibration.from_dict(self.metadata["physics"])
         except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
             raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
+        self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
         self.version: str = self.metadata["version"]
         self.batch_size = settings.batch_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zeikan-image")
@@ -103,13 +113,21 @@ class OnnxImageScorer:
         return np.concatenate(scores), np.concatenate(heatmaps)
 
     def _load(self, scan: Mapping) -> CanonicalImage:
+        """The scan's canonical image, read only through the sandbox; ImageError with a plain reason otherwise."""
         uri = str(scan["image_uri"])
-        store = store_of_uri(uri)
-        data = store.get_bytes(uri)
+        try:
+            data = self.references.read(uri)
+        except ImageReferenceError:
+            raise
+        except ImageError as exc:
+            raise ImageError(f"image {uri[:200]!r} cannot be read from the store ({type(exc).__name__})") from exc
         expected = scan.get("image_sha256")
         if expected and hashlib.sha256(data).hexdigest() != expected:
-            raise ImageError(f"image {uri!r} does not match its sha256 {expected!r}; the store is inconsistent")
-        return decode(data, source=uri)
+            raise ImageError(f"image {uri[:200]!r} does not match its sha256; the store is inconsistent")
+        try:
+            return decode(data, source=uri)
+        except CorruptImageError as exc:  # its message may quote bytes of the file: keep them out of decisions
+            raise ImageError(f"image {uri[:200]!r} is not a readable canonical image") from exc
 
     def assess_batch(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
         """Assess scans; ``declared[i]`` holds the declarations whose goods travel in scan i's container."""
@@ -128,15 +146,14 @@ class OnnxImageScorer:
         by_index = {i: k for k, i in enumerate(ok)}
         for i, scan in enumerate(scans):
             if i in failures:
-                out.append(ImageAssessment(scan["scan_id"], scan["container_id"], UNREADABLE_SCORE,
-                                           reasons=(f"image unreadable, re-scan needed: {failures[i]}",)))
+                out.append(ImageAssessment.not_assessed(scan, IMAGE_REFUSED, f"scan {scan['scan_id']}: {failures[i]}: analyst review"))
                 continue
             k = by_index[i]
             out.append(self._assessment(scan, images[i], float(scores[k]), heatmaps[k], declared[i] if i < len(declared) else ()))
         return out
 
     def _assessment(self, scan: Mapping, image: CanonicalImage, score: float, heatmap: np.ndarray, declared: Sequence[Mapping]) -> ImageAssessment:
-        store = store_of_uri(str(scan["image_uri"]))
+        store = self.references.store
         shape = (int(round(image.pixels.shape[1] * image.meta.pitch_mm / 50.0)), int(round(image.pixels.shape[2] * image.meta.pitch_mm / 50.0)))
         heatmap_uri = store.put_blob(heatmap_png(heatmap, shape), "png")
         physics: PhysicsCheck = check(image, _declared_items(declared), self.calibration)

@@ -10,8 +10,9 @@ events the port produces because of it, with their event times:
   decision;
 * PRE_ARRIVAL ``DOCUMENT_CHECK`` / ``PHYSICAL_EXAM`` (and ``SCAN`` of loose cargo):
   one inspection of that type;
-* POST_SCAN ``RELEASE``: the scan officer's reading of the image (a ``SCAN``
-  inspection); POST_SCAN ``PHYSICAL_EXAM``: a physical examination.
+* POST_SCAN ``RELEASE`` (or ``SCAN``: no image score, held for an analyst): the scan
+  officer's reading of the image (a ``SCAN`` inspection); POST_SCAN ``PHYSICAL_EXAM``:
+  a physical examination.
 
 Outcomes are drawn from the truth with each inspection type's detection rates
 (:data:`zeikan.sim.policy.DETECTION`: a document check never finds concealment, a
@@ -40,8 +41,9 @@ from zeikan.sim.writer import Row, inspection_rows, scan_rows
 
 PRE_ARRIVAL_INSPECTION = {"DOCUMENT_CHECK": DOCUMENT, "SCAN": SCAN, "PHYSICAL_EXAM": PHYSICAL}
 """Inspection type of a PRE_ARRIVAL selection (``SCAN`` of containers waits for the POST_SCAN decision)."""
-POST_SCAN_INSPECTION = {"RELEASE": SCAN, "PHYSICAL_EXAM": PHYSICAL}
-"""Inspection type that follows a POST_SCAN decision (the image reading, or a physical exam)."""
+POST_SCAN_INSPECTION = {"RELEASE": SCAN, "SCAN": SCAN, "PHYSICAL_EXAM": PHYSICAL}
+"""Inspection type that follows a POST_SCAN decision (the image reading, or a physical exam); a POST_SCAN
+``SCAN`` is a scan with no image score held for an analyst, who reads the image (``image_review_action``)."""
 OFFICER_HOURS = {DOCUMENT: 1.0, SCAN: 0.5, PHYSICAL: 4.0}
 """Officer time of one inspection of each type, hours (a scan's image reading is quick)."""
 DELAY_HOURS = {DOCUMENT: (2.0, 48.0), SCAN: (0.5, 12.0), PHYSICAL: (12.0, 96.0)}

@@ -11,7 +11,7 @@ real vendor image. All of it is vectorised numpy at the scanner's native pitch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,6 +261,17 @@ def _render_encoded(loads: list[Any]) -> list[tuple[str, bytes]]:
     return [(r.image.meta.scan_id, encode(r.image)) for r in map(render, loads)]
 
 
+def map_chunks(fn: Callable[[list[Any]], list[Any]], items: list[Any], chunk: int, workers: int) -> list[Any]:
+    """``fn`` over chunks of ``items`` in ``workers`` processes (in this one when a single chunk or worker), flattened in order."""
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    if workers > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(fn, chunks))
+    else:
+        parts = [fn(c) for c in chunks]
+    return [out for part in parts for out in part]
+
+
 def render_images(loads: Iterable[Any], images_dir: str | Path, workers: int = 2) -> Mapping[str, tuple[str, str]]:
     """Render loads and write their canonical images to the store at ``images_dir``.
 
@@ -269,15 +280,8 @@ def render_images(loads: Iterable[Any], images_dir: str | Path, workers: int = 2
     ScanCompleted events.
     """
     store = open_store(str(images_dir))
-    loads = list(loads)
-    chunks = [loads[i : i + 25] for i in range(0, len(loads), 25)]
-    if workers > 1 and len(chunks) > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_render_encoded, chunks))
-    else:
-        parts = [_render_encoded(chunk) for chunk in chunks]
     out: dict[str, tuple[str, str]] = {}
-    for scan_id, data in (pair for part in parts for pair in part):
+    for scan_id, data in map_chunks(_render_encoded, list(loads), 25, workers):
         stored = store.put_bytes(data)
         out[scan_id] = (stored.uri, stored.sha256)
     return out

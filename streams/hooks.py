@@ -45,6 +45,9 @@ class PipelineHooks:
     def on_image_batch(self, n: int, seconds: float) -> None:
         """The image model assessed ``n`` scans in ``seconds``."""
 
+    def on_images_unassessed(self, kind: str, n: int) -> None:
+        """``n`` scans got no image score for reason ``kind`` (model_unavailable | image_refused): analyst review."""
+
     def on_features(self, rows: Iterable[Mapping[str, float]]) -> None:
         """Feature rows that were scored."""
 

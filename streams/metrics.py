@@ -61,6 +61,7 @@ class ZeikanMetrics:
     model_inference: Histogram
     image_inference: Histogram
     image_batch_size: Histogram
+    images_unassessed: Counter
     risk_score: Histogram
     feature_drift: Gauge
     inspections: Counter
@@ -126,6 +127,11 @@ class ZeikanMetrics:
             ),
             image_batch_size=Histogram(
                 "zeikan_image_batch_size", "Scans per image-model batch", buckets=BATCH_SIZE_BUCKETS, **kw
+            ),
+            images_unassessed=Counter(
+                "zeikan_images_unassessed_total",
+                "Scans left without an image score (sent to analyst review), by reason (model_unavailable|image_refused)",
+                ["reason"], **kw,
             ),
             risk_score=Histogram(
                 "zeikan_risk_score", "Distribution of decision risk scores (0..1), per stage",
@@ -257,6 +263,10 @@ class PrometheusHooks(PipelineHooks):
         """The image model assessed ``n`` scans in ``seconds``."""
         self.metrics.image_inference.observe(seconds)
         self.metrics.image_batch_size.observe(n)
+
+    def on_images_unassessed(self, kind: str, n: int) -> None:
+        """``n`` scans got no image score for reason ``kind``: analyst review."""
+        self.metrics.images_unassessed.labels(reason=kind).inc(n)
 
     def on_features(self, rows: Iterable[Mapping[str, float]]) -> None:
         """Feature rows that were scored: feeds the drift histograms and the PSI gauges."""

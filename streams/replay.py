@@ -138,10 +138,13 @@ def replay(
     """Decisions of the history in ``directory`` (lazy) and the history read.
 
     Scored by the same factories as the workers: the live model of ``registry``
-    (the heuristic when none is promoted), the shadow candidates, the image model.
+    (the heuristic when none is promoted), the shadow candidates, the image model
+    (reading the history's own ``images/`` store when it has one).
     """
     history = read_history(directory)
     engine = DecisionEngine(
         SharedState(config), build_tabular_scorer(registry), lambda: rules, build_shadow_scorers(registry, shadow)
     )
-    return Replayer(engine, build_image_scorer(), config).run(timeline(history, config.epoch_ms)), history
+    images = directory / "images"
+    image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
+    return Replayer(engine, image_scorer, config).run(timeline(history, config.epoch_ms)), history

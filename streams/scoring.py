@@ -14,11 +14,16 @@ protocols, so live and replay always serve the same models.
   their scores land in each decision's ``shadow_scores`` (version -> score) and a
   per-batch comparison is logged. They never change a decision (nor its id).
 * Image: the committed ONNX CNN (:class:`~zeikan.models.image_scorer.OnnxImageScorer`,
-  ``ZEIKAN_IMAGE_MODEL_DIR`` for another artifact); the hash stand-in only when
-  onnxruntime or the artifact is unusable. :func:`assess_off_loop` runs image
-  scoring in a thread so a Faust agent's event loop never blocks on it.
+  ``ZEIKAN_IMAGE_MODEL_DIR`` for another artifact), reading images only from the
+  configured store (``ZEIKAN_IMAGE_STORE``; a store whose filesystem library is
+  missing is a startup error). When onnxruntime or the artifact is unusable,
+  :class:`~zeikan.models.image_unavailable.UnavailableImageScorer` serves: no
+  image score, "image model unavailable: analyst review", and the engine's
+  ``image_review_action`` lane. :func:`assess_off_loop` runs image scoring in a
+  thread so a Faust agent's event loop never blocks on it.
 * Metrics: with ``hooks``, every model call reports its duration
-  (``on_model_latency`` for roles tabular, shadow and image) and each tabular
+  (``on_model_latency`` for roles tabular, shadow and image), scans left without
+  an image score are counted by kind (``on_images_unassessed``) and each tabular
   model that starts serving is announced (``on_model_loaded``); the drift
   reference of a model (its training ``feature_bins``) is read with
   :func:`registry_metadata`.
@@ -36,12 +41,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from zeikan.models.base import Explanation, FeatureRow, ImageAssessment, ImageScorer, TabularScorer
+from zeikan.models.base import UNASSESSED_KINDS, Explanation, FeatureRow, ImageAssessment, ImageScorer, TabularScorer
 from zeikan.models.errors import ModelNotFoundError
-from zeikan.models.heuristic import HashImageScorer, HeuristicTabularScorer
+from zeikan.models.heuristic import HeuristicTabularScorer
+from zeikan.models.image_unavailable import UnavailableImageScorer
 from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
 from zeikan.streams.engine.post_scan import assess
@@ -230,7 +236,7 @@ def registry_metadata(registry: str, version: str) -> dict[str, Any] | None:
 
 
 class TimedImageScorer:
-    """An ``ImageScorer`` that reports the duration of each batch (``on_model_latency("image", ...)``)."""
+    """An ``ImageScorer`` that reports each batch's duration and its scans left without an image score."""
 
     def __init__(self, scorer: ImageScorer, hooks: PipelineHooks) -> None:
         self.scorer = scorer
@@ -238,32 +244,46 @@ class TimedImageScorer:
         self._hooks = hooks
 
     def assess_batch(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
-        """Assess with the wrapped scorer and report the call's duration and number of scans."""
+        """Assess with the wrapped scorer; report the duration (``on_model_latency``) and unassessed scans by kind."""
         started = time.perf_counter()
         found = self.scorer.assess_batch(scans, declared)
         self._hooks.on_model_latency("image", time.perf_counter() - started, len(scans))
+        for kind in UNASSESSED_KINDS:
+            n = sum(1 for a in found if a.unassessed == kind)
+            if n:
+                self._hooks.on_images_unassessed(kind, n)
         return found
 
 
-def build_image_scorer(hooks: PipelineHooks | None = None) -> ImageScorer:
-    """The ONNX image model (``ZEIKAN_IMAGE_MODEL_DIR``, default the committed artifact); the hash stand-in if unusable.
+def build_image_scorer(hooks: PipelineHooks | None = None, store_url: str | None = None) -> ImageScorer:
+    """The ONNX image model reading from the configured store; :class:`UnavailableImageScorer` if no model can serve.
 
-    With ``hooks``, each batch's duration is reported (:class:`TimedImageScorer`).
+    ``store_url`` overrides ``ZEIKAN_IMAGE_STORE`` (replay reads a history's own
+    ``images/`` store). A store that cannot be opened raises ``ImageError`` (a
+    startup error, never an agent crash later). With ``hooks``, batches are
+    measured (:class:`TimedImageScorer`).
     """
-    scorer = _image_scorer()
+    from zeikan.images.references import open_configured_store
+    from zeikan.models.image_scorer import ImageScorerSettings
+
+    settings = ImageScorerSettings.from_env()
+    if store_url is not None:
+        settings = replace(settings, store_url=store_url)
+    open_configured_store(settings.store_url)
+    scorer = _image_scorer(settings)
     return TimedImageScorer(scorer, hooks) if hooks is not None else scorer
 
 
-def _image_scorer() -> ImageScorer:
+def _image_scorer(settings: Any) -> ImageScorer:
     try:
-        from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+        from zeikan.models.image_scorer import OnnxImageScorer
 
-        scorer: ImageScorer = OnnxImageScorer(ImageScorerSettings.from_env())
-    except Exception as exc:  # noqa: BLE001 - onnxruntime missing or a broken artifact: the stream still runs
-        log.warning("image model unusable (%s: %s): scoring scans with the hash stand-in %s",
-                    type(exc).__name__, exc, HashImageScorer.version)
-        return HashImageScorer()
-    log.info("image model %s (onnxruntime)", scorer.version)
+        scorer: ImageScorer = OnnxImageScorer(settings)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime missing or a broken artifact: the stream still runs, without image scores
+        log.error("image model unusable (%s: %s): POST_SCAN decisions get no image score and go to analyst review (%s)",
+                  type(exc).__name__, exc, UnavailableImageScorer.version)
+        return UnavailableImageScorer()
+    log.info("image model %s (onnxruntime), images read only from %s", scorer.version, settings.store_url)
     return scorer
 
 

@@ -57,6 +57,9 @@ class EngineConfig:
     """Idle partitions follow the most advanced one, unless it alone is this many epochs ahead (an outlier)."""
     random_catch_up: float = 3.0
     """While an office-lane's random count is behind its minimum, its random rate is multiplied by this."""
+    image_review_action: Action = Action.SCAN
+    """POST_SCAN lane of a scan that got no image score (model unavailable, image refused or unreadable):
+    it waits in the scan lane for an analyst to read the image. Never RELEASE unless configured so."""
 
     def __post_init__(self) -> None:
         for name, table in (("default_share", self.default_share), ("random_rate", self.random_rate)):
@@ -90,6 +93,8 @@ class EngineConfig:
         for name in ("default_share", "random_rate", "prior_thresholds"):
             if name in values:
                 values[name] = _frozen({parse_action(k): float(v) for k, v in values[name].items()})
+        if "image_review_action" in values:
+            values["image_review_action"] = parse_action(values["image_review_action"])
         if "office_capacity" in values:
             values["office_capacity"] = _frozen(
                 {

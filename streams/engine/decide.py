@@ -79,7 +79,7 @@ def decision_record(
 
 
 def image_evidence(assessments: Sequence[ImageAssessment]) -> list[dict[str, Any]]:
-    """ImageEvidence records of the scans a POST_SCAN decision used."""
+    """ImageEvidence records of the scans a POST_SCAN decision used (those with an image score)."""
     return [
         {
             "scan_id": a.scan_id,
@@ -89,4 +89,5 @@ def image_evidence(assessments: Sequence[ImageAssessment]) -> list[dict[str, Any
             "implied_mass_kg": a.implied_mass_kg,
         }
         for a in assessments
+        if a.anomaly_score is not None
     ]

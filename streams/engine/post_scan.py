@@ -10,7 +10,7 @@ from zeikan.models.base import ImageAssessment, ImageScorer
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import Verdict
 from zeikan.streams.engine.decide import POST_SCAN, decision_record, image_evidence
-from zeikan.streams.engine.lanes import Action, parse_action
+from zeikan.streams.engine.lanes import Action, parse_action, strongest
 
 
 def _plain(value: Any) -> Any:
@@ -58,27 +58,35 @@ def post_scan_decision(
     config: EngineConfig,
     decided_at: int,
 ) -> dict[str, Any]:
-    """The POST_SCAN Decision record: PHYSICAL_EXAM if an image (or a rule) calls for it."""
+    """The POST_SCAN Decision record: PHYSICAL_EXAM if an image (or a rule) calls for it.
+
+    A scan without an image score (model unavailable, image refused or
+    unreadable) never releases: the declaration takes at least
+    ``config.image_review_action`` (an analyst reads the image), with the reason.
+    """
     threshold = config.post_scan_exam_threshold
-    image = max((a.anomaly_score for a in assessments), default=0.0)
+    scored = [a for a in assessments if a.anomaly_score is not None]
+    unassessed = [a for a in assessments if a.anomaly_score is None]
+    image = max((float(a.anomaly_score) for a in scored), default=None)  # type: ignore[arg-type]
     floor = parse_action(opened["rule_floor"]) if opened.get("rule_floor") else None
-    exam = image >= threshold or floor is Action.PHYSICAL_EXAM
+    exam = (image is not None and image >= threshold) or floor is Action.PHYSICAL_EXAM
     reasons = [
         f"scan {a.scan_id} of {a.container_id}: image anomaly {a.anomaly_score:.2f} >= {threshold:.2f}"
-        for a in assessments
-        if a.anomaly_score >= threshold
+        for a in scored
+        if a.anomaly_score >= threshold  # type: ignore[operator]
     ]
-    reasons += [reason for a in assessments for reason in a.reasons]
+    reasons += list(dict.fromkeys(reason for a in assessments for reason in a.reasons))
     if floor is Action.PHYSICAL_EXAM:
         reasons.append("officer rule requires a physical examination: " + ", ".join(opened["rule_hits"]))
-    if not exam:
+    if not exam and not unassessed:
         reasons.insert(0, f"all {len(assessments)} scan(s) below image anomaly {threshold:.2f}")
+    action = strongest(Action.PHYSICAL_EXAM if exam else None, config.image_review_action if unassessed else None)
     return decision_record(
         declaration_id=str(opened["declaration_id"]),
         office_id=str(opened["office_id"]),
         stage=POST_SCAN,
-        action=Action.PHYSICAL_EXAM if exam else Action.RELEASE,
-        risk_score=max(image, float(opened["rules_score"])),
+        action=action,
+        risk_score=max(image or 0.0, float(opened["rules_score"])),
         scores={"tabular": float(opened["tabular"]), "image": image, "rules": float(opened["rules_score"])},
         reasons=reasons,
         rule_hits=opened["rule_hits"],

@@ -40,14 +40,15 @@ def test_ingest_ls_show_and_import(tmp_path):
     assert runner.invoke(app, ["images", "ls", "--store", store]).stdout.strip().endswith("black")
 
 
-def test_corrupt_input_is_a_dead_letter_not_a_crash(tmp_path):
+def test_corrupt_input_is_refused_and_nothing_is_stored(tmp_path):
     store = str(tmp_path / "store")
     good, bad = _png(tmp_path / "good.png"), tmp_path / "bad.png"
     bad.write_bytes(good.read_bytes()[:100])
     result = CliRunner().invoke(app, ["images", "ingest", str(good), str(bad), "--store", store])
-    assert isinstance(result.exception, ImageError) and "1 of 2" in str(result.exception)
-    assert "dead-letter" in result.stderr and len(result.stdout.strip().splitlines()) == 1
+    assert isinstance(result.exception, ImageError) and "1 of 2" in str(result.exception) and "nothing stored" in str(result.exception)
+    assert "refused" in result.stderr and result.stdout.strip() == ""
+    assert CliRunner().invoke(app, ["images", "ls", "--store", store]).stdout.strip() == ""
     proc = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", "images", "ingest", str(bad), "--store", store],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 images")
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 scans refused")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from zeikan.images.store import store_of_uri
-from zeikan.models.image_scorer import OnnxImageScorer
+from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.xray import render_images
@@ -28,8 +28,8 @@ def history(tmp_path_factory) -> Path:
 
 
 def test_post_scan_decisions_carry_image_scores_and_heatmaps(history, monkeypatch):
-    scorer = OnnxImageScorer()
-    monkeypatch.setattr(replay_module, "build_image_scorer", lambda: scorer)
+    scorer = OnnxImageScorer(ImageScorerSettings(store_url=str(history / "images")))
+    monkeypatch.setattr(replay_module, "build_image_scorer", lambda store_url: scorer)
     every_declaration_scanned = EngineConfig.from_mapping({"random_rate": {"SCAN": 1.0, "PHYSICAL_EXAM": 0.0, "DOCUMENT_CHECK": 0.0}})
     decisions, _ = replay_module.replay(history, RuleFile(None).book, every_declaration_scanned)
     post = [d for d in decisions if d["stage"] == "POST_SCAN"]

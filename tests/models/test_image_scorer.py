@@ -13,14 +13,18 @@ from PIL import Image
 from zeikan.images.errors import ModelArtifactError
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageScorer
-from zeikan.models.image_scorer import UNREADABLE_SCORE, ImageScorerSettings, OnnxImageScorer
+from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
 
 
+STORE_URL = f"memory://scorer-{uuid.uuid4().hex}"
+"""the one store the module's scorer reads from (any other image_uri is refused)"""
+
+
 @pytest.fixture(scope="module")
 def scorer():
-    s = OnnxImageScorer(ImageScorerSettings())
+    s = OnnxImageScorer(ImageScorerSettings(store_url=STORE_URL))
     yield s
     s.close()
 
@@ -41,7 +45,7 @@ def _declared(kg: float) -> list[dict]:
 
 def test_assessments_carry_score_heatmap_and_physics(scorer):
     assert isinstance(scorer, ImageScorer) and scorer.version.startswith("xray-cnn-")
-    store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
+    store = open_store(STORE_URL)
     scans = [_scan(store, _load(1, None)), _scan(store, _load(2, "wall")), _scan(store, _load(3, None, kg=9000.0))]
     out = scorer.assess_batch(scans, [_declared(6000.0), _declared(6000.0), _declared(3000.0)])
     assert [a.scan_id for a in out] == ["S1", "S2", "S3"]
@@ -54,7 +58,7 @@ def test_assessments_carry_score_heatmap_and_physics(scorer):
 
 
 def test_concealed_loads_score_higher_than_clean_ones(scorer):
-    store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
+    store = open_store(STORE_URL)
     kinds = ["wall", "floor", "among_goods"] * 3
     hidden = [_scan(store, _load(10 + i, k)) for i, k in enumerate(kinds)]
     clean = [_scan(store, _load(30 + i, None)) for i in range(len(kinds))]
@@ -62,18 +66,21 @@ def test_concealed_loads_score_higher_than_clean_ones(scorer):
     assert np.mean(scores[: len(kinds)]) > np.mean(scores[len(kinds) :]) + 0.3
 
 
-def test_unreadable_images_do_not_break_the_batch(scorer):
+def test_unreadable_images_get_no_score_and_do_not_break_the_batch():
     store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
+    scorer = OnnxImageScorer(ImageScorerSettings(store_url=store.url))  # its own store: a missing object is really missing
     good = _scan(store, _load(1, None))
-    missing = dict(good, scan_id="S-missing", image_uri=f"{store.url}/objects/00/{'0' * 64}.tif", image_sha256="0" * 64)
+    missing = dict(good, scan_id="S-missing", image_uri=f"{store.url}/objects/00/00{'0' * 62}.tif", image_sha256="0" * 64)
     mismatch = dict(good, scan_id="S-mismatch", image_sha256="f" * 64)
     out = scorer.assess_batch([missing, good, mismatch], [[], [], []])
-    assert [a.anomaly_score == UNREADABLE_SCORE for a in out] == [True, False, True]
-    assert out[0].reasons[0].startswith("image unreadable") and out[1].heatmap_uri
+    scorer.close()
+    assert [a.anomaly_score is None for a in out] == [True, False, True]
+    assert [a.unassessed for a in out] == ["image_refused", None, "image_refused"]
+    assert out[0].reasons[0].endswith(": analyst review") and "no such object" in out[0].reasons[0] and out[1].heatmap_uri
 
 
 def test_async_api_leaves_the_event_loop_free(scorer):
-    store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
+    store = open_store(STORE_URL)
     scans = [_scan(store, _load(i, None)) for i in range(4)] * 8
 
     async def run() -> tuple[list, int]:

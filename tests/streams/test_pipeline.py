@@ -108,7 +108,7 @@ def test_live_decisions_equal_replay_with_join_and_dead_letters(fresh_broker, tm
     assert all(live_actions[d["decision_id"]] == (d["action"], d["random_selected"], d["reasons"]) for d in expected)
     post_live = [d for d in live if d["stage"] == "POST_SCAN"]
     assert Counter(d["declaration_id"] for d in post_live).keys() == set(JOIN_IDS)
-    shared_scan = {d["declaration_id"] for d in post_live for e in d["image_evidence"] if e["scan_id"] == "SCN-0000005"}
+    shared_scan = {d["declaration_id"] for d in post_live if any("scan SCN-0000005" in r for r in d["reasons"])}
     assert shared_scan == set(JOIN_IDS[2:])
 
     kinds = Counter((d["source_topic"], d["error_kind"]) for d in dead)

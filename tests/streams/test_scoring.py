@@ -14,7 +14,8 @@ from tests.streams.model_factories import trained_registry
 from tests.streams.pipeline_factories import history
 from zeikan.features.online import OnlineFeatureState
 from zeikan.models.base import ImageAssessment
-from zeikan.models.heuristic import HashImageScorer, HeuristicTabularScorer
+from zeikan.models.heuristic import HeuristicTabularScorer
+from zeikan.models.image_unavailable import UnavailableImageScorer
 from zeikan.models.image_scorer import OnnxImageScorer
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.streams import scoring
@@ -157,14 +158,16 @@ def test_no_shadow_configured_means_none():
     assert scoring.build_shadow_scorers("unused", "") is None and scoring.parse_shadow(None) == []
 
 
-def test_image_scorer_is_the_onnx_model_or_the_stub_when_unusable(tmp_path, monkeypatch, caplog):
+def test_image_scorer_is_the_onnx_model_or_says_it_is_unavailable(tmp_path, monkeypatch, caplog):
     onnx = scoring.build_image_scorer()
-    assert isinstance(onnx, OnnxImageScorer) and onnx.version != HashImageScorer.version
+    assert isinstance(onnx, OnnxImageScorer) and onnx.version != UnavailableImageScorer.version
     onnx.close()
     monkeypatch.setenv("ZEIKAN_IMAGE_MODEL_DIR", str(tmp_path / "no-model"))
     with caplog.at_level(logging.WARNING, logger="zeikan.serving"):
-        stub = scoring.build_image_scorer()
-    assert isinstance(stub, HashImageScorer) and "image model unusable" in caplog.text
+        none = scoring.build_image_scorer()
+    assert isinstance(none, UnavailableImageScorer) and "image model unusable" in caplog.text
+    found = none.assess_batch([{"scan_id": "S1", "container_id": "C1", "image_uri": "x"}], [[]])
+    assert found[0].anomaly_score is None and found[0].reasons == ("image model unavailable: analyst review",)
 
 
 class SlowImages:
@@ -296,3 +299,16 @@ def test_model_calls_report_their_latency(models):
         assert observed(hooks, "zeikan_model_inference_seconds_count", role=role) >= 1
     assert observed(hooks, "zeikan_model_inference_seconds_count", role="image") == 1
     assert observed(hooks, "zeikan_model_inference_seconds_sum", role="image") >= 0.3
+
+
+def test_scans_without_an_image_score_are_counted_by_reason(tmp_path, monkeypatch):
+    from zeikan.streams.observability import ObservabilitySettings, create_observability
+
+    hooks, _ = create_observability(ObservabilitySettings())
+    monkeypatch.setenv("ZEIKAN_IMAGE_MODEL_DIR", str(tmp_path / "no-model"))
+    images = scoring.build_image_scorer(hooks)
+    assert isinstance(images.scorer, UnavailableImageScorer)
+    scans = [{"scan_id": f"S{i}", "container_id": "C1", "image_uri": "x"} for i in range(3)]
+    images.assess_batch(scans, [[]] * 3)
+    assert observed(hooks, "zeikan_images_unassessed_total", reason="model_unavailable") == 3
+    assert observed(hooks, "zeikan_images_unassessed_total", reason="image_refused") is None

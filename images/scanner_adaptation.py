@@ -1,0 +1,129 @@
+"""Adapting to a scanner seen for the first time: thresholds from its own clean traffic, few-shot re-scoring, physics calibration.
+
+* :func:`threshold_from_clean`: the score cut at a target false-alarm rate, set
+  from that scanner's own released ("white") traffic, so a new scanner never
+  gets a model that fires on everything;
+* :class:`ScannerAdapter`: a small logistic model over the CNN's heatmap
+  features and physical image statistics, standardised on the scanner's clean
+  traffic and fitted on its first labels (≤ 100 from the annotation queue); its
+  threshold again comes from the clean traffic;
+* :func:`calibrate_physics`: the physics check's empty-container attenuation,
+  effective mass attenuation and material ratios fitted per scanner from clean
+  scans with their declared net weights (tare removed at ingest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from zeikan.images.active_learning import fit_logistic, heatmap_features, predict_logistic
+from zeikan.images.canonical import CanonicalImage
+from zeikan.images.physics import PhysicsCalibration, check, declared_material, expected_ratio, measure
+
+
+def threshold_from_clean(clean_scores: np.ndarray, false_alarm_rate: float) -> float:
+    """Score above which at most ``false_alarm_rate`` of the clean traffic falls."""
+    ordered = np.sort(np.asarray(clean_scores, dtype=np.float64))
+    if len(ordered) == 0:
+        raise ValueError("a threshold needs clean traffic of the scanner")
+    allowed = int(np.floor(false_alarm_rate * len(ordered)))
+    return float(ordered[len(ordered) - 1 - allowed])
+
+
+def image_statistics(images: Sequence[CanonicalImage]) -> np.ndarray:
+    """Physical statistics per image (attenuation units): per channel mean, std, 99th percentile, and the channel ratio."""
+    rows = []
+    for img in images:
+        att = img.attenuation()
+        hi = att[-1]
+        lo = att[0]
+        dense = hi > 0.3
+        ratio = float(lo[dense].sum() / max(hi[dense].sum(), 1e-6)) if dense.any() else 1.0
+        rows.append([hi.mean(), hi.std(), np.percentile(hi, 99), lo.mean(), np.percentile(lo, 99), ratio])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def adaptation_features(scores: np.ndarray, heatmaps: np.ndarray, images: Sequence[CanonicalImage]) -> np.ndarray:
+    """The CNN's score logit and heatmap summary (max, mean, std, top-8 mean) beside the image's physical statistics.
+
+    Few enough (11) to fit from ~100 labels; the heatmap's region grid is left out.
+    """
+    return np.column_stack([heatmap_features(scores, heatmaps)[:, :5], image_statistics(images)])
+
+
+@dataclass(frozen=True)
+class ScannerAdapter:
+    """Few-shot re-scoring for one scanner (see the module docstring)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    threshold: float
+
+    @classmethod
+    def fit(cls, labelled: np.ndarray, y: np.ndarray, clean: np.ndarray, false_alarm_rate: float = 0.01, l2: float = 3.0) -> ScannerAdapter:
+        """Fit on labelled features ``(n, d)`` / labels, standardised and thresholded on clean-traffic features."""
+        mean, scale = clean.mean(axis=0), clean.std(axis=0) + 1e-6
+        weights = fit_logistic((labelled - mean) / scale, np.asarray(y, dtype=np.float64), l2=l2)
+        unfitted = cls(mean, scale, weights, 0.0)
+        return replace(unfitted, threshold=threshold_from_clean(unfitted.score(clean), false_alarm_rate))
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Adapted probability of a concealment."""
+        return predict_logistic(self.weights, (features - self.mean) / self.scale)
+
+
+TOLERANCE_QUANTILE = 0.98
+"""the per-scanner tolerances leave about 2 % of that scanner's clean traffic outside each check"""
+
+
+def calibrate_physics(base: PhysicsCalibration, clean: Sequence[CanonicalImage],
+                      declared: Sequence[Sequence[tuple[str, float]]]) -> PhysicsCalibration:
+    """Per-scanner physics constants from clean scans and their declared ``(hs_code, net kg)`` items.
+
+    For each container length, integrated attenuation per channel is fitted as
+    ``empty + k * net_kg`` (least squares): ``empty`` is the empty container,
+    ``k`` the effective mass attenuation. The material ratios shift by the clean
+    goods' median offset from the ratio their declared mix should show. The mass
+    and ratio tolerances widen (never narrow) to the scanner's own clean spread
+    (:data:`TOLERANCE_QUANTILE`).
+    """
+    measured = [measure(img, base) for img in clean]
+    net_kg = [sum(kg for _, kg in items) for items in declared]
+    empty = dict(base.empty_att_cm2)
+    slopes = []
+    for length in ("20", "40"):
+        idx = [i for i, m in enumerate(measured) if str(m.length_ft) == length and net_kg[i] > 0]
+        if len(idx) < 5:
+            continue
+        design = np.column_stack([np.ones(len(idx)), [net_kg[i] for i in idx]])
+        channels = len(measured[idx[0]].att_cm2)
+        fits = [np.linalg.lstsq(design, np.array([measured[i].att_cm2[c] for i in idx]), rcond=None)[0] for c in range(channels)]
+        empty[length] = tuple(float(f[0]) for f in fits) if channels == 2 else (0.0, float(fits[0][0]))
+        slopes.append(float(fits[-1][1]))
+    if not slopes:
+        return base
+    k_high = float(np.mean(slopes)) / 1000.0  # attenuation x cm² per gram of goods
+    mean_mu = float(np.mean(list(base.mu_high_cm2_g.values())))
+    mu_high = {m: v * k_high / mean_mu for m, v in base.mu_high_cm2_g.items()}
+    offsets = []
+    for m, items in zip(measured, declared):
+        net = [a - e for a, e in zip(m.att_cm2, empty[str(m.length_ft)][-len(m.att_cm2):])]
+        by_material: dict[str, float] = {}
+        for hs, kg in items:
+            by_material[declared_material(hs)] = by_material.get(declared_material(hs), 0.0) + kg
+        if len(net) == 2 and net[1] > 0 and by_material:
+            offsets.append(net[0] / net[1] - expected_ratio(by_material, base))
+    shift = float(np.median(offsets)) if offsets else 0.0
+    ratio = {m: v + shift for m, v in base.ratio.items()}
+    ratio_tolerance = max(base.ratio_tolerance, float(np.quantile(np.abs(np.array(offsets) - shift), TOLERANCE_QUANTILE))) if offsets else base.ratio_tolerance
+    tuned = PhysicsCalibration(mu_high, ratio, base.density_kg_m3, empty, base.roof_rows, base.floor_row,
+                               base.mass_tolerance, ratio_tolerance)
+    spread = [abs(np.log(max(c.implied_mass_kg, 1.0) / c.declared_mass_kg))
+              for c in (check(img, items, tuned) for img, items in zip(clean, declared)) if c.declared_mass_kg > 0]
+    if spread:
+        tuned = replace(tuned, mass_tolerance=max(base.mass_tolerance, float(np.exp(np.quantile(spread, TOLERANCE_QUANTILE)))))
+    return tuned

@@ -1,0 +1,74 @@
+"""A scanner seen for the first time: the second renderer's own export, thresholds from clean traffic, physics calibration."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from zeikan.images.physics import check
+from zeikan.images.scanner_adaptation import ScannerAdapter, calibrate_physics, threshold_from_clean
+from zeikan.images.store import open_store
+from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.sim.xray import render
+from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel, write_kestrel_export
+from zeikan.sim.xray_loads import random_loads
+from zeikan.streams.cli import app
+
+
+@pytest.fixture(scope="module")
+def clean_kestrel():
+    loads = random_loads(16, 77, (SCANNER,), concealment_rate=0.0, misdeclared_rate=0.0)
+    return loads, [canonical_of(render_kestrel(load)) for load in loads]
+
+
+def test_the_second_renderer_writes_its_own_vendor_export_read_only_through_its_profile(tmp_path):
+    loads = random_loads(3, 5, (SCANNER,), concealment_rate=0.5)
+    manifest = write_kestrel_export(loads, tmp_path / "export")
+    assert sorted(p.name for p in (tmp_path / "export").iterdir())[:2] == [f"{loads[0].scan_id}_HI.png", f"{loads[0].scan_id}_LO.png"]
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert all(r["cargo"]["grossKg"] > sum(g.gross_weight_kg for g in lo.declared_goods) for r, lo in zip(records, loads)), "tare included"
+    store = str(tmp_path / "store")
+    result = CliRunner().invoke(app, ["images", "ingest", "--profile", "kestrel-dx9", str(manifest), "--store", store])
+    assert result.exit_code == 0, result.output
+    for line, load in zip(result.stdout.strip().splitlines(), loads):
+        meta = open_store(store).get(line.split("\t")[0]).meta
+        assert meta.scanner_model == SCANNER and meta.energies_kv == (4000, 6000) and meta.native_pitch_mm == (6.0, 10.0)
+        assert meta.declared_net_kg == pytest.approx(sum(g.gross_weight_kg for g in load.declared_goods), abs=0.2)
+
+
+def test_its_physics_differ_from_the_training_renderer():
+    load = random_loads(1, 9, (SCANNER,), concealment_rate=0.0)[0]
+    kestrel = canonical_of(render_kestrel(load)).attenuation()
+    trained_on = render(load.__class__(**{**load.__dict__, "scanner_model": "Aster-6MV"})).image.attenuation()
+    ratio = lambda a: float(a[0].sum() / a[1].sum())  # noqa: E731 - dual-energy ratio of the whole image
+    assert abs(ratio(kestrel) - ratio(trained_on)) > 0.05
+
+
+def test_thresholds_come_from_the_scanners_own_clean_traffic(clean_kestrel):
+    _, images = clean_kestrel
+    from zeikan.images.dataset import model_input
+
+    scorer = OnnxImageScorer(ImageScorerSettings())
+    scores, _ = scorer.score_inputs(np.stack([model_input(img) for img in images]))
+    scorer.close()
+    cut = threshold_from_clean(scores, 0.1)
+    assert float(np.mean(scores > cut)) <= 0.1
+    rng = np.random.default_rng(0)
+    clean, pos = rng.normal(0, 1, (200, 3)), rng.normal(2, 1, (50, 3))
+    adapter = ScannerAdapter.fit(np.vstack([clean[:50], pos]), np.r_[np.zeros(50), np.ones(50)], clean, 0.01)
+    assert float(np.mean(adapter.score(clean) > adapter.threshold)) <= 0.01
+
+
+def test_per_scanner_physics_calibration_stops_flagging_clean_scans(clean_kestrel):
+    loads, images = clean_kestrel
+    scorer = OnnxImageScorer(ImageScorerSettings())
+    base = scorer.calibration
+    scorer.close()
+    declared = [[(g.hs_code, g.gross_weight_kg) for g in lo.declared_goods] for lo in loads]
+    tuned = calibrate_physics(base, images, declared)
+    flagged = lambda cal: float(np.mean([check(i, d, cal).score > 0 for i, d in zip(images, declared)]))  # noqa: E731
+    assert flagged(tuned) < flagged(base) and flagged(tuned) <= 0.1
+    assert tuned.mass_tolerance >= base.mass_tolerance and tuned.empty_att_cm2 != base.empty_att_cm2
