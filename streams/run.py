@@ -269,7 +269,8 @@ def _view(state: ViewState, urls: list[str], status: RunStatus, tally: LoopTally
 
 
 def _start_workers(settings: RunSettings, bootstrap: str) -> list[subprocess.Popen]:
-    env = {**os.environ, "ZEIKAN_BOOTSTRAP": bootstrap, "ZEIKAN_REGISTRY": _absolute(settings.registry)}
+    env = {**os.environ, "ZEIKAN_BOOTSTRAP": bootstrap, "ZEIKAN_REGISTRY": _absolute(settings.registry),
+           "ZEIKAN_IMAGE_STORE": str(settings.workdir.resolve() / "images")}  # the port renders its scans there
     procs = []
     for i in range(settings.workers):
         log = (settings.workdir / f"worker-{i}.log").open("ab")
