@@ -210,6 +210,7 @@ def create_pipeline(
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         pipeline.decider.revoke(set(revoked))
+        runner.forget(revoked)
 
     app.on_partitions_revoked.connect(on_revoked, weak=False)
     for module in (decide, feedback, markers, scans, join, state):

@@ -138,6 +138,8 @@ class BatchRunner:
         self.dead_letter_codec = codec_for(DEAD_LETTERS.name)
         self.processed: dict[TP, int] = {}
         """Per partition: the offset after the last event whose outcome is delivered."""
+        self.received: dict[TP, int] = {}
+        """Per partition: the offset after the last event an agent received (held, maybe not done)."""
 
     @property
     def producer(self) -> Any:
@@ -157,11 +159,31 @@ class BatchRunner:
 
         return check
 
-    @staticmethod
-    def hold(events: Sequence[EventT]) -> None:
+    def hold(self, events: Sequence[EventT]) -> None:
         """Keep ``events`` un-acked past the end of their ``take_events`` batch (until :meth:`ack`)."""
         for event in events:
-            event.message.incref()
+            message = event.message
+            message.incref()
+            self.received[message.tp] = max(self.received.get(message.tp, 0), message.offset + 1)
+
+    def drained(self, tp: TP, highwater: int) -> bool:
+        """Whether every record of ``tp`` below ``highwater`` reached an agent and has its outcome delivered.
+
+        Offsets come from what the agents received, never from the consumer's fetch position
+        (records fetched but still on their way to an agent are past it); with nothing received
+        since the assignment, the committed offset is where the partition stands.
+        """
+        received = self.received.get(tp)
+        if received is None:
+            committed = self.app.consumer._committed_offset.get(tp)  # noqa: SLF001 - set by Faust's seek on assignment
+            return (committed or 0) >= highwater
+        return received >= highwater and self.processed.get(tp, 0) >= received
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """Drop the positions of partitions this worker no longer owns."""
+        for tp in tps:
+            self.received.pop(tp, None)
+            self.processed.pop(tp, None)
 
     def ack(self, events: Iterable[EventT]) -> None:
         """Release held events: their offsets may be committed now."""

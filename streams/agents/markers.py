@@ -73,7 +73,7 @@ class Markers:
             source = source_name(tp.topic, tp.partition)
             if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not p.decider.idle(tp):
                 continue
-            if _read_to_end(consumer, tp, p.runner.processed.get(tp), p.follower.frontier_seen_at):
+            if _fetched_after(consumer, tp, p.follower.frontier_seen_at, p.runner.drained):
                 await self.send(outbox, source, epoch)
                 closed.append(tp)
         if closed and not await outbox.flush(p.runner.owned(closed)):
@@ -87,17 +87,14 @@ def _kafka_consumer(app: Any) -> Any:
     return getattr(thread, "_consumer", None)
 
 
-def _read_to_end(consumer: Any, tp: TP, processed: int | None, newer_than_ms: float) -> bool:
-    """Whether a fetch response newer than ``newer_than_ms`` showed ``tp`` has nothing beyond what was processed."""
+def _fetched_after(consumer: Any, tp: TP, newer_than_ms: float, drained: Any) -> bool:
+    """Whether a fetch response newer than ``newer_than_ms`` showed ``tp`` holds nothing that is not done."""
     try:
         highwater = consumer.highwater(tp)
         polled = consumer.last_poll_timestamp(tp)
-        position = processed
-        if position is None:
-            position = consumer._subscription.subscription.assignment.state_value(tp).position  # noqa: SLF001
     except (AttributeError, AssertionError, KeyError, TypeError):
         return False
-    return highwater is not None and polled is not None and position is not None and polled > newer_than_ms and position >= highwater
+    return highwater is not None and polled is not None and polled > newer_than_ms and drained(tp, highwater)
 
 
 def register(p: Pipeline) -> None:
