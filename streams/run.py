@@ -49,6 +49,7 @@ from zeikan.schemas.codec import codec_for
 from zeikan.sim.live_traffic import DemoTraffic, LoopTally
 from zeikan.sim.settings import SimSettings
 from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.child_process import die_with_parent
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.kafka_io import publish, record_key
 from zeikan.streams.replay import event_order, read_history
@@ -276,7 +277,8 @@ def _start_workers(settings: RunSettings, bootstrap: str) -> list[subprocess.Pop
         log = (settings.workdir / f"worker-{i}.log").open("ab")
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(settings.web_port + i),
-             "--workdir", str(settings.workdir / f"worker-{i}")], env=env, stdout=log, stderr=subprocess.STDOUT))
+             "--workdir", str(settings.workdir / f"worker-{i}")], env=env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None))  # a killed `zeikan run` leaves no worker
     return procs
 
 
