@@ -217,7 +217,3 @@ def create_pipeline(
         module.register(pipeline)
     return pipeline
 
-
-def feature_digest(state: SharedState) -> str:
-    """Digest of the shared state (features, counts, hit rates, version), to compare workers and runs."""
-    return state.digest()

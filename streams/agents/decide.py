@@ -104,7 +104,7 @@ class Decider:
         async with self._lock:
             started = time.perf_counter()
             ready = self._pop_ready() if p.follower.caught_up.is_set() else []
-            fresh, skipped = await self._screen(outbox, ready)
+            fresh = await self._screen(outbox, ready)
             verdicts = p.engine.decide([a.record for a in fresh], [a.digest for a in fresh]) if fresh else []
             decided = []
             for admitted, verdict in zip(fresh, verdicts):
@@ -146,10 +146,9 @@ class Decider:
                 ready.append(queue.popleft())
         return ready
 
-    async def _screen(self, outbox: Outbox, ready: list[Admitted]) -> tuple[list[Admitted], list[Admitted]]:
-        """Split off duplicates (already decided: nothing to emit) and conflicts (dead-lettered)."""
+    async def _screen(self, outbox: Outbox, ready: list[Admitted]) -> list[Admitted]:
+        """The declarations to decide: duplicates (already decided) emit nothing, conflicts are dead-lettered."""
         fresh: list[Admitted] = []
-        skipped: list[Admitted] = []
         batch: dict[str, str] = {}
         for admitted in ready:
             decl_id = str(admitted.record["declaration_id"])
@@ -157,16 +156,13 @@ class Decider:
             if known is None:
                 batch[decl_id] = admitted.digest
                 fresh.append(admitted)
-            elif known == admitted.digest:
-                skipped.append(admitted)
-            else:
-                skipped.append(admitted)
+            elif known != admitted.digest:
                 await outbox.dead_letter(
                     admitted.event, ErrorKind.CONFLICT,
                     f"declaration {decl_id} was already filed with other content (digest {known}, this one "
                     f"{admitted.digest}): amend it under a new declaration_id",
                 )
-        return fresh, skipped
+        return fresh
 
     def _forget_folded(self) -> None:
         ready = self.p.state.ready_epoch

@@ -19,6 +19,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "event_clock": state.clock,
         "ready_epoch": state.ready_epoch,
         "facts_offset": follower.position,
+        "unreadable_facts": follower.bad_facts,
         "state_version": state.version,
         "state_digest": state.digest(),
         "late_facts": state.late_facts,
