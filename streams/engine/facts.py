@@ -22,7 +22,6 @@ from typing import Any, Literal
 from zeikan.features.definitions import ASOF_EPOCH_MS
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
-from zeikan.schemas.jsonl import dumps
 
 FactKind = Literal["declaration", "inspection", "marker"]
 _WIRE_KIND = {"declaration": b"d", "inspection": b"i", "marker": b"m"}
@@ -49,8 +48,13 @@ def source_name(topic: str, partition: int) -> str:
 
 
 def content_digest(topic: str, record: Mapping[str, Any]) -> str:
-    """sha256 of a record's canonical JSON form, 16 hex chars: same content, same digest, whatever the framing."""
-    return hashlib.sha256(dumps(topic, dict(record)).encode()).hexdigest()[:16]
+    """sha256 of a record's Avro encoding with the topic's current schema, 16 hex chars.
+
+    Same content, same digest, whatever framing or older schema version it arrived in
+    (the record is re-encoded, not hashed as received); Avro's binary encoding of a record
+    without maps is canonical.
+    """
+    return hashlib.sha256(codec_for(topic).encode(dict(record))).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
