@@ -37,7 +37,7 @@ from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, InvalidS
 from zeikan.streams.kafka_config import DEFAULT_HOST
 from zeikan.streams.kafka_io import ensure_topics, list_topic_names
 from zeikan.streams.local_s3 import LocalS3Server
-from zeikan.streams.stored_ends import StoredEndsNotLoaded, load_stored_ends
+from zeikan.streams.stored_ends import load_stored_ends
 from zeikan.streams.tcp_relay import TcpRelay
 
 __all__ = ["DEFAULT_DATA_DIR", "STORAGES", "DurableStorage", "EmbeddedBroker", "MemoryStorage", "free_port", "tansu_binary"]
@@ -257,7 +257,7 @@ class EmbeddedBroker:
                     self._probe()
                     if self._tansu.running:  # the answer came from our broker, not a squatter
                         return
-                except (BrokerUnreachable, StoredEndsNotLoaded) as exc:
+                except BrokerUnreachable as exc:
                     reason = str(exc)
             time.sleep(0.02)
         raise BrokerStartFailed(
@@ -267,8 +267,11 @@ class EmbeddedBroker:
     def _probe(self) -> None:
         if self._relay is None:
             list_topic_names(self.bootstrap)
-        else:
+            return
+        try:
             self._relay.call(load_stored_ends(self.host, self._tansu_port), self.ready_timeout_s)
+        except TimeoutError:
+            raise BrokerUnreachable(f"{self.host}:{self._tansu_port}", "no answer to the stored ends' fetch") from None
 
     def _open_gate(self) -> None:
         if self._relay is None:

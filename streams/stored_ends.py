@@ -22,21 +22,22 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.metadata import MetadataRequest
 
+from zeikan.streams.errors import BrokerUnreachable
+
 PAST_ANY_END = 2**62
 """Fetch offset beyond every partition's end: Tansu looks the watermark up and lists nothing."""
 
 
-class StoredEndsNotLoaded(Exception):
-    """Tansu did not answer the metadata or fetch request (not up yet, or gone)."""
-
-
 async def load_stored_ends(host: str, port: int, timeout_s: float = 5.0) -> int:
-    """Make Tansu at ``host:port`` cache every partition's stored end; return the partition count."""
+    """Make Tansu at ``host:port`` cache every partition's stored end; return the partition count.
+
+    Raises :class:`~zeikan.streams.errors.BrokerUnreachable` when it does not answer (yet).
+    """
     timeout_ms = int(timeout_s * 1000)
     try:
         conn = await create_conn(host, port, client_id="zeikan-stored-ends", request_timeout_ms=timeout_ms)
     except (OSError, KafkaError) as exc:
-        raise StoredEndsNotLoaded(f"no connection to {host}:{port}: {exc}") from None
+        raise BrokerUnreachable(f"{host}:{port}", str(exc)) from None
     try:
         metadata = await conn.send(MetadataRequest(topics=None))
         wanted = {(topic[1], partition[1]) for topic in metadata.topics for partition in topic[-1]}
@@ -44,10 +45,10 @@ async def load_stored_ends(host: str, port: int, timeout_s: float = 5.0) -> int:
             fetched = await conn.send(_fetch_past_the_end(wanted))
             missing = wanted - {(topic[0], part[0]) for topic in fetched.topics for part in topic[1]}
             if missing:
-                raise StoredEndsNotLoaded(f"{host}:{port} answered no fetch for {sorted(missing)[:3]} ...")
+                raise BrokerUnreachable(f"{host}:{port}", f"no fetch answer for {len(missing)} partitions")
         return len(wanted)
     except (OSError, KafkaError) as exc:
-        raise StoredEndsNotLoaded(f"{host}:{port} did not answer: {exc}") from None
+        raise BrokerUnreachable(f"{host}:{port}", str(exc)) from None
     finally:
         conn.close()
 

@@ -105,11 +105,6 @@ class TcpRelay:
         """Whether the public port accepts connections."""
         return self._server is not None
 
-    @property
-    def connections(self) -> int:
-        """Relayed connections now open (client and backend sides counted once each pair)."""
-        return sum(isinstance(side, _ClientSide) for side in list(self._sides))
-
     def open(self, port: int, backend_port: int) -> None:
         """Listen on ``port`` and relay to ``backend_port`` (closes first if open); OSError if busy."""
         self.call(self._open(port, backend_port))
