@@ -68,12 +68,13 @@ class _ClientSide(_Side):
     def __init__(self, sides: set[_Side], backend: tuple[str, int]) -> None:
         super().__init__(sides)
         self.backend = backend
+        self._connecting: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         assert self.transport is not None
         self.transport.pause_reading()
-        asyncio.get_running_loop().create_task(self._connect())
+        self._connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         assert self.transport is not None
