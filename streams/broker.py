@@ -12,8 +12,13 @@ Used by ``zeikan broker``, ``zeikan run``, the test fixtures and the benches::
     broker.stop()
 
 Durable storage is a local S3 server (:class:`~zeikan.streams.local_s3.LocalS3Server`,
-rclone) on ``data_dir``, with Tansu on ``s3://tansu/``. Tansu's own output goes to a
-log file (``log_path``), never to the terminal.
+rclone) on ``data_dir``, with Tansu on ``s3://tansu/``. There, Tansu listens on a private
+port and clients reach it through a gated relay (:class:`~zeikan.streams.tcp_relay.TcpRelay`)
+on the public port, which opens only once the (re)started Tansu has loaded every stored
+partition end (:mod:`zeikan.streams.stored_ends`: a produce before that would overwrite
+acknowledged records) and closes when Tansu is killed or stopped. In memory, Tansu
+listens on the public port itself. Tansu's own output goes to a log file (``log_path``),
+never to the terminal.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ from zeikan.schemas.contract import TOPICS
 from zeikan.streams.child_process import ChildProcess, free_port, port_open
 from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_HOST
-from zeikan.streams.kafka_io import describe_topics, ensure_topics, list_topic_names
+from zeikan.streams.kafka_io import ensure_topics, list_topic_names
 from zeikan.streams.local_s3 import LocalS3Server
+from zeikan.streams.stored_ends import load_stored_ends
+from zeikan.streams.tcp_relay import TcpRelay
 
 __all__ = ["DEFAULT_DATA_DIR", "STORAGES", "DurableStorage", "EmbeddedBroker", "MemoryStorage", "free_port", "tansu_binary"]
 
@@ -58,6 +65,8 @@ class BrokerStorage(Protocol):
     """Where Tansu keeps its topics: the engine URL, what it needs running, its environment."""
 
     engine_url: str
+    gated: bool
+    """Whether clients must wait until a (re)started Tansu has loaded the stored partition ends."""
 
     @property
     def running(self) -> bool: ...
@@ -73,6 +82,7 @@ class MemoryStorage:
     """Tansu's own memory: fast, gone when Tansu stops (demos and tests)."""
 
     engine_url = "memory://tansu/"
+    gated = False
     running = True
 
     def start(self) -> dict[str, str]:
@@ -86,6 +96,7 @@ class DurableStorage:
     """Tansu on a local S3 server over ``data_dir``: topics survive any restart of either process."""
 
     engine_url = f"s3://{TANSU_BUCKET}/"
+    gated = True
 
     def __init__(self, data_dir: Path, host: str, s3_port: int, stop_timeout_s: float) -> None:
         self.server = LocalS3Server(data_dir, host, s3_port, stop_timeout_s=stop_timeout_s)
@@ -120,6 +131,7 @@ class EmbeddedBroker:
     (default: all of :data:`zeikan.schemas.contract.TOPICS`) exists with ``partitions``
     partitions. ``storage`` is ``"memory"`` (default) or ``"durable"`` (a local S3 server
     on ``data_dir``, default :data:`DEFAULT_DATA_DIR`, at ``s3_port``, 0 = a free one).
+    Durable, no client reaches a (re)started Tansu before it has loaded the stored ends.
 
     On Linux the broker (and its S3 server) also die with the process that started them,
     so a killed test run leaves none behind (strictly: with the *thread* that called
@@ -154,6 +166,8 @@ class EmbeddedBroker:
         self.storage = STORAGES[storage](self.data_dir or Path(), host, s3_port, stop_timeout_s)
         self._kept_port = port
         self._tansu = ChildProcess("tansu", self.log_path)
+        self._relay = TcpRelay(host) if self.storage.gated else None
+        self._tansu_port = port
 
     @property
     def bootstrap(self) -> str:
@@ -162,8 +176,9 @@ class EmbeddedBroker:
 
     @property
     def running(self) -> bool:
-        """Whether the broker process (and its storage) is alive."""
-        return self._tansu.running and self.storage.running
+        """Whether the broker process (and its storage) is alive, and its port open."""
+        gate_open = self._relay is None or self._relay.is_open
+        return self._tansu.running and self.storage.running and gate_open
 
     @property
     def tansu_pid(self) -> int | None:
@@ -174,6 +189,8 @@ class EmbeddedBroker:
         """Start storage and broker, wait until it answers, provision topics; return ``self``."""
         if self.running:
             return self
+        if self._relay is not None:
+            self._relay.close()  # Tansu died on its own: nobody reaches the next one before it is loaded
         fixed = bool(self._kept_port)
         for attempt in range(1, PORT_ATTEMPTS + 1):
             self.port = self._kept_port or free_port(self.host)
@@ -181,63 +198,63 @@ class EmbeddedBroker:
                 env = self.storage.start()
                 if port_open(self.host, self.port):
                     raise BrokerStartFailed(f"port {self.port} is in use", str(self.log_path))
-                self._spawn(env)
+                self._spawn(env, self._listener_port())
                 self._wait_ready()
+                self._open_gate()
                 break
             except BrokerStartFailed:
                 self.stop()
                 if fixed or attempt == PORT_ATTEMPTS:
                     raise
         self._kept_port = self.port
-        self._load_stored_ends()
         ensure_topics(self.bootstrap, self.topics, self.partitions)
         return self
 
     def stop(self) -> None:
-        """Terminate the broker, then its storage (SIGTERM, then SIGKILL after ``stop_timeout_s``)."""
+        """Close the public port, terminate the broker, then its storage (SIGTERM, then SIGKILL after ``stop_timeout_s``)."""
+        if self._relay is not None:
+            self._relay.shutdown()
         self._tansu.stop(self.stop_timeout_s)
         self.storage.stop()
 
     def kill(self) -> None:
-        """SIGKILL Tansu only, as a crash would; the storage keeps running. :meth:`start` revives it."""
+        """SIGKILL Tansu only, as a crash would; the storage keeps running. :meth:`start` revives it.
+
+        Its clients' connections end, and the public port refuses new ones until then.
+        """
         self._tansu.kill()
+        if self._relay is not None:
+            self._relay.close()
 
     def restart(self) -> EmbeddedBroker:
         """:meth:`stop` then :meth:`start`: same port, same storage."""
         self.stop()
         return self.start()
 
-    def _load_stored_ends(self) -> None:
-        """Have Tansu read every partition's stored end offset before clients produce.
+    def _listener_port(self) -> int:
+        """Where Tansu itself listens: the public port, or a private one behind the gate."""
+        self._tansu_port = free_port(self.host) if self._relay is not None else self.port
+        return self._tansu_port
 
-        Tansu 0.6.0 on ``s3://`` does not load a partition's stored high watermark when it
-        starts: the first produce to a partition that no ListOffsets or fetch has touched
-        since is written at offset 0, over acknowledged records (measured here: 60 of 60
-        lost after kill, start and a new produce). Listing every end offset loads them. A
-        client that produces in the moment between Tansu's port opening and this listing
-        can still hit the bug.
-        """
-        describe_topics(self.bootstrap)
-
-    def _spawn(self, env: dict[str, str]) -> None:
-        url = f"tcp://{self.host}:{self.port}"
+    def _spawn(self, env: dict[str, str], listener_port: int) -> None:
         command = [
             tansu_binary(), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
+            "--listener-url", f"tcp://{self.host}:{listener_port}",
+            "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
             "--storage-engine", self.storage.engine_url,
         ]  # fmt: skip
         self._tansu.spawn(command, env)
 
     def _wait_ready(self) -> None:
+        """Until Tansu answers on its own listener (gated: and has loaded every stored end)."""
         deadline = time.monotonic() + self.ready_timeout_s
         reason = "no answer"
         while time.monotonic() < deadline:
             if not self._tansu.running:
                 raise BrokerStartFailed("the process exited", str(self.log_path))
-            if port_open(self.host, self.port):
+            if port_open(self.host, self._tansu_port):
                 try:
-                    list_topic_names(self.bootstrap)
+                    self._probe()
                     if self._tansu.running:  # the answer came from our broker, not a squatter
                         return
                 except BrokerUnreachable as exc:
@@ -246,6 +263,23 @@ class EmbeddedBroker:
         raise BrokerStartFailed(
             f"not ready after {self.ready_timeout_s:.0f} s ({reason})", str(self.log_path)
         )
+
+    def _probe(self) -> None:
+        if self._relay is None:
+            list_topic_names(self.bootstrap)
+            return
+        try:
+            self._relay.call(load_stored_ends(self.host, self._tansu_port), self.ready_timeout_s)
+        except TimeoutError:
+            raise BrokerUnreachable(f"{self.host}:{self._tansu_port}", "no answer to the stored ends' fetch") from None
+
+    def _open_gate(self) -> None:
+        if self._relay is None:
+            return
+        try:
+            self._relay.open(self.port, self._tansu_port)
+        except OSError as exc:
+            raise BrokerStartFailed(f"port {self.port} is in use ({exc.strerror})", str(self.log_path)) from None
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
 from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.child_process import port_open
 from zeikan.streams.errors import DataDirInUse
 from zeikan.streams.kafka_io import publish, read_topic
 
@@ -122,3 +124,24 @@ def test_a_busy_s3_port_is_a_clear_error_that_leaves_the_directory_free(tmp_path
         assert not broker.running
     with EmbeddedBroker(storage="durable", data_dir=tmp_path / "d", topics=()) as again:
         assert again.running
+
+
+def test_a_producer_waiting_at_the_port_through_a_restart_overwrites_nothing(durable_broker: MakeBroker) -> None:
+    """A client that produces the moment the port opens again must not write over stored records."""
+    broker = durable_broker(partitions=8, topics=("declarations",))
+    first, second = _records("a", 160), _records("b", 160)
+    publish(broker.bootstrap, [("declarations", v, k) for k, v in first])
+    broker.kill()
+    assert not port_open(broker.host, broker.port), "a killed broker's port refuses connections"
+    acknowledged: list[int] = []
+
+    def produce_as_soon_as_the_port_opens() -> None:
+        _wait_until(lambda: port_open(broker.host, broker.port), 30)
+        acknowledged.append(publish(broker.bootstrap, [("declarations", v, k) for k, v in second]))
+
+    producer = threading.Thread(target=produce_as_soon_as_the_port_opens)
+    producer.start()
+    broker.start()
+    producer.join(60)
+    assert acknowledged == [len(second)]
+    assert sorted(_read_all(broker, "declarations", len(first) + len(second))) == sorted(first + second)
