@@ -23,7 +23,7 @@ from zeikan.bench.common import emit, timed
 from zeikan.images.canonical import encode
 from zeikan.images.dataset import model_input
 from zeikan.images.store import open_store
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import random_loads
 

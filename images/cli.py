@@ -2,7 +2,7 @@
 
 Commands only wire things: formats live in :mod:`zeikan.images.canonical` and
 :mod:`zeikan.images.ingest`, storage in :mod:`zeikan.images.store`, the model in
-:mod:`zeikan.models.image_scorer` (torch only for ``train``).
+:mod:`zeikan.images.scorer` (torch only for ``train``).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def train_command(
     """Render data, train the CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
     try:
         from zeikan.images.training import train_and_export
-        from zeikan.models.image_model import TrainConfig
+        from zeikan.images.model import TrainConfig
     except ImportError as exc:
         raise ImageError(f"training needs torch: pip install -e '.[train-image]' ({exc})") from exc
     from zeikan.images.dataset import RenderedSet, render_set
@@ -269,7 +269,7 @@ def _images_of(source: str, profile: str | None) -> Iterator[tuple[str, Any]]:
 
 def _scores(source: str, profile: str | None, model_dir: str | None) -> list[Any]:
     from zeikan.images.store_scoring import score_images
-    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 
     settings = ImageScorerSettings.from_env()
     if model_dir:
@@ -329,7 +329,7 @@ def evaluate_command(
         return
     from zeikan.images.dataset import RenderedSet
     from zeikan.images.evaluate import evaluate, evaluate_set
-    from zeikan.models.image_scorer import ImageScorerSettings
+    from zeikan.images.scorer import ImageScorerSettings
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
     if source is not None:
@@ -364,7 +364,7 @@ def al_experiment_command(
     """Labels needed to reach the same AUC on a new scanner model: active (uncertainty) vs random selection."""
     from zeikan.images.active_learning import experiment, heatmap_features
     from zeikan.images.dataset import RenderedSet, render_set
-    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER
 
     data = RenderedSet.load(str(data_file)) if data_file else render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
@@ -384,7 +384,7 @@ def annotate_export(
     from zeikan.images.annotation import export_coco, rank
     from zeikan.images.queue import candidates
     from zeikan.images.store import open_store
-    from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 
     source = open_store(_store_url(store))
     scorer = OnnxImageScorer(ImageScorerSettings.from_env())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zeikan.images.dataset import RenderedSet, render_set
 from zeikan.images.metrics import evaluate_scores
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 
 
 def evaluate_set(data: RenderedSet, settings: ImageScorerSettings = ImageScorerSettings()) -> dict:

@@ -1,6 +1,6 @@
 """Training pipeline of the image model: render, calibrate the physics check, train, export, evaluate.
 
-Imports torch (through :mod:`zeikan.models.image_model`): only ``zeikan images train`` loads it.
+Imports torch (through :mod:`zeikan.images.model`): only ``zeikan images train`` loads it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 
 from zeikan.images.dataset import RenderedSet
 from zeikan.images.evaluate import evaluate_set
-from zeikan.models import image_model
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images import model as image_model
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_calibration import physics_calibration
 
 

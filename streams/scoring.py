@@ -13,7 +13,7 @@ protocols, so live and replay always serve the same models.
 * Shadow: candidate versions scored beside the live model (:class:`ShadowScorers`);
   their scores land in each decision's ``shadow_scores`` (version -> score) and a
   per-batch comparison is logged. They never change a decision (nor its id).
-* Image: the committed ONNX CNN (:class:`~zeikan.models.image_scorer.OnnxImageScorer`,
+* Image: the committed ONNX CNN (:class:`~zeikan.images.scorer.OnnxImageScorer`,
   ``ZEIKAN_IMAGE_MODEL_DIR`` for another artifact), reading images only from the
   configured store (``ZEIKAN_IMAGE_STORE``; a store whose filesystem library is
   missing is a startup error). When onnxruntime or the artifact is unusable,
@@ -264,7 +264,7 @@ def build_image_scorer(hooks: PipelineHooks | None = None, store_url: str | None
     measured (:class:`TimedImageScorer`).
     """
     from zeikan.images.references import open_configured_store
-    from zeikan.models.image_scorer import ImageScorerSettings
+    from zeikan.images.scorer import ImageScorerSettings
 
     settings = ImageScorerSettings.from_env()
     if store_url is not None:
@@ -276,7 +276,7 @@ def build_image_scorer(hooks: PipelineHooks | None = None, store_url: str | None
 
 def _image_scorer(settings: Any) -> ImageScorer:
     try:
-        from zeikan.models.image_scorer import OnnxImageScorer
+        from zeikan.images.scorer import OnnxImageScorer
 
         scorer: ImageScorer = OnnxImageScorer(settings)
     except Exception as exc:  # noqa: BLE001 - onnxruntime missing or a broken artifact: the stream still runs, without image scores

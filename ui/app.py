@@ -32,7 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from zeikan.images.errors import ImageError
 from zeikan.images.store import open_store
-from zeikan.models.image_scorer import ImageScorerSettings
+from zeikan.images.scorer import ImageScorerSettings
 from zeikan.streams.errors import RulesError
 from zeikan.ui.audit import AuditLog
 from zeikan.ui.errors import FormError, UiError

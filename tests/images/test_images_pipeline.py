@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from zeikan.images.store import store_of_uri
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.xray import render_images

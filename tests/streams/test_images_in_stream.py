@@ -11,7 +11,7 @@ import pytest
 from tests.streams.pipeline_factories import HOUR, history, scan
 from tests.streams.worker_harness import WorkerProcess, decision_ids_settle, in_event_time_order, publish_events
 from zeikan.images.store import open_store, store_of_uri
-from zeikan.models.image_scorer import DEFAULT_MODEL_DIR
+from zeikan.images.scorer import DEFAULT_MODEL_DIR
 from zeikan.schemas.reference import make_container_id
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad

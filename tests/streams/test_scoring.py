@@ -16,7 +16,7 @@ from zeikan.features.online import OnlineFeatureState
 from zeikan.models.base import ImageAssessment
 from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.image_unavailable import UnavailableImageScorer
-from zeikan.models.image_scorer import OnnxImageScorer
+from zeikan.images.scorer import OnnxImageScorer
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.streams import scoring
 from zeikan.streams.engine.config import EngineConfig

@@ -13,7 +13,7 @@ from PIL import Image
 from zeikan.images.errors import ModelArtifactError
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageScorer
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
 

@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, o
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
 
-DEFAULT_MODEL_DIR = Path(__file__).parent / "artifacts" / "image"
+DEFAULT_MODEL_DIR = Path(str(files("zeikan.models"))) / "artifacts" / "image"
+"""The committed model artefact (package data of :mod:`zeikan.models`)."""
 
 
 @dataclass(frozen=True)

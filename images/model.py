@@ -1,7 +1,7 @@
 """Training of the X-ray image CNN (torch, CPU) and its export to ONNX.
 
 Only this module imports torch (the optional ``[train-image]`` extra); serving
-uses :mod:`zeikan.models.image_scorer` with onnxruntime. The network is a tiny
+uses :mod:`zeikan.images.scorer` with onnxruntime. The network is a tiny
 fully convolutional CNN whose last 1x1 convolution gives a class activation map
 (CAM); the image logit is a log-sum-exp (smooth max) pool of the CAM, so a small
 package anywhere in the container can raise the score, and the CAM itself is the
