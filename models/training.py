@@ -34,7 +34,7 @@ from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.models.propensity import random_known_since, selection_weights
-from zeikan.streams.drift import reference_bins
+from zeikan.models.drift import reference_bins
 
 MIN_POSITIVES = 5
 """Fewer positive labels than this and no model is trained."""

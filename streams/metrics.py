@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
-from zeikan.streams.drift import DriftMonitor
+from zeikan.models.drift import DriftMonitor
 from zeikan.streams.engine.lanes import INSPECTION_LANES
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.hooks import PipelineHooks

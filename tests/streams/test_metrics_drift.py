@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zeikan.streams.drift import DriftMonitor, ReferenceBins, RollingHistogram, psi, reference_bins
+from zeikan.models.drift import DriftMonitor, ReferenceBins, RollingHistogram, psi, reference_bins
 
 
 def test_psi_of_identical_distributions_is_zero() -> None:

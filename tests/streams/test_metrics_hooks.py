@@ -7,7 +7,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
 
 from zeikan.schemas.examples import example_record
-from zeikan.streams.drift import reference_bins
+from zeikan.models.drift import reference_bins
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.hooks import PipelineHooks
