@@ -210,7 +210,7 @@ def train_command(
 ) -> None:
     """Render data, train the CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
     try:
-        from zeikan.images.training import train_and_export
+        from zeikan.sim.xray_training import train_and_export
         from zeikan.images.model import TrainConfig
     except ImportError as exc:
         raise ImageError(f"training needs torch: pip install -e '.[train-image]' ({exc})") from exc
