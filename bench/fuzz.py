@@ -130,7 +130,7 @@ class Worker:
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "ZEIKAN_BOOTSTRAP": self.bootstrap}
         return subprocess.Popen(
-            ["nice", "-n", "19", self.python, "-m", "zeikan.streams.cli", "worker", "--web-port", str(self.port),
+            ["nice", "-n", "19", self.python, "-m", "zeikan.cli.main", "worker", "--web-port", str(self.port),
              "--workdir", str(self.workdir / "state")],
             env=env, cwd=self.workdir, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
 

@@ -99,7 +99,7 @@ def spawn_worker(port: int, workdir: Path, env: dict[str, str]) -> subprocess.Po
     workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "worker.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(port), "--workdir", str(workdir)],
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(port), "--workdir", str(workdir)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
 

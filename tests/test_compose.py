@@ -12,7 +12,7 @@ import pytest
 import typer
 import yaml
 
-from zeikan.streams import cli
+from zeikan.cli import main as cli
 from zeikan.streams.kafka_config import DEFAULT_PORT, KafkaSettings
 from zeikan.streams.settings import WorkerSettings
 

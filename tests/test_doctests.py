@@ -13,11 +13,11 @@ import pkgutil
 import pytest
 
 
-SKIP = ("zeikan.bench.__main__", "zeikan.streams.cli", "zeikan.ui.cli")
+SKIP = ("zeikan.bench.__main__", "zeikan.cli.main", "zeikan.ui.cli")
 """Entry points that do their work at import."""
 
 
-SUBPACKAGES = ("schemas", "streams", "features", "models", "images", "sim", "bench", "ops", "ui")
+SUBPACKAGES = ("schemas", "streams", "features", "models", "images", "sim", "bench", "ops", "ui", "cli")
 
 
 def _modules() -> list[str]:

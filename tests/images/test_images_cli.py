@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from zeikan.images.errors import ImageError
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 
 def _png(path, seed=0):
@@ -48,7 +48,7 @@ def test_corrupt_input_is_refused_and_nothing_is_stored(tmp_path):
     assert isinstance(result.exception, ImageError) and "1 of 2" in str(result.exception) and "nothing stored" in str(result.exception)
     assert "refused" in result.stderr and result.stdout.strip() == ""
     assert CliRunner().invoke(app, ["images", "ls", "--store", store]).stdout.strip() == ""
-    proc = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", "images", "ingest", str(bad), "--store", store],
+    proc = subprocess.run([sys.executable, "-m", "zeikan.cli.main", "images", "ingest", str(bad), "--store", store],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 scans refused")

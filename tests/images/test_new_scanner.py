@@ -15,7 +15,7 @@ from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel, write_kestrel_export
 from zeikan.sim.xray_loads import random_loads
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 
 @pytest.fixture(scope="module")

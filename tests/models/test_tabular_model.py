@@ -23,7 +23,7 @@ from zeikan.models.registry import ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
 from zeikan.models.propensity import PropensitySettings, random_floor, selection_weights
 from zeikan.models.training import TrainSettings, platt, train_tabular
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 from zeikan.models.drift import DriftMonitor
 
 from model_history import write_history

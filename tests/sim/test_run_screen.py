@@ -47,7 +47,7 @@ def test_run_shows_selections_at_capacity_and_a_post_scan_verdict(tmp_path: Path
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 120, 220, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
     env.pop("COLUMNS", None), env.pop("LINES", None)
-    cmd = [sys.executable, "-m", "zeikan.streams.cli", "run", "--workdir", str(tmp_path / "run"),
+    cmd = [sys.executable, "-m", "zeikan.cli.main", "run", "--workdir", str(tmp_path / "run"),
            "--registry", str(tmp_path / "registry"), "--web-port", str(_free_port()), "--days", "1", "--speed", "1440",
            "--per-day", "1500", "--train-days", "20", "--train-per-day", "400"]
     proc = subprocess.Popen(["nice", "-n", "19", *cmd], stdin=slave, stdout=slave, stderr=slave, env=env,

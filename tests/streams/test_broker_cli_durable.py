@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def _start(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "zeikan.streams.cli", "broker", "--data-dir", str(data_dir),
+    command = [sys.executable, "-m", "zeikan.cli.main", "broker", "--data-dir", str(data_dir),
                "--port", "0", "--s3-port", "0", "--partitions", "2"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -65,7 +65,7 @@ def test_broker_command_is_durable_refuses_a_twin_and_leaves_no_orphans(tmp_path
         assert publish(bootstrap, [("declarations", f"v{i}".encode(), f"k{i}".encode()) for i in range(200)]) == 200
 
         twin = subprocess.run(
-            [sys.executable, "-m", "zeikan.streams.cli", "broker", "--data-dir", str(data_dir), "--port", "0"],
+            [sys.executable, "-m", "zeikan.cli.main", "broker", "--data-dir", str(data_dir), "--port", "0"],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert twin.returncode == 1

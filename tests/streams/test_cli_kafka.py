@@ -20,9 +20,9 @@ from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS, DECLARATIONS, INPUT_TOPICS, TOPICS
 from zeikan.schemas.examples import example_record
 from zeikan.errors import ZeikanError
-from zeikan.streams import cli
+from zeikan.cli import main as cli
 from zeikan.streams.broker import EmbeddedBroker
-from zeikan.streams.cli_kafka import MAX_REPORTED_ERRORS
+from zeikan.cli.kafka import MAX_REPORTED_ERRORS
 from zeikan.streams.kafka_io import describe_topics, read_topic
 
 ID_FIELDS = {
@@ -237,7 +237,7 @@ def _closed_port() -> int:
 
 def test_the_zeikan_script_reports_an_unreachable_broker_without_traceback() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "zeikan.streams.cli", "topics", "-b", f"127.0.0.1:{_closed_port()}"],
+        [sys.executable, "-m", "zeikan.cli.main", "topics", "-b", f"127.0.0.1:{_closed_port()}"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1
@@ -246,7 +246,7 @@ def test_the_zeikan_script_reports_an_unreachable_broker_without_traceback() -> 
 
 def test_broker_command_serves_until_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "ZEIKAN_PARTITIONS": "2"}
-    command = [sys.executable, "-m", "zeikan.streams.cli", "broker", "--storage", "memory", "--port", "0",
+    command = [sys.executable, "-m", "zeikan.cli.main", "broker", "--storage", "memory", "--port", "0",
                "--topic", "app-internal", "--log-file", str(tmp_path / "tansu.log")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -12,7 +12,7 @@ from tests.streams.test_cli_kafka import zeikan
 
 from tests.streams.pipeline_factories import DAY, history, scan
 from zeikan.schemas.jsonl import write_jsonl
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import EMPTY_RULES
 from zeikan.streams.errors import HistoryError

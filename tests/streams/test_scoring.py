@@ -145,7 +145,7 @@ def test_unknown_shadow_version_is_a_zeikan_error(models):
 
 def test_worker_cli_passes_registry_and_shadow(monkeypatch):
     from zeikan.streams import worker
-    from zeikan.streams.cli import app
+    from zeikan.cli.main import app
 
     seen = []
     monkeypatch.setattr(worker, "run_worker", lambda settings, kafka, loglevel: seen.append(settings))

@@ -37,7 +37,7 @@ class WorkerProcess:
         self.log_path = workdir / "worker.log"
         full_env = {**os.environ, **FAST_ENV, "ZEIKAN_BOOTSTRAP": bootstrap, **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(self.port),
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(self.port),
              "--workdir", str(workdir), "--loglevel", "INFO"],
             env=full_env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
         )

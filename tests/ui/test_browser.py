@@ -83,7 +83,7 @@ class UiProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.log = log
-        self.process = subprocess.Popen([sys.executable, "-m", "zeikan.streams.cli", "ui", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "zeikan.cli.main", "ui", "--port", str(self.port)],
                                         env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self.up, 60, log)
 

@@ -75,7 +75,7 @@ def run_command(
 ) -> None:
     """Broker + worker(s) + simulated days in accelerated time, the port obeying zeikan, a live view (trains a model first if none is live)."""
     started = time.monotonic()
-    from zeikan.streams.run import RunSettings, run_pipeline
+    from zeikan.cli.run import RunSettings, run_pipeline
 
     if days < 1 or speed <= 0:
         raise typer.BadParameter("--days must be at least 1 and --speed positive")

@@ -23,11 +23,11 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "zeikan.streams.cli_kafka",
+    "zeikan.cli.kafka",
     "zeikan.sim.cli",
-    "zeikan.streams.cli_pipeline",
+    "zeikan.cli.pipeline",
     "zeikan.models.cli",
-    "zeikan.images.cli",
+    "zeikan.cli.images",
     "zeikan.ui.cli",
 )
 """Modules whose ``register(app)`` adds their commands to the root app."""

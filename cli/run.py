@@ -276,7 +276,7 @@ def _start_workers(settings: RunSettings, bootstrap: str) -> list[subprocess.Pop
     for i in range(settings.workers):
         log = (settings.workdir / f"worker-{i}.log").open("ab")
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(settings.web_port + i),
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(settings.web_port + i),
              "--workdir", str(settings.workdir / f"worker-{i}")], env=env, stdout=log, stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent if sys.platform == "linux" else None))  # a killed `zeikan run` leaves no worker
     return procs
