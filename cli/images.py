@@ -214,7 +214,8 @@ def train_command(
         from zeikan.images.model import TrainConfig
     except ImportError as exc:
         raise ImageError(f"training needs torch: pip install -e '.[train-image]' ({exc})") from exc
-    from zeikan.images.dataset import RenderedSet, render_set
+    from zeikan.images.dataset import RenderedSet
+    from zeikan.sim.xray_dataset import render_set
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, TRAIN_SCANNERS
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -328,8 +329,9 @@ def evaluate_command(
         _dump(report, out)
         return
     from zeikan.images.dataset import RenderedSet
-    from zeikan.images.evaluate import evaluate, evaluate_set
+    from zeikan.images.evaluate import evaluate_set
     from zeikan.images.scorer import ImageScorerSettings
+    from zeikan.sim.xray_dataset import render_set
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
     if source is not None:
@@ -350,7 +352,7 @@ def evaluate_command(
             raise ImageError(f"--data {str(data_file)!r} is not a rendered set: {type(exc).__name__}") from exc
         _dump(evaluate_set(data, settings), out)
     else:
-        _dump(evaluate(n, seed, scanner, settings), out)
+        _dump(evaluate_set(render_set(n, seed, (scanner,), concealment_rate=0.4), settings), out)
 
 
 @images_app.command("al-experiment")
@@ -363,8 +365,9 @@ def al_experiment_command(
 ) -> None:
     """Labels needed to reach the same AUC on a new scanner model: active (uncertainty) vs random selection."""
     from zeikan.images.active_learning import experiment, heatmap_features
-    from zeikan.images.dataset import RenderedSet, render_set
+    from zeikan.images.dataset import RenderedSet
     from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.sim.xray_dataset import render_set
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER
 
     data = RenderedSet.load(str(data_file)) if data_file else render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
