@@ -49,7 +49,7 @@ from zeikan.schemas.codec import codec_for
 from zeikan.sim.live_traffic import DemoTraffic, LoopTally
 from zeikan.sim.settings import SimSettings
 from zeikan.streams.broker import EmbeddedBroker
-from zeikan.streams.child_process import die_with_parent
+from zeikan.child_process import die_with_parent
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.kafka_io import publish, record_key
 from zeikan.streams.replay import event_order, read_history

@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Protocol
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.child_process import ChildProcess, free_port, port_open
+from zeikan.child_process import ChildProcess, free_port, port_open
 from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_HOST
 from zeikan.streams.kafka_io import describe_topics, ensure_topics, list_topic_names

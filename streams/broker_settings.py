@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeikan.streams.broker import DEFAULT_DATA_DIR, STORAGES
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_HOST, DEFAULT_PORT
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 
 DEFAULT_HOST = "127.0.0.1"

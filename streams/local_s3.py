@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from zeikan.streams.child_process import ChildProcess, free_port, port_open
+from zeikan.child_process import ChildProcess, free_port, port_open
 from zeikan.streams.errors import DataDirInUse, ObjectStoreError
 from zeikan.streams.kafka_config import DEFAULT_HOST
 

@@ -24,7 +24,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from zeikan.models.drift import DriftMonitor
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.health import WorkerHealth
 from zeikan.streams.metrics import PrometheusHooks, ZeikanMetrics

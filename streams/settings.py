@@ -12,7 +12,7 @@ import yaml
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.limits import Limits
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
 from zeikan.streams.kafka_config import KafkaSettings
 

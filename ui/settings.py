@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeikan.images.store import DEFAULT_STORE_URL
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_BOOTSTRAP
 
