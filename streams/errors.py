@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from zeikan.errors import InvalidSetting as InvalidSetting  # re-exported: defined in the root, raised by every layer's settings
 from zeikan.errors import ZeikanError
 
 
 class StreamsError(ZeikanError):
     """Base class of the errors raised by :mod:`zeikan.streams`."""
-
-
-class InvalidSetting(StreamsError):
-    """A setting (flag or environment variable) has a value it cannot take."""
-
-    def __init__(self, name: str, value: object, expected: str) -> None:
-        super().__init__(f"setting {name}={value!r} is invalid: expected {expected}")
 
 
 class BrokerUnreachable(StreamsError):

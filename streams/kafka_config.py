@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from zeikan.child_process import LOOPBACK
 from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = LOOPBACK
 DEFAULT_PORT = 9092
 DEFAULT_BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
 FRAMINGS: tuple[str, ...] = ("single-object", "confluent")

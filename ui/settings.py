@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.env_settings import settings_from_env
-from zeikan.streams.errors import InvalidSetting
+from zeikan.errors import InvalidSetting
 from zeikan.streams.kafka_config import DEFAULT_BOOTSTRAP
 
 AUTH_MODES: tuple[str, ...] = ("password", "header")

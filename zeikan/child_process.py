@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from zeikan.streams.kafka_config import DEFAULT_HOST
+LOOPBACK = "127.0.0.1"
+"""The address local servers (the embedded broker, the local S3 server) listen on by default."""
 
 
-def free_port(host: str = DEFAULT_HOST) -> int:
+def free_port(host: str = LOOPBACK) -> int:
     """A TCP port on ``host`` that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from zeikan.streams.errors import InvalidSetting
+from zeikan.errors import InvalidSetting
 
 S = TypeVar("S")
 
