@@ -39,7 +39,7 @@ from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.lanes import Action
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import History, timeline
+from zeikan.streams.engine.replay import History, timeline
 from zeikan.streams.settings import DEFAULT_RULES
 
 BATCH = 500

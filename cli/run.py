@@ -52,7 +52,7 @@ from zeikan.streams.broker import EmbeddedBroker
 from zeikan.child_process import die_with_parent
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import event_order, read_history
+from zeikan.streams.engine.replay import event_order, read_history
 from zeikan.ui.demo import start_demo_ui
 
 TOPIC_OF = {"declaration": "declarations", "inspection": "inspection-results", "scan": "scans"}

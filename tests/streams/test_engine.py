@@ -12,8 +12,8 @@ from zeikan.streams.engine.capacity import CapacityTracker, event_day
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.shared_state import SharedState
-from zeikan.streams.replay import History, timeline
-from zeikan.streams.engine.decide import decision_id
+from zeikan.streams.engine.replay import History, timeline
+from zeikan.streams.engine.records import decision_id
 from zeikan.streams.engine.lanes import SELECTED_LANES, Action, parse_action, strongest
 from zeikan.streams.engine.rules import EMPTY_RULES
 from zeikan.streams.engine.selection import RandomSelector, keyed_uniform
