@@ -17,7 +17,7 @@ from zeikan.streams.settings import WorkerSettings
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
     """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
     from zeikan.streams.observability import ObservabilitySettings, create_observability, install_web_routes
-    from zeikan.streams.scoring import registry_metadata
+    from zeikan.streams.serving.scoring import registry_metadata
 
     check_reachable(kafka.bootstrap)
     ensure_topics(kafka.bootstrap, TOPICS, kafka.partitions, kafka.replication)

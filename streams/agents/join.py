@@ -26,7 +26,7 @@ from zeikan.schemas.contract import DECISIONS, SCAN_OVERDUE
 from zeikan.streams.agents.common import event_key, now_ms, put
 from zeikan.streams.engine import join
 from zeikan.streams.engine.post_scan import post_scan_decision
-from zeikan.streams.scoring import assess_off_loop
+from zeikan.streams.serving.scoring import assess_off_loop
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from zeikan.streams.engine.join import JoinBook
 from zeikan.streams.engine.post_scan import assess, needs_join, opening, post_scan_decision
 from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.errors import HistoryError
-from zeikan.streams.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 
 
 FILES = {DECLARATIONS.name: "declarations.jsonl", INSPECTION_RESULTS.name: "inspection-results.jsonl", SCANS.name: "scans.jsonl"}

@@ -18,7 +18,7 @@ from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.image_unavailable import UnavailableImageScorer
 from zeikan.images.scorer import OnnxImageScorer
 from zeikan.models.tabular import LightGBMScorer
-from zeikan.streams import scoring
+from zeikan.streams.serving import scoring
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.core import DecisionEngine, explained_record
