@@ -46,8 +46,8 @@ from zeikan.schemas.contract import DEAD_LETTERS, DECISIONS, DECLARATIONS
 from zeikan.schemas.errors import ValidationError
 from zeikan.schemas.hostile import HEAVY_KINDS, HOSTILE_KINDS, good_declaration, hostile
 from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import read_topic
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import read_topic
 
 BIG_BYTES = 50_000
 """Kinds whose messages are larger than this are sent at most ``--big-each`` times."""

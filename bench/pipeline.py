@@ -22,8 +22,8 @@ from typing import Any
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.examples import example_record
 from zeikan.schemas.reference import make_container_id
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import end_offsets, publish, read_topic, record_key
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import end_offsets, publish, read_topic, record_key
 
 BACKLOG = 20_000
 RATE = 1_000

@@ -27,8 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeikan.bench.common import emit, http_get
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.schemas.codec import codec_for
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import publish, read_topic
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import publish, read_topic
 
 WORKER_ENV = {"ZEIKAN_SESSION_TIMEOUT_S": "6", "ZEIKAN_HEARTBEAT_S": "1", "ZEIKAN_LAG_INTERVAL_S": "1"}
 

@@ -1,7 +1,7 @@
 """``zeikan broker | topics | publish | tail``: the embedded broker and moving events in and out.
 
 Commands only wire things together: the broker is :class:`EmbeddedBroker`, Kafka I/O
-is :mod:`zeikan.streams.kafka_io`, records are validated, encoded and decoded by
+is :mod:`zeikan.streams.kafka.kafka_io`, records are validated, encoded and decoded by
 :mod:`zeikan.schemas`. Progress and summaries go to stderr, data (bootstrap address,
 JSON lines) to stdout.
 """
@@ -30,11 +30,11 @@ from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DEAD_LETTERS, TOPICS
 from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ValidationError
-from zeikan.streams.broker import DurableStorage, EmbeddedBroker
-from zeikan.streams.broker_settings import BrokerSettings
+from zeikan.streams.kafka.broker import DurableStorage, EmbeddedBroker
+from zeikan.streams.kafka.broker_settings import BrokerSettings
 from zeikan.streams.errors import BrokerStartFailed, InputFileError, InvalidRecords
-from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.kafka_io import (
+from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_io import (
     ConsumedRecord,
     describe_topics,
     ensure_topics,

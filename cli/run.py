@@ -48,10 +48,10 @@ from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.codec import codec_for
 from zeikan.sim.live_traffic import DemoTraffic, LoopTally
 from zeikan.sim.settings import SimSettings
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.child_process import die_with_parent
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.kafka_io import publish, record_key
+from zeikan.streams.kafka.kafka_io import publish, record_key
 from zeikan.streams.engine.replay import event_order, read_history
 from zeikan.ui.demo import start_demo_ui
 

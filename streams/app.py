@@ -34,11 +34,11 @@ from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.facts_log import FactsFollower
 from zeikan.streams.hooks import PipelineHooks
-from zeikan.streams.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_config import KafkaSettings
 from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 from zeikan.streams.snapshots import SnapshotStore
 from zeikan.streams.settings import WorkerSettings
-from zeikan.streams.transport import install as install_transport
+from zeikan.streams.kafka.transport import install as install_transport
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from faust.worker import Worker
 
 from zeikan.schemas.contract import TOPICS
 from zeikan.streams.app import Pipeline, create_pipeline
-from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.kafka_io import check_reachable, ensure_topics
+from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_io import check_reachable, ensure_topics
 from zeikan.streams.settings import WorkerSettings
 
 

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.errors import ValidationError
-from zeikan.streams.kafka_io import AIO_PRODUCER_CONFIG, record_key
+from zeikan.streams.kafka.kafka_io import AIO_PRODUCER_CONFIG, record_key
 from zeikan.ui.index import FED_TOPICS, WorklistIndex
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.env_settings import settings_from_env
 from zeikan.errors import InvalidSetting
-from zeikan.streams.kafka_config import DEFAULT_BOOTSTRAP
+from zeikan.streams.kafka.kafka_config import DEFAULT_BOOTSTRAP
 
 AUTH_MODES: tuple[str, ...] = ("password", "header")
 """``password``: users log in with a password checked against an argon2 hash;

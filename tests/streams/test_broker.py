@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, UnknownTopic
-from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.kafka_io import (
+from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_io import (
     describe_topics,
     ensure_topics,
     list_topic_names,

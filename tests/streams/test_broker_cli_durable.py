@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from zeikan.streams.kafka_io import publish, read_topic
+from zeikan.streams.kafka.kafka_io import publish, read_topic
 
 pytestmark = pytest.mark.integration
 

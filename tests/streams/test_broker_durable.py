@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.streams.errors import DataDirInUse
-from zeikan.streams.kafka_io import publish, read_topic
+from zeikan.streams.kafka.kafka_io import publish, read_topic
 
 MakeBroker = Callable[..., EmbeddedBroker]
 

@@ -21,9 +21,9 @@ from zeikan.schemas.contract import DEAD_LETTERS, DECLARATIONS, INPUT_TOPICS, TO
 from zeikan.schemas.examples import example_record
 from zeikan.errors import ZeikanError
 from zeikan.cli import main as cli
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.cli.kafka import MAX_REPORTED_ERRORS
-from zeikan.streams.kafka_io import describe_topics, read_topic
+from zeikan.streams.kafka.kafka_io import describe_topics, read_topic
 
 ID_FIELDS = {
     "declarations": "declaration_id",

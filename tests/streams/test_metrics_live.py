@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.streams.pipeline_factories import history
 from tests.streams.worker_harness import WorkerProcess, in_event_time_order, publish_events, wait_until
 from zeikan.bench.common import http_get
-from zeikan.streams.kafka_io import publish
+from zeikan.streams.kafka.kafka_io import publish
 
 pytestmark = pytest.mark.timeout(240)
 

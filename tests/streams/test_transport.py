@@ -7,8 +7,8 @@ import asyncio
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from zeikan.streams.kafka_io import publish
-from zeikan.streams.transport import _NoReadOffsets, fetched_highwaters
+from zeikan.streams.kafka.kafka_io import publish
+from zeikan.streams.kafka.transport import _NoReadOffsets, fetched_highwaters
 
 
 def test_fetched_highwaters_count_every_record_of_a_batched_partition(fresh_topics, broker):

@@ -16,8 +16,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from zeikan.schemas.codec import codec_for
-from zeikan.streams.broker import free_port
-from zeikan.streams.kafka_io import publish, record_key
+from zeikan.streams.kafka.broker import free_port
+from zeikan.streams.kafka.kafka_io import publish, record_key
 
 FAST_ENV = {
     "ZEIKAN_SESSION_TIMEOUT_S": "4",

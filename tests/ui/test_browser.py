@@ -27,7 +27,7 @@ from tests.streams.worker_harness import FAST_ENV, WorkerProcess, in_event_time_
 from tests.ui.factories import PASSWORDS, users_file
 from zeikan.images.store import open_store
 from zeikan.schemas.reference import make_container_id
-from zeikan.streams.broker import free_port
+from zeikan.streams.kafka.broker import free_port
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zeikan.streams.broker import DEFAULT_DATA_DIR, STORAGES
+from zeikan.streams.kafka.broker import DEFAULT_DATA_DIR, STORAGES
 from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
-from zeikan.streams.kafka_config import DEFAULT_HOST, DEFAULT_PORT
+from zeikan.streams.kafka.kafka_config import DEFAULT_HOST, DEFAULT_PORT
 
 DEFAULT_S3_PORT = 9094
 

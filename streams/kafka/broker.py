@@ -11,7 +11,7 @@ Used by ``zeikan broker``, ``zeikan run``, the test fixtures and the benches::
     broker.restart()   # stop() then start(): both processes, same ports, same storage
     broker.stop()
 
-Durable storage is a local S3 server (:class:`~zeikan.streams.local_s3.LocalS3Server`,
+Durable storage is a local S3 server (:class:`~zeikan.streams.kafka.local_s3.LocalS3Server`,
 rclone) on ``data_dir``, with Tansu on ``s3://tansu/``. Tansu's own output goes to a
 log file (``log_path``), never to the terminal.
 """
@@ -29,9 +29,9 @@ from typing import Protocol
 from zeikan.schemas.contract import TOPICS
 from zeikan.child_process import ChildProcess, free_port, port_open
 from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, InvalidSetting
-from zeikan.streams.kafka_config import DEFAULT_HOST
-from zeikan.streams.kafka_io import describe_topics, ensure_topics, list_topic_names
-from zeikan.streams.local_s3 import LocalS3Server
+from zeikan.streams.kafka.kafka_config import DEFAULT_HOST
+from zeikan.streams.kafka.kafka_io import describe_topics, ensure_topics, list_topic_names
+from zeikan.streams.kafka.local_s3 import LocalS3Server
 
 __all__ = ["DEFAULT_DATA_DIR", "STORAGES", "DurableStorage", "EmbeddedBroker", "MemoryStorage", "free_port", "tansu_binary"]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from zeikan.child_process import ChildProcess, free_port, port_open
 from zeikan.streams.errors import DataDirInUse, ObjectStoreError
-from zeikan.streams.kafka_config import DEFAULT_HOST
+from zeikan.streams.kafka.kafka_config import DEFAULT_HOST
 
 CREDENTIALS_FILE = "s3-credentials.env"
 LOCK_FILE = "broker.lock"
