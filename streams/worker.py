@@ -16,7 +16,7 @@ from zeikan.streams.settings import WorkerSettings
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
     """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
-    from zeikan.streams.observability import ObservabilitySettings, create_observability, install_web_routes
+    from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability, install_web_routes
     from zeikan.streams.serving.scoring import registry_metadata
 
     check_reachable(kafka.bootstrap)

@@ -51,7 +51,7 @@ from zeikan.models.image_unavailable import UnavailableImageScorer
 from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry
 from zeikan.models.tabular import LightGBMScorer, LiveScorer
 from zeikan.streams.engine.post_scan import assess
-from zeikan.streams.hooks import PipelineHooks
+from zeikan.streams.observability.hooks import PipelineHooks
 
 log = logging.getLogger("zeikan.serving")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from zeikan.streams.health import WorkerHealth
+from zeikan.streams.observability.health import WorkerHealth
 
 
 def ready_worker() -> WorkerHealth:

@@ -9,10 +9,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from zeikan.schemas.examples import example_record
 from zeikan.models.drift import reference_bins
 from zeikan.streams.errors import InvalidSetting
-from zeikan.streams.health import WorkerHealth
-from zeikan.streams.hooks import PipelineHooks
-from zeikan.streams.metrics import PrometheusHooks, ZeikanMetrics, metric_names
-from zeikan.streams.observability import (
+from zeikan.streams.observability.health import WorkerHealth
+from zeikan.streams.observability.hooks import PipelineHooks
+from zeikan.streams.observability.metrics import PrometheusHooks, ZeikanMetrics, metric_names
+from zeikan.streams.observability.wiring import (
     ObservabilitySettings,
     create_observability,
     lag_by_partition,

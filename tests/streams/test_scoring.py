@@ -23,7 +23,7 @@ from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.core import DecisionEngine, explained_record
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.hooks import PipelineHooks
+from zeikan.streams.observability.hooks import PipelineHooks
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +250,7 @@ def test_feature_drift_follows_the_serving_model_through_a_hot_swap(models, tmp_
     from functools import partial
 
     from zeikan.features.names import FEATURE_NAMES
-    from zeikan.streams.observability import ObservabilitySettings, create_observability
+    from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability
 
     registry, (v1, _) = models
     reg = type(registry)(str(tmp_path / "reg"))
@@ -281,7 +281,7 @@ def test_feature_drift_follows_the_serving_model_through_a_hot_swap(models, tmp_
 
 
 def test_model_calls_report_their_latency(models):
-    from zeikan.streams.observability import ObservabilitySettings, create_observability
+    from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability
 
     registry, (v1, v2) = models
     hooks, _ = create_observability(ObservabilitySettings())
@@ -302,7 +302,7 @@ def test_model_calls_report_their_latency(models):
 
 
 def test_scans_without_an_image_score_are_counted_by_reason(tmp_path, monkeypatch):
-    from zeikan.streams.observability import ObservabilitySettings, create_observability
+    from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability
 
     hooks, _ = create_observability(ObservabilitySettings())
     monkeypatch.setenv("ZEIKAN_IMAGE_MODEL_DIR", str(tmp_path / "no-model"))

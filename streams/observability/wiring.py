@@ -26,8 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from zeikan.models.drift import DriftMonitor
 from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import InvalidSetting
-from zeikan.streams.health import WorkerHealth
-from zeikan.streams.metrics import PrometheusHooks, ZeikanMetrics
+from zeikan.streams.observability.health import WorkerHealth
+from zeikan.streams.observability.metrics import PrometheusHooks, ZeikanMetrics
 
 log = logging.getLogger(__name__)
 

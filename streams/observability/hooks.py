@@ -1,6 +1,6 @@
 """Named hook methods the pipeline calls at each step; the default does nothing.
 
-Agents only ever call these methods, so metrics (``zeikan.streams.metrics``
+Agents only ever call these methods, so metrics (``zeikan.streams.observability.metrics``
 ``PrometheusHooks``) plug in by subclassing, without touching the agents.
 """
 

@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 
 from zeikan.models.drift import DriftMonitor
 from zeikan.streams.engine.lanes import INSPECTION_LANES
-from zeikan.streams.health import WorkerHealth
-from zeikan.streams.hooks import PipelineHooks
+from zeikan.streams.observability.health import WorkerHealth
+from zeikan.streams.observability.hooks import PipelineHooks
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 """Event time -> decision and per-stage batch latency, seconds."""
@@ -288,7 +288,7 @@ class PrometheusHooks(PipelineHooks):
             gauge.labels(topic=topic, partition=str(partition)).set(value)
 
     def on_ready(self, ready: bool) -> None:
-        """Readiness as computed by :mod:`zeikan.streams.health`."""
+        """Readiness as computed by :mod:`zeikan.streams.observability.health`."""
         self.metrics.worker_ready.set(1 if ready else 0)
 
     def on_send_retry(self, reason: str) -> None:
