@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.streams.pipeline_factories import declaration, history
-from tests.streams.test_images_in_stream import rendered_scans
+from tests.streams.serving.test_images_in_stream import rendered_scans
 from tests.streams.worker_harness import FAST_ENV, WorkerProcess, in_event_time_order, publish_events, read_decoded, wait_until
 from tests.ui.factories import PASSWORDS, users_file
 from zeikan.images.store import open_store

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
-from tests.streams.test_cli_kafka import zeikan
+from tests.cli.test_cli_kafka import zeikan
 
 from tests.streams.pipeline_factories import DAY, history, scan
 from zeikan.schemas.jsonl import write_jsonl
