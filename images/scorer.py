@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from zeikan.env_settings import settings_from_env
 from zeikan.images.canonical import CanonicalImage, decode
 from zeikan.images.dataset import MODEL_SHAPE, model_input
 from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
@@ -54,16 +54,18 @@ class ImageScorerSettings:
     store_url: str = DEFAULT_STORE_URL
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 
+    ENV = {
+        "model_dir": "ZEIKAN_IMAGE_MODEL_DIR",
+        "threads": "ZEIKAN_IMAGE_THREADS",
+        "batch_size": "ZEIKAN_IMAGE_BATCH",
+        "store_url": "ZEIKAN_IMAGE_STORE",
+        "max_image_bytes": "ZEIKAN_IMAGE_MAX_BYTES",
+    }
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> ImageScorerSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImageScorerSettings:
         """Read the settings from the environment (defaults where unset)."""
-        return cls(
-            model_dir=env.get("ZEIKAN_IMAGE_MODEL_DIR", str(DEFAULT_MODEL_DIR)),
-            threads=int(env.get("ZEIKAN_IMAGE_THREADS", "2")),
-            batch_size=int(env.get("ZEIKAN_IMAGE_BATCH", "32")),
-            store_url=env.get("ZEIKAN_IMAGE_STORE", DEFAULT_STORE_URL),
-            max_image_bytes=int(env.get("ZEIKAN_IMAGE_MAX_BYTES", str(DEFAULT_MAX_IMAGE_BYTES))),
-        )
+        return settings_from_env(cls, env, {})
 
 
 def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int]) -> bytes:
