@@ -28,16 +28,6 @@ class BrokerStartFailed(StreamsError):
         super().__init__(f"embedded broker failed to start: {reason}; see its log {log_path}")
 
 
-class UnknownTopic(StreamsError):
-    """A topic that does not exist on the cluster."""
-
-    def __init__(self, topic: str, existing: list[str]) -> None:
-        super().__init__(
-            f"topic {topic!r} does not exist on the cluster (it has: {', '.join(sorted(existing)) or '-'}); "
-            f"create the contract topics with `zeikan topics --create`"
-        )
-
-
 class InputFileError(StreamsError):
     """An input file is missing or cannot be read."""
 

@@ -21,7 +21,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.errors import BrokerUnreachable, UnknownTopic
+from zeikan.schemas.errors import UnknownTopic
+from zeikan.streams.errors import BrokerUnreachable
 
 CONNECT_TIMEOUT_MS = 5_000
 """How long a client tries to reach the bootstrap brokers before giving up."""
@@ -147,7 +148,7 @@ def ensure_topics(
     return created
 
 
-def _consumer(bootstrap: str, **config: Any) -> KafkaConsumer:
+def kafka_consumer(bootstrap: str, **config: Any) -> KafkaConsumer:
     """A group-less consumer (no commits, no rebalances): partitions are assigned by hand."""
     check_reachable(bootstrap)
     with broker_errors(bootstrap):
@@ -165,13 +166,13 @@ def _consumer(bootstrap: str, **config: Any) -> KafkaConsumer:
 def _partitions(consumer: KafkaConsumer, topic: str, known: list[str]) -> list[TopicPartition]:
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise UnknownTopic(topic, known)
+        raise UnknownTopic(topic, known, on_cluster=True)
     return [TopicPartition(topic, p) for p in sorted(partitions)]
 
 
 def describe_topics(bootstrap: str, names: Iterable[str] | None = None) -> list[TopicInfo]:
     """Partition counts and end offsets of ``names`` (default: every topic), sorted by name."""
-    consumer = _consumer(bootstrap)
+    consumer = kafka_consumer(bootstrap)
     try:
         with broker_errors(bootstrap):
             existing = sorted(consumer.topics())
@@ -284,7 +285,7 @@ def read_topic(
     fixed before the first record is yielded, so records produced after this call
     started are seen). Stops after ``limit`` records or ``idle_timeout_s`` without one.
     """
-    consumer = _consumer(bootstrap, max_poll_records=2_000)
+    consumer = kafka_consumer(bootstrap, max_poll_records=2_000)
     try:
         with broker_errors(bootstrap):
             tps = _partitions(consumer, topic, sorted(consumer.topics()))

@@ -26,7 +26,8 @@ Three changes to the worker's group consumer, and one to its stream buffers:
 * True changelog ends. Tansu's ListOffsets(latest) answers the base offset of the
   partition's last record *batch* plus one, so table recovery stopped before the
   last records of a batched changelog write. Highwaters are taken from a fetch of
-  the last listed record instead (its response carries the true high watermark).
+  the last listed record instead (its response carries the true high watermark),
+  by the same :func:`~zeikan.streams.kafka.kafka_io.end_offsets` the CLI uses.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from kafka import TopicPartition
 from mode.utils.queues import FlowControlEvent
+
+from zeikan.streams.kafka.kafka_io import end_offsets, kafka_consumer
 
 HIGHWATER_TIMEOUT_S = 10.0
 """Longest wait for the fetch that reads the true high watermarks."""
@@ -59,24 +62,19 @@ class _NoReadOffsets(dict):
 
 
 async def fetched_highwaters(bootstrap: list[str], listed: Mapping[TP, int]) -> dict[TP, int]:
-    """The true end offset of each partition, from the high watermark of a fetch at its last listed record."""
-    nonempty = [tp for tp, end in listed.items() if end]
-    if not nonempty:
+    """The true end offset of each partition (:func:`~zeikan.streams.kafka.kafka_io.end_offsets`, in a thread)."""
+    if not any(listed.values()):
         return dict(listed)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10)
-    await consumer.start()
+    return await asyncio.to_thread(_true_ends, ",".join(bootstrap), listed)
+
+
+def _true_ends(bootstrap: str, listed: Mapping[TP, int]) -> dict[TP, int]:
+    consumer = kafka_consumer(bootstrap)
     try:
-        consumer.assign(nonempty)
-        for tp in nonempty:
-            consumer.seek(tp, listed[tp] - 1)
-        deadline = asyncio.get_running_loop().time() + HIGHWATER_TIMEOUT_S
-        pending = set(nonempty)
-        while pending and asyncio.get_running_loop().time() < deadline:
-            await consumer.getmany(*pending, timeout_ms=100)
-            pending = {tp for tp in pending if consumer.highwater(tp) is None}
-        return {tp: max(end, consumer.highwater(tp) or 0) if tp in nonempty else end for tp, end in listed.items()}
+        ends = end_offsets(consumer, [TopicPartition(tp.topic, tp.partition) for tp in listed], HIGHWATER_TIMEOUT_S)
     finally:
-        await consumer.stop()
+        consumer.close()
+    return {tp: max(end, ends[TopicPartition(tp.topic, tp.partition)]) for tp, end in listed.items()}
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

@@ -10,7 +10,8 @@ import pytest
 
 from zeikan.schemas.contract import TOPICS
 from zeikan.streams.kafka.broker import EmbeddedBroker
-from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable, UnknownTopic
+from zeikan.schemas.errors import UnknownTopic
+from zeikan.streams.errors import BrokerStartFailed, BrokerUnreachable
 from zeikan.streams.kafka.kafka_config import KafkaSettings
 from zeikan.streams.kafka.kafka_io import (
     describe_topics,
