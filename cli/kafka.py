@@ -177,13 +177,13 @@ def publish_command(
     Without --dead-letter a file with any bad line is refused whole: nothing is sent.
     """
     settings = KafkaSettings.from_env(bootstrap=bootstrap)
-    codec = codec_for(topic, settings.framing)
+    codec = codec_for(topic)
     good, bad = split_valid(read_lines(file, topic))
     if bad and not dead_letter:
         report_bad_lines(bad)
         raise InvalidRecords(file, len(bad), len(good) + len(bad))
     letters = [file_dead_letter(topic, line_no, raw, error) for line_no, raw, error in bad]
-    dead_codec = codec_for(DEAD_LETTERS.name, settings.framing)
+    dead_codec = codec_for(DEAD_LETTERS.name)
     describe_topics(settings.bootstrap, [topic, DEAD_LETTERS.name] if letters else [topic])
     outgoing = [(topic, codec.encode(r), record_key(topic, r)) for r in good] + [
         (DEAD_LETTERS.name, dead_codec.encode(r), record_key(DEAD_LETTERS.name, r)) for r in letters
@@ -266,7 +266,7 @@ def tail_command(
 ) -> None:
     """Print the records of TOPIC as they arrive: a live table, or JSON lines with --json."""
     settings = KafkaSettings.from_env(bootstrap=bootstrap)
-    codec = codec_for(topic, settings.framing)
+    codec = codec_for(topic)
     records = read_topic(
         settings.bootstrap,
         topic,

@@ -89,7 +89,7 @@ class UiState:
         self.settings = settings
         self.users = users
         self.index = WorklistIndex()
-        self.feed = Feed(settings.bootstrap, self.index, settings.framing, int(settings.horizon_days * 86_400_000))
+        self.feed = Feed(settings.bootstrap, self.index, int(settings.horizon_days * 86_400_000))
         self.audit = AuditLog(data / "audit.jsonl")
         self.rules = RulesAdmin(Path(settings.rules_path) if settings.rules_path else None, data / "rules")
         self.store = open_store(settings.image_store)

@@ -21,8 +21,6 @@ class UiSettings:
 
     bootstrap: str = DEFAULT_BOOTSTRAP
     """Kafka brokers (``ZEIKAN_BOOTSTRAP``)."""
-    framing: str = "single-object"
-    """Avro framing on the wire (``ZEIKAN_FRAMING``)."""
     host: str = "127.0.0.1"
     """Interface to listen on (``ZEIKAN_UI_HOST``)."""
     port: int = 8080
@@ -50,7 +48,6 @@ class UiSettings:
 
     ENV = {
         "bootstrap": "ZEIKAN_BOOTSTRAP",
-        "framing": "ZEIKAN_FRAMING",
         "host": "ZEIKAN_UI_HOST",
         "port": "ZEIKAN_UI_PORT",
         "users_file": "ZEIKAN_UI_USERS",

@@ -3,7 +3,7 @@
 >>> KafkaSettings.from_env(env={}).bootstrap
 '127.0.0.1:9092'
 >>> KafkaSettings.from_env(env={"ZEIKAN_PARTITIONS": "4"}, bootstrap="kafka:19092")
-KafkaSettings(bootstrap='kafka:19092', partitions=4, replication=1, framing='single-object')
+KafkaSettings(bootstrap='kafka:19092', partitions=4, replication=1)
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from zeikan.streams.errors import InvalidSetting
 DEFAULT_HOST = LOOPBACK
 DEFAULT_PORT = 9092
 DEFAULT_BOOTSTRAP = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
-FRAMINGS: tuple[str, ...] = ("single-object", "confluent")
-"""Avro wire framings: single-object encoding (default) or Confluent Schema-Registry."""
 
 
 @dataclass(frozen=True)
 class KafkaSettings:
     """Where the brokers are and how topics are laid out.
+
+    Records travel in Avro single-object framing, everywhere (workers, CLI, web app):
+    Confluent framing needs a schema id per subject from a schema registry, which
+    zeikan does not run (the codec can still read and write it, given an id).
 
     Each field maps to one environment variable (``ENV`` below); a flag given on the
     command line wins over the environment, which wins over the default.
@@ -36,14 +38,11 @@ class KafkaSettings:
     """Partitions of each topic zeikan creates (``ZEIKAN_PARTITIONS``)."""
     replication: int = 1
     """Replication factor of each topic zeikan creates (``ZEIKAN_REPLICATION``)."""
-    framing: str = "single-object"
-    """Avro framing on the wire, one of :data:`FRAMINGS` (``ZEIKAN_FRAMING``)."""
 
     ENV = {
         "bootstrap": "ZEIKAN_BOOTSTRAP",
         "partitions": "ZEIKAN_PARTITIONS",
         "replication": "ZEIKAN_REPLICATION",
-        "framing": "ZEIKAN_FRAMING",
     }
 
     def __post_init__(self) -> None:
@@ -53,8 +52,6 @@ class KafkaSettings:
             raise InvalidSetting("partitions", self.partitions, "an integer >= 1")
         if self.replication < 1:
             raise InvalidSetting("replication", self.replication, "an integer >= 1")
-        if self.framing not in FRAMINGS:
-            raise InvalidSetting("framing", self.framing, " or ".join(FRAMINGS))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: str | int | None) -> KafkaSettings:

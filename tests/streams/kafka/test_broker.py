@@ -113,7 +113,7 @@ def test_settings_flags_win_over_env_over_defaults() -> None:
 @pytest.mark.parametrize(
     ("env", "match"),
     [({"ZEIKAN_PARTITIONS": "x"}, "integer"), ({"ZEIKAN_PARTITIONS": "0"}, ">= 1"),
-     ({"ZEIKAN_FRAMING": "json"}, "single-object")],
+     ({"ZEIKAN_REPLICATION": "0"}, ">= 1")],
 )  # fmt: skip
 def test_settings_reject_bad_values(env: dict[str, str], match: str) -> None:
     from zeikan.streams.errors import InvalidSetting
