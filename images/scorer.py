@@ -6,19 +6,17 @@ from the configured store only (:class:`~zeikan.images.references.ImageReference
 any other reference is refused, and a refused or unreadable image gets no score
 and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
 heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
-the physics check against the declared goods. ``assess_batch_async`` runs the
-same work in a thread pool (onnxruntime releases the GIL) so a Faust agent never
-blocks its event loop.
+the physics check against the declared goods. The stream calls it in a thread
+(:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
+GIL) so a Faust agent never blocks its event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -103,7 +101,6 @@ class OnnxImageScorer:
         self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
         self.version: str = self.metadata["version"]
         self.batch_size = settings.batch_size
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zeikan-image")
 
     def score_inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores ``(N,)`` and heatmaps ``(N, H/4, W/4)`` of model inputs ``(N, 2, 64, 256)``, in batches."""
@@ -176,11 +173,6 @@ class OnnxImageScorer:
             reasons=tuple(reasons),
         )
 
-    async def assess_batch_async(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
-        """:meth:`assess_batch` in the scorer's worker thread: the event loop keeps running."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.assess_batch, list(scans), list(declared))
-
     def close(self) -> None:
-        """Stop the worker thread."""
-        self._executor.shutdown(wait=True)
+        """Release the ONNX session (its native memory); the scorer scores nothing after."""
+        del self._session

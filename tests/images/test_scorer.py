@@ -14,6 +14,7 @@ from zeikan.images.errors import ModelArtifactError
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageScorer
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.streams.serving.scoring import assess_off_loop
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
 
@@ -79,7 +80,7 @@ def test_unreadable_images_get_no_score_and_do_not_break_the_batch():
     assert out[0].reasons[0].endswith(": analyst review") and "no such object" in out[0].reasons[0] and out[1].heatmap_uri
 
 
-def test_async_api_leaves_the_event_loop_free(scorer):
+def test_the_stream_scores_images_off_the_event_loop(scorer):
     store = open_store(STORE_URL)
     scans = [_scan(store, _load(i, None)) for i in range(4)] * 8
 
@@ -95,7 +96,7 @@ def test_async_api_leaves_the_event_loop_free(scorer):
         task = asyncio.create_task(ticker())
         await asyncio.sleep(0)
         before = ticks
-        result = await scorer.assess_batch_async(scans, [_declared(6000.0)] * len(scans))
+        (result,) = await assess_off_loop(scorer, [({"declaration": _declared(6000.0)[0]}, scans)])
         during = ticks - before
         task.cancel()
         return result, during
