@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from zeikan.features.names import reason
+from zeikan.features.reasons import reason
 from zeikan.models.base import Explanation, FeatureRow
 
 INTERCEPT = -3.2
