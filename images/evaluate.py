@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zeikan.images.dataset import RenderedSet
-from zeikan.images.metrics import evaluate_scores
+from zeikan.images.evaluation_metrics import evaluate_scores
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 
 
