@@ -49,7 +49,7 @@ from zeikan.models.errors import ModelNotFoundError
 from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.image_unavailable import UnavailableImageScorer
 from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry
-from zeikan.models.tabular import LightGBMScorer, LiveScorer
+from zeikan.models.tabular import LightGBMScorer
 from zeikan.streams.engine.post_scan import assess
 from zeikan.streams.observability.hooks import PipelineHooks
 
@@ -80,10 +80,10 @@ class RegistryScorer:
         self._clock = clock
         self._checked = clock()
         self._fallback = HeuristicTabularScorer()
-        self._live: LiveScorer | None = None
+        self._live: LightGBMScorer | None = None
         self._announced = False
         if registry.live_version() is not None:
-            self._live = LiveScorer(registry, poll_s, clock)
+            self._live = LightGBMScorer.from_registry(registry)
         else:
             log.warning(
                 "no live model in registry %s: scoring with the heuristic %s until one is promoted "
@@ -109,12 +109,9 @@ class RegistryScorer:
         self._checked = self._clock()
         before = self.version
         try:
-            if self._live is None:
-                if self.registry.live_version() is None:
-                    return
-                self._live = LiveScorer(self.registry, self.poll_s, self._clock)
-            else:
-                self._live.refresh()
+            live = self.registry.live_version()  # the one poll of the registry: once per poll_s
+            if live is not None and live != (self._live.version if self._live else None):
+                self._live = LightGBMScorer.from_registry(self.registry, live)
         except Exception as exc:  # noqa: BLE001 - a broken promotion must not stop scoring: keep the model serving
             log.error("cannot load the promoted model from %s (%s: %s); %s keeps serving, retrying in %.1fs",
                       self.registry.url, type(exc).__name__, exc, before, self.poll_s)

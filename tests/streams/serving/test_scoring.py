@@ -223,6 +223,33 @@ def test_worker_settings_read_registry_and_shadow_from_env(tmp_path: Path):
     assert WorkerSettings.from_env({}, shadow_model="c").shadow_model == "c"
 
 
+def test_the_registry_is_polled_once_per_interval(models):
+    registry, (v1, v2) = models
+    polls = []
+
+    class Counted(type(registry)):
+        def live_version(self):
+            polls.append(1)
+            return super().live_version()
+
+    clock = Clock()
+    scorer = scoring.RegistryScorer(Counted(registry.url), poll_s=1.0, clock=clock)
+    decls = events(3)
+    rows = [OnlineFeatureState().features(d) for d in decls]
+    polls.clear()
+    for _ in range(5):
+        scorer.score_batch(decls, rows)
+    assert polls == [], "no poll within poll_s"
+    registry.promote(v2)
+    try:
+        clock.now = 1.0
+        for _ in range(5):
+            scorer.score_batch(decls, rows)
+        assert len(polls) == 1 and scorer.version == v2
+    finally:
+        registry.promote(v1)
+
+
 def test_a_broken_promotion_keeps_the_serving_model(models, tmp_path, caplog):
     registry, (v1, _) = models
     reg = type(registry)(str(tmp_path / "reg"))
