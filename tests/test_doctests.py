@@ -21,7 +21,8 @@ SUBPACKAGES = ("schemas", "streams", "features", "models", "images", "sim", "ben
 
 
 def _modules() -> list[str]:
-    names = ["zeikan.errors"]
+    root = importlib.import_module("zeikan")
+    names = [f"zeikan.{info.name}" for info in pkgutil.iter_modules(root.__path__) if not info.ispkg]
     for sub in SUBPACKAGES:
         package = importlib.import_module(f"zeikan.{sub}")
         names.append(package.__name__)
