@@ -19,6 +19,7 @@ COPY sim/ sim/
 COPY bench/ bench/
 COPY ops/ ops/
 COPY ui/ ui/
+COPY cli/ cli/
 RUN pip install . \
     && useradd --create-home --uid 10001 zeikan \
     && mkdir -p /app/var \

@@ -46,8 +46,8 @@ from zeikan.schemas.contract import DEAD_LETTERS, DECISIONS, DECLARATIONS
 from zeikan.schemas.errors import ValidationError
 from zeikan.schemas.hostile import HEAVY_KINDS, HOSTILE_KINDS, good_declaration, hostile
 from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import read_topic
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import read_topic
 
 BIG_BYTES = 50_000
 """Kinds whose messages are larger than this are sent at most ``--big-each`` times."""
@@ -130,7 +130,7 @@ class Worker:
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "ZEIKAN_BOOTSTRAP": self.bootstrap}
         return subprocess.Popen(
-            ["nice", "-n", "19", self.python, "-m", "zeikan.streams.cli", "worker", "--web-port", str(self.port),
+            ["nice", "-n", "19", self.python, "-m", "zeikan.cli.main", "worker", "--web-port", str(self.port),
              "--workdir", str(self.workdir / "state")],
             env=env, cwd=self.workdir, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
 

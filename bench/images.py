@@ -6,7 +6,7 @@
 * ``images.score``: CNN-only images/s at batch sizes 1, 8, 32 (onnxruntime, 2 threads);
 * ``images.assess``: full ``assess_batch`` (store read, decode, CNN, heatmap PNG write,
   physics check) — scans/s in batches of 32 and p50/p99 latency of one scan assessed
-  alone through ``assess_batch_async`` (as the stream calls it).
+  alone through ``assess_off_loop`` (as the stream calls it).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from zeikan.bench.common import emit, timed
 from zeikan.images.canonical import encode
 from zeikan.images.dataset import model_input
 from zeikan.images.store import open_store
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
+from zeikan.streams.serving.scoring import assess_off_loop
 from zeikan.sim.xray_loads import random_loads
 
 
@@ -67,7 +68,7 @@ def bench_assess(scorer: OnnxImageScorer, n: int) -> dict:
         latencies = []
         for scan, decl in zip(scans, declared):
             started = time.perf_counter()
-            await scorer.assess_batch_async([scan], [decl])
+            await assess_off_loop(scorer, [({"declaration": decl[0]}, [scan])])
             latencies.append(time.perf_counter() - started)
         return latencies
 

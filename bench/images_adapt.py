@@ -22,10 +22,10 @@ import time
 import numpy as np
 
 from zeikan.bench.common import emit
-from zeikan.images.metrics import roc_auc
+from zeikan.images.evaluation_metrics import roc_auc
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, calibrate_physics, threshold_from_clean
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_kestrel import SCANNER, render_kestrel_images
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 

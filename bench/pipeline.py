@@ -22,8 +22,8 @@ from typing import Any
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.examples import example_record
 from zeikan.schemas.reference import make_container_id
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import end_offsets, publish, read_topic, record_key
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import end_offsets, publish, read_topic, record_key
 
 BACKLOG = 20_000
 RATE = 1_000
@@ -82,7 +82,7 @@ def noop_rate(bootstrap: str, n: int, workdir: Path) -> float:
 
 def _worker(bootstrap: str, workdir: Path, app_id: str, port: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "ZEIKAN_BOOTSTRAP": bootstrap, "ZEIKAN_APP_ID": app_id}
-    return subprocess.Popen([sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(port or free_port()),
+    return subprocess.Popen([sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(port or free_port()),
                              "--workdir", str(workdir / app_id)], env=env,
                             stdout=(workdir / f"{app_id}.log").open("ab"), stderr=subprocess.STDOUT)
 

@@ -24,8 +24,8 @@ from zeikan.bench.common import emit, timed
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.schemas.examples import example_record
-from zeikan.streams.broker import STORAGES, EmbeddedBroker
-from zeikan.streams.kafka_io import AIO_PRODUCER_CONFIG, describe_topics, ensure_topics, publish, read_topic
+from zeikan.streams.kafka.broker import STORAGES, EmbeddedBroker
+from zeikan.streams.kafka.kafka_io import AIO_PRODUCER_CONFIG, describe_topics, ensure_topics, publish, read_topic
 
 Encoded = list[tuple[bytes, bytes]]
 """(key, value) pairs ready to send."""
@@ -60,7 +60,7 @@ def publish_kafka_python(bootstrap: str, topic: str, pairs: Encoded) -> None:
 
 
 def publish_aiokafka(bootstrap: str, topic: str, pairs: Encoded) -> None:
-    """Send ``pairs`` with :func:`zeikan.streams.kafka_io.publish` (aiokafka)."""
+    """Send ``pairs`` with :func:`zeikan.streams.kafka.kafka_io.publish` (aiokafka)."""
     publish(bootstrap, ((topic, value, key) for key, value in pairs))
 
 

@@ -38,8 +38,8 @@ from zeikan.bench.common import emit
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.schemas.examples import example_record
 from zeikan.schemas.jsonl import dumps
-from zeikan.streams.broker import EmbeddedBroker
-from zeikan.streams.kafka_io import ensure_topics, publish
+from zeikan.streams.kafka.broker import EmbeddedBroker
+from zeikan.streams.kafka.kafka_io import ensure_topics, publish
 
 WARMUP = b'{"warmup":'
 """Prefix of warm-up records: consumed but never measured."""

@@ -29,13 +29,13 @@ from typing import Any
 from zeikan.bench.common import emit, http_get
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.bench.scaling import _stop, metric_sum, spawn_worker, wait_for
-from zeikan.streams.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.schemas.jsonl import read_jsonl
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
-from zeikan.streams.kafka_io import publish, record_key
+from zeikan.streams.kafka.kafka_io import publish, record_key
 
 START = date(2021, 1, 1)
 """Long histories start here: they stay within the plausibility window (ten years back)."""

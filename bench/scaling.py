@@ -27,8 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from zeikan.bench.common import emit, http_get
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.schemas.codec import codec_for
-from zeikan.streams.broker import EmbeddedBroker, free_port
-from zeikan.streams.kafka_io import publish, read_topic
+from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
+from zeikan.streams.kafka.kafka_io import publish, read_topic
 
 WORKER_ENV = {"ZEIKAN_SESSION_TIMEOUT_S": "6", "ZEIKAN_HEARTBEAT_S": "1", "ZEIKAN_LAG_INTERVAL_S": "1"}
 
@@ -99,7 +99,7 @@ def spawn_worker(port: int, workdir: Path, env: dict[str, str]) -> subprocess.Po
     workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "worker.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(port), "--workdir", str(workdir)],
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(port), "--workdir", str(workdir)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
 

@@ -32,14 +32,14 @@ from zeikan.models.training import train_tabular
 from zeikan.schemas.codec import codec_for
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.lanes import Action
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import History, timeline
+from zeikan.streams.kafka.kafka_io import publish, record_key
+from zeikan.streams.engine.replay import History, timeline
 from zeikan.streams.settings import DEFAULT_RULES
 
 BATCH = 500

@@ -16,11 +16,6 @@ class HistoryNotFoundError(FeatureError):
         super().__init__(f"history: {path} not found; pass a directory written by `zeikan simulate --out DIR`")
 
 
-class EmptyHistoryError(FeatureError):
-    """A history file holds no valid records."""
-
-    def __init__(self, path: str, what: str) -> None:
-        super().__init__(f"history: {path} has no valid {what}; a model needs {what} to learn from")
 
 
 class TooManyRejectedError(FeatureError):

@@ -1,88 +1,21 @@
-"""The ordered feature vector and a plain-language reason template per feature.
+"""The ordered feature vector: the column order of every model trained on these features.
 
-``FEATURE_NAMES`` is the column order of every model trained on these features.
-Templates are formatted with :func:`reason`: ``{value}`` (the feature value),
-``{abs}``, ``{dir}`` (below/above), ``{pct}`` (value as a percentage) and the
-declaration's context: ``{hs}`` (HS-6 of its highest-value line), ``{origin}``,
-``{dispatch}``, ``{office}``, ``{importer}``, ``{declarant}``, ``{mode}``.
+The plain-language reason of each feature is in :mod:`zeikan.features.reasons`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from zeikan.features.transforms import hs6
-
-TEMPLATES: dict[str, str] = {
-    "uv_z_hs": "unit value {abs:.1f}σ {dir} the norm for HS {hs}",
-    "uv_z_hs_origin": "unit value {abs:.1f}σ {dir} HS {hs} from {origin}",
-    "uv_z_hs_office": "unit value {abs:.1f}σ {dir} HS {hs} at this office",
-    "uv_hist_n": "only {value:.0f} earlier prices known for HS {hs}",
-    "wpu_z_abs": "weight per unit {abs:.1f}σ away from the norm for HS {hs}",
-    "vpk_z": "value per kg {abs:.1f}σ {dir} the norm for HS {hs}",
-    "desc_hs_share": "description matches HS {hs} in only {pct:.0f}% of earlier lines",
-    "imp_log_n": "importer {importer} volume: {value:.1f} (log of earlier declarations)",
-    "imp_age_days": "importer {importer} first seen {value:.0f} days ago",
-    "imp_recency_days": "importer {importer} last filed {value:.0f} days ago",
-    "imp_insp_n": "importer {importer} inspected {value:.0f} times before",
-    "imp_disc_rate": "importer {importer} past discrepancy rate {pct:.0f}%",
-    "imp_seiz_rate": "importer {importer} past seizure rate {pct:.0f}%",
-    "dcl_log_n": "declarant {declarant} volume: {value:.1f} (log of earlier declarations)",
-    "dcl_age_days": "declarant {declarant} first seen {value:.0f} days ago",
-    "dcl_disc_rate": "declarant {declarant} past discrepancy rate {pct:.0f}%",
-    "dcl_seiz_rate": "declarant {declarant} past seizure rate {pct:.0f}%",
-    "dcl_peer_seizures": "declarant {declarant} files for importers with {value:.0f} seizures",
-    "new_importer_hs": "{pct:.0f}% of lines are HS codes new for importer {importer}",
-    "new_declarant_importer": "first declaration by {declarant} for importer {importer}",
-    "origin_ne_dispatch": "origin {origin} differs from dispatch country {dispatch}",
-    "dispatch_hub_share": "{dispatch} is a transshipment hub ({pct:.0f}% of its cargo from elsewhere)",
-    "origin_disc_rate": "goods from {origin}: past discrepancy rate {pct:.0f}%",
-    "round_value_share": "{pct:.0f}% of line values are round numbers",
-    "round_weight_share": "{pct:.0f}% of line weights are round numbers",
-    "lead_time_hours": "filed {value:.0f} h before expected arrival",
-    "log_total_value": "declared value {value:.1f} (log)",
-    "n_items": "{value:.0f} lines declared",
-    "transport_mode": "transport mode {mode}",
-    "uv_z_imp_hs": "unit value {abs:.1f}σ {dir} importer {importer}'s own past prices for HS {hs}",
-    "wpu_z_hs_origin": "weight per unit {abs:.1f}σ {dir} HS {hs} from {origin} (quantity vs weight)",
-    "duty_rate": "duty rate {pct:.0f}% on HS {hs} from {origin}",
-    "log_duty_at_stake": "duty at stake {value:.1f} (log)",
-    "origin_duty_saving": "declaring {origin} saves {pct:.0f} points of duty against the worst origin",
-    "heading_duty_gap": "a code in the same heading pays {pct:.0f} points more duty",
-    "pref_origin_via_other": "duty-saving origin {origin} shipped from {dispatch}",
-}
-"""Reason template per feature (the key order is the feature order)."""
-
-FEATURE_NAMES: tuple[str, ...] = tuple(TEMPLATES)
+FEATURE_NAMES: tuple[str, ...] = (
+    "uv_z_hs", "uv_z_hs_origin", "uv_z_hs_office", "uv_hist_n", "wpu_z_abs", "vpk_z", "desc_hs_share",
+    "imp_log_n", "imp_age_days", "imp_recency_days", "imp_insp_n", "imp_disc_rate", "imp_seiz_rate",
+    "dcl_log_n", "dcl_age_days", "dcl_disc_rate", "dcl_seiz_rate", "dcl_peer_seizures", "new_importer_hs",
+    "new_declarant_importer", "origin_ne_dispatch", "dispatch_hub_share", "origin_disc_rate",
+    "round_value_share", "round_weight_share", "lead_time_hours", "log_total_value", "n_items",
+    "transport_mode", "uv_z_imp_hs", "wpu_z_hs_origin", "duty_rate", "log_duty_at_stake",
+    "origin_duty_saving", "heading_duty_gap", "pref_origin_via_other",
+)
 """Ordered feature names: the model's column order."""
 
 TRANSPORT_MODES: tuple[str, ...] = ("SEA", "AIR", "ROAD", "RAIL", "POST")
 """Transport modes in the order of their numeric code (feature ``transport_mode``)."""
 
-
-def _main_line(declaration: Mapping) -> Mapping:
-    items = declaration.get("items") or [{}]
-    return max(items, key=lambda item: float(item.get("customs_value", 0) or 0))
-
-
-def reason(name: str, value: float, declaration: Mapping) -> str:
-    """Plain-language reason for one feature value of a declaration.
-
-    >>> reason("uv_z_hs_origin", -4.1, {"origin_country": "CN", "items": [{"hs_code": "85171200"}]})
-    'unit value 4.1σ below HS 851712 from CN'
-    """
-    line = _main_line(declaration)
-    context = {
-        "value": value,
-        "abs": abs(value),
-        "dir": "below" if value < 0 else "above",
-        "pct": 100.0 * value,
-        "hs": hs6(str(line.get("hs_code", ""))),
-        "origin": declaration.get("origin_country", "?"),
-        "dispatch": declaration.get("dispatch_country", "?"),
-        "office": declaration.get("office_id", "?"),
-        "importer": declaration.get("importer_id", "?"),
-        "declarant": declaration.get("declarant_id", "?"),
-        "mode": declaration.get("transport_mode", "?"),
-    }
-    return TEMPLATES[name].format(**context)

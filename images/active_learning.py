@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zeikan.images.metrics import roc_auc
+from zeikan.images.evaluation_metrics import roc_auc
 
 
 def heatmap_features(scores: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:

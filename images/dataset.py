@@ -1,14 +1,14 @@
-"""Model inputs from canonical images, and rendered data sets for training and evaluation.
+"""Model inputs from canonical images, and the rendered data sets training and evaluation read.
 
 The CNN sees every image at a coarse fixed pitch (:data:`MODEL_PITCH_MM`) padded
 to :data:`MODEL_SHAPE`, whatever scanner made it: a 40 ft container fills the
 width, a 20 ft one the left half, so a package has the same size in pixels
-everywhere. Single-energy images repeat their channel.
+everywhere. Single-energy images repeat their channel. The synthetic world renders these
+sets (:func:`zeikan.sim.xray_dataset.render_set`).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,32 +53,3 @@ class RenderedSet:
         """Read a set written by :meth:`save`."""
         with np.load(path) as z:
             return cls(z["x"].astype(np.float32), z["y"], z["kinds"].tolist(), z["scanners"].tolist(), z["scan_ids"].tolist())
-
-
-def _render_chunk(args: tuple[int, int, tuple[str, ...], float]) -> tuple[np.ndarray, list[int], list[str], list[str], list[str]]:
-    from zeikan.sim.xray import render
-    from zeikan.sim.xray_loads import random_loads
-
-    n, seed, scanners, rate = args
-    loads = random_loads(n, seed, scanners, concealment_rate=rate)
-    x = np.stack([model_input(render(lo).image) for lo in loads])
-    return (x, [int(lo.concealment is not None) for lo in loads], [lo.concealment or "none" for lo in loads],
-            [lo.scanner_model for lo in loads], [lo.scan_id for lo in loads])
-
-
-def render_set(n: int, seed: int, scanners: tuple[str, ...], concealment_rate: float = 0.5, workers: int = 2) -> RenderedSet:
-    """Render ``n`` random loads on the given scanner models into a :class:`RenderedSet`."""
-    chunk = 50
-    jobs = [(min(chunk, n - i), seed * 1000 + i // chunk, scanners, concealment_rate) for i in range(0, n, chunk)]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_render_chunk, jobs))
-    else:
-        parts = [_render_chunk(job) for job in jobs]
-    return RenderedSet(
-        np.concatenate([p[0] for p in parts]),
-        np.array([v for p in parts for v in p[1]], dtype=np.int64),
-        [v for p in parts for v in p[2]],
-        [v for p in parts for v in p[3]],
-        [v for p in parts for v in p[4]],
-    )

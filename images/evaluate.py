@@ -1,10 +1,10 @@
-"""`zeikan images evaluate`: the ONNX model on rendered scans of a scanner model held out of training."""
+"""`zeikan images evaluate`: the ONNX model on a rendered set (scans of a scanner model held out of training)."""
 
 from __future__ import annotations
 
-from zeikan.images.dataset import RenderedSet, render_set
-from zeikan.images.metrics import evaluate_scores
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.dataset import RenderedSet
+from zeikan.images.evaluation_metrics import evaluate_scores
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 
 
 def evaluate_set(data: RenderedSet, settings: ImageScorerSettings = ImageScorerSettings()) -> dict:
@@ -20,7 +20,3 @@ def evaluate_set(data: RenderedSet, settings: ImageScorerSettings = ImageScorerS
     result["train_scanners"] = scorer.metadata.get("train_scanners", [])
     return result
 
-
-def evaluate(n: int, seed: int, scanner: str, settings: ImageScorerSettings = ImageScorerSettings(), workers: int = 2) -> dict:
-    """Render ``n`` scans on ``scanner`` (40 % with a concealment) and evaluate the model on them."""
-    return evaluate_set(render_set(n, seed, (scanner,), concealment_rate=0.4, workers=workers), settings)

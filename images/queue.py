@@ -11,7 +11,7 @@ from zeikan.images.annotation import Candidate, labels_from_inspection
 from zeikan.images.dataset import MODEL_PITCH_MM, model_input
 from zeikan.images.labels import Box, ImageLabel
 from zeikan.images.store import ImageStore
-from zeikan.models.image_scorer import OnnxImageScorer
+from zeikan.images.scorer import OnnxImageScorer
 from zeikan.schemas.jsonl import read_jsonl
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from zeikan.env_settings import settings_from_env
 from zeikan.images.store import DEFAULT_STORE_URL
 
 
@@ -15,7 +15,9 @@ class ImagesSettings:
 
     store_url: str = DEFAULT_STORE_URL
 
+    ENV = {"store_url": "ZEIKAN_IMAGE_STORE"}
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> ImagesSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImagesSettings:
         """Settings from the environment (defaults where unset)."""
-        return cls(store_url=env.get("ZEIKAN_IMAGE_STORE", DEFAULT_STORE_URL))
+        return settings_from_env(cls, env, {})

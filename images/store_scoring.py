@@ -22,7 +22,7 @@ import numpy as np
 from zeikan.images.canonical import CanonicalImage
 from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
-from zeikan.images.metrics import detection_at_fa, roc_auc
+from zeikan.images.evaluation_metrics import detection_at_fa, roc_auc
 
 _TRUE = {"black", "1", "true", "yes", "seizure", "concealment"}
 _FALSE = {"white", "0", "false", "no", "clean"}

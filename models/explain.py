@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from zeikan.features.names import reason
+from zeikan.features.reasons import reason
 from zeikan.models.base import Explanation
 
 TOP_REASONS = 3

@@ -6,7 +6,7 @@ weight-per-unit anomalies, the importer's and declarant's past discrepancy and
 seizure rates, route risk (origin differs from dispatch, transshipment hubs),
 new trading relationships and round values. Its weights are a targeting
 officer's rule of thumb, not learned. It serves only while the model registry has
-no live LightGBM model (``zeikan.streams.scoring``).
+no live LightGBM model (``zeikan.streams.serving.scoring``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from zeikan.features.names import reason
+from zeikan.features.reasons import reason
 from zeikan.models.base import Explanation, FeatureRow
 
 INTERCEPT = -3.2

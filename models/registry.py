@@ -39,7 +39,7 @@ class ModelInfo:
     data_hash: str
     created_at: int
     feature_bins: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    """Training bins per feature (``zeikan.streams.drift.ReferenceBins.to_json()``); empty for older models."""
+    """Training bins per feature (``zeikan.models.drift.ReferenceBins.to_json()``); empty for older models."""
     promotion: dict[str, Any] = field(default_factory=dict)
     """The continuous-learning decision about this candidate (``PromotionDecision.to_json()``); empty otherwise."""
 

@@ -19,22 +19,22 @@ the calibration (Platt scaling of the raw margin).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from zeikan.env_settings import settings_from_env
 from zeikan.features.batch import batch_features
 from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.history import History
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.models.propensity import random_known_since, selection_weights
-from zeikan.streams.drift import reference_bins
+from zeikan.models.drift import reference_bins
 
 MIN_POSITIVES = 5
 """Fewer positive labels than this and no model is trained."""
@@ -54,16 +54,14 @@ class TrainSettings:
     calib_share: float = 0.15
     seed: int = 0
 
+    ENV = {name: f"ZEIKAN_TRAIN_{name.upper()}" for name in (
+        "num_boost_round", "learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
+        "early_stopping_rounds", "valid_share", "calib_share", "seed")}
+
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: Any) -> TrainSettings:
-        """Defaults, then ``ZEIKAN_TRAIN_*`` variables, then explicit overrides."""
-        values: dict[str, Any] = {}
-        for name, default in asdict(cls()).items():
-            raw = env.get(f"ZEIKAN_TRAIN_{name.upper()}")
-            if raw is not None:
-                values[name] = type(default)(raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> TrainSettings:
+        """Defaults, then ``ZEIKAN_TRAIN_*`` variables, then explicit overrides (``None`` = not given)."""
+        return settings_from_env(cls, env, overrides)
 
     def lgb_params(self) -> dict[str, Any]:
         """LightGBM parameters for binary classification."""

@@ -37,11 +37,17 @@ class SchemaError(ZeikanError):
 
 
 class UnknownTopic(SchemaError):
-    """A topic name that the event contract does not define."""
+    """A topic name that the event contract does not define, or (``on_cluster``) that the cluster does not have."""
 
-    def __init__(self, topic: str, known: list[str]) -> None:
+    def __init__(self, topic: str, known: list[str], on_cluster: bool = False) -> None:
         self.topic = topic
-        super().__init__(f"unknown topic {topic!r}: use one of {', '.join(sorted(known))}")
+        if on_cluster:
+            super().__init__(
+                f"topic {topic!r} does not exist on the cluster (it has: {', '.join(sorted(known)) or '-'}); "
+                f"create the contract topics with `zeikan topics --create`"
+            )
+        else:
+            super().__init__(f"unknown topic {topic!r}: use one of {', '.join(sorted(known))}")
 
 
 class IncompatibleSchema(SchemaError):

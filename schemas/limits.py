@@ -77,7 +77,7 @@ class Limits:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> Limits:
         """Limits from ``flags`` (``None`` = not given), then ``env`` (default ``os.environ``), then defaults."""
-        from zeikan.streams.env_settings import settings_from_env
+        from zeikan.env_settings import settings_from_env
 
         return settings_from_env(cls, env, flags)
 

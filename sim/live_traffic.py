@@ -39,8 +39,8 @@ from zeikan.sim.port import Port
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.world import build_world
 from zeikan.sim.writer import declaration_rows
-from zeikan.streams.kafka_io import publish, record_key
-from zeikan.streams.replay import event_order, read_history
+from zeikan.streams.kafka.kafka_io import publish, record_key
+from zeikan.streams.engine.replay import event_order, read_history
 
 _TOPIC = {"declaration": "declarations", "inspection": "inspection-results"}
 WARM_BATCH = 500

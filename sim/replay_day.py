@@ -1,4 +1,4 @@
-"""zeikan's decisions of one event-time window of a history directory, through ``zeikan.streams.replay`` only.
+"""zeikan's decisions of one event-time window of a history directory, through ``zeikan.streams.engine.replay`` only.
 
 The closed loop calls :func:`decide_window` once per simulated day. It relies on
 one public function of the replay module: ``replay(directory, rules, config,
@@ -15,7 +15,7 @@ from typing import Any
 
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleBook
-from zeikan.streams.replay import replay
+from zeikan.streams.engine.replay import replay
 
 DayDecider = Callable[[Path, int, int], list[dict[str, Any]]]
 """``decide(directory, start_ms, end_ms)`` -> the Decision records whose event time is in [start, end)."""

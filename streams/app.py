@@ -33,12 +33,12 @@ from zeikan.streams.engine.facts import Fact, source_name
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.facts_log import FactsFollower
-from zeikan.streams.hooks import PipelineHooks
-from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.observability.hooks import PipelineHooks
+from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 from zeikan.streams.snapshots import SnapshotStore
 from zeikan.streams.settings import WorkerSettings
-from zeikan.streams.transport import install as install_transport
+from zeikan.streams.kafka.transport import install as install_transport
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ def create_pipeline(
     settings: WorkerSettings, kafka: KafkaSettings, hooks: PipelineHooks | None = None
 ) -> Pipeline:
     """Build the app, the shared state and register every agent, timer and page (not started)."""
-    from zeikan.streams.agents import decide, feedback, join, markers, scans, state
+    from zeikan.streams.agents import decide, feedback, join, markers, scans
+    from zeikan.streams.observability import state_page
 
     hooks = hooks or PipelineHooks()
     app = _faust_app(settings, kafka)
@@ -213,7 +214,7 @@ def create_pipeline(
         runner.forget(revoked)
 
     app.on_partitions_revoked.connect(on_revoked, weak=False)
-    for module in (decide, feedback, markers, scans, join, state):
+    for module in (decide, feedback, markers, scans, join, state_page):
         module.register(pipeline)
     return pipeline
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from zeikan.errors import InvalidSetting as InvalidSetting  # re-exported: defined in the root, raised by every layer's settings
 from zeikan.errors import ZeikanError
 
 
 class StreamsError(ZeikanError):
     """Base class of the errors raised by :mod:`zeikan.streams`."""
-
-
-class InvalidSetting(StreamsError):
-    """A setting (flag or environment variable) has a value it cannot take."""
-
-    def __init__(self, name: str, value: object, expected: str) -> None:
-        super().__init__(f"setting {name}={value!r} is invalid: expected {expected}")
 
 
 class BrokerUnreachable(StreamsError):
@@ -32,16 +26,6 @@ class BrokerStartFailed(StreamsError):
 
     def __init__(self, reason: str, log_path: str) -> None:
         super().__init__(f"embedded broker failed to start: {reason}; see its log {log_path}")
-
-
-class UnknownTopic(StreamsError):
-    """A topic that does not exist on the cluster."""
-
-    def __init__(self, topic: str, existing: list[str]) -> None:
-        super().__init__(
-            f"topic {topic!r} does not exist on the cluster (it has: {', '.join(sorted(existing)) or '-'}); "
-            f"create the contract topics with `zeikan topics --create`"
-        )
 
 
 class InputFileError(StreamsError):

@@ -12,9 +12,9 @@ import yaml
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.limits import Limits
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.env_settings import settings_from_env
+from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
-from zeikan.streams.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_config import KafkaSettings
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yaml"
 """Officer rules shipped with zeikan (used when ``ZEIKAN_RULES`` is not set)."""

@@ -9,15 +9,15 @@ from faust.worker import Worker
 
 from zeikan.schemas.contract import TOPICS
 from zeikan.streams.app import Pipeline, create_pipeline
-from zeikan.streams.kafka_config import KafkaSettings
-from zeikan.streams.kafka_io import check_reachable, ensure_topics
+from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.kafka.kafka_io import check_reachable, ensure_topics
 from zeikan.streams.settings import WorkerSettings
 
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
     """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
-    from zeikan.streams.observability import ObservabilitySettings, create_observability, install_web_routes
-    from zeikan.streams.scoring import registry_metadata
+    from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability, install_web_routes
+    from zeikan.streams.serving.scoring import registry_metadata
 
     check_reachable(kafka.bootstrap)
     ensure_topics(kafka.bootstrap, TOPICS, kafka.partitions, kafka.replication)

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from zeikan.schemas.contract import TOPICS
-from zeikan.streams.broker import EmbeddedBroker
-from zeikan.streams.kafka_io import ensure_topics
+from zeikan.streams.kafka.broker import EmbeddedBroker
+from zeikan.streams.kafka.kafka_io import ensure_topics
 
 BROKER_FIXTURES = frozenset({"broker", "fresh_topics", "fresh_broker", "durable_broker"})
 _topic_serial = itertools.count(1)

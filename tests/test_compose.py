@@ -12,8 +12,8 @@ import pytest
 import typer
 import yaml
 
-from zeikan.streams import cli
-from zeikan.streams.kafka_config import DEFAULT_PORT, KafkaSettings
+from zeikan.cli import main as cli
+from zeikan.streams.kafka.kafka_config import DEFAULT_PORT, KafkaSettings
 from zeikan.streams.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,15 +13,16 @@ import pkgutil
 import pytest
 
 
-SKIP = ("zeikan.bench.__main__", "zeikan.streams.cli", "zeikan.ui.cli")
+SKIP = ("zeikan.bench.__main__", "zeikan.cli.main", "zeikan.ui.cli")
 """Entry points that do their work at import."""
 
 
-SUBPACKAGES = ("schemas", "streams", "features", "models", "images", "sim", "bench", "ops", "ui")
+SUBPACKAGES = ("schemas", "streams", "features", "models", "images", "sim", "bench", "ops", "ui", "cli")
 
 
 def _modules() -> list[str]:
-    names = ["zeikan.errors"]
+    root = importlib.import_module("zeikan")
+    names = [f"zeikan.{info.name}" for info in pkgutil.iter_modules(root.__path__) if not info.ispkg]
     for sub in SUBPACKAGES:
         package = importlib.import_module(f"zeikan.{sub}")
         names.append(package.__name__)

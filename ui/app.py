@@ -32,7 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from zeikan.images.errors import ImageError
 from zeikan.images.store import open_store
-from zeikan.models.image_scorer import ImageScorerSettings
+from zeikan.images.scorer import ImageScorerSettings
 from zeikan.streams.errors import RulesError
 from zeikan.ui.audit import AuditLog
 from zeikan.ui.errors import FormError, UiError
@@ -89,7 +89,7 @@ class UiState:
         self.settings = settings
         self.users = users
         self.index = WorklistIndex()
-        self.feed = Feed(settings.bootstrap, self.index, settings.framing, int(settings.horizon_days * 86_400_000))
+        self.feed = Feed(settings.bootstrap, self.index, int(settings.horizon_days * 86_400_000))
         self.audit = AuditLog(data / "audit.jsonl")
         self.rules = RulesAdmin(Path(settings.rules_path) if settings.rules_path else None, data / "rules")
         self.store = open_store(settings.image_store)

@@ -25,7 +25,7 @@ def serve(
         return
     import uvicorn
 
-    from zeikan.streams.kafka_io import check_reachable
+    from zeikan.streams.kafka.kafka_io import check_reachable
     from zeikan.ui.app import create_app
     from zeikan.ui.settings import UiSettings
     from zeikan.ui.users import Users

@@ -26,6 +26,6 @@ def start_demo_ui(bootstrap: str, workdir: Path, port: int, image_store: Path, r
     env = {**os.environ, "ZEIKAN_BOOTSTRAP": bootstrap, "ZEIKAN_UI_USERS": str(users), "ZEIKAN_UI_DATA": str(workdir / "ui"),
            "ZEIKAN_IMAGE_STORE": str(image_store), "ZEIKAN_RULES": rules_path}
     log = (workdir / "ui.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "zeikan.streams.cli", "ui", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "zeikan.cli.main", "ui", "--port", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     return process, f"officers' worklist: http://127.0.0.1:{port}/worklist (user {DEMO_USER}, password {password})"

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.errors import ValidationError
-from zeikan.streams.kafka_io import AIO_PRODUCER_CONFIG, record_key
+from zeikan.streams.kafka.kafka_io import AIO_PRODUCER_CONFIG, record_key
 from zeikan.ui.index import FED_TOPICS, WorklistIndex
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,9 @@ FORGET_EVERY = 5000
 class Feed:
     """Follows the contract topics into a :class:`WorklistIndex` and publishes the officers' events."""
 
-    def __init__(self, bootstrap: str, index: WorklistIndex, framing: str = "single-object", horizon_ms: int = 0) -> None:
+    def __init__(self, bootstrap: str, index: WorklistIndex, horizon_ms: int = 0) -> None:
         self.bootstrap = bootstrap
         self.index = index
-        self.framing = framing
         self.horizon_ms = horizon_ms
         self.forgotten = 0
         self.skipped: Counter[str] = Counter()
@@ -63,7 +62,7 @@ class Feed:
                 self.forgotten += self.index.forget_before(self.index.latest_event_ms - self.horizon_ms)
                 since_forget = 0
             for tp, messages in batches.items():
-                codec = codec_for(tp.topic, self.framing)
+                codec = codec_for(tp.topic)
                 for message in messages:
                     try:
                         self.index.apply(tp.topic, codec.decode(message.value))
@@ -76,7 +75,7 @@ class Feed:
     async def publish(self, topic: str, record: dict[str, Any]) -> None:
         """Encode ``record`` with the contract codec and send it, waiting for the broker's ack."""
         assert self._producer is not None, "feed not started"
-        value = codec_for(topic, self.framing).encode(record)
+        value = codec_for(topic).encode(record)
         await self._producer.send_and_wait(topic, value, record_key(topic, record))
 
     async def stop(self) -> None:

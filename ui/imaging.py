@@ -19,7 +19,7 @@ from zeikan.images.labels import VERDICTS, Box, ImageLabel
 from zeikan.images.physics import PhysicsCheck, check
 from zeikan.images.queue import candidates
 from zeikan.images.store import ImageStore, store_of_uri
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer, _declared_items
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer, _declared_items
 from zeikan.ui.errors import FormError
 
 ANNOTATION_CLASSES: tuple[str, ...] = ("concealment", "drugs", "weapons", "tobacco", "currency", "other")

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeikan.images.store import DEFAULT_STORE_URL
-from zeikan.streams.env_settings import settings_from_env
-from zeikan.streams.errors import InvalidSetting
-from zeikan.streams.kafka_config import DEFAULT_BOOTSTRAP
+from zeikan.env_settings import settings_from_env
+from zeikan.errors import InvalidSetting
+from zeikan.streams.kafka.kafka_config import DEFAULT_BOOTSTRAP
 
 AUTH_MODES: tuple[str, ...] = ("password", "header")
 """``password``: users log in with a password checked against an argon2 hash;
@@ -21,8 +21,6 @@ class UiSettings:
 
     bootstrap: str = DEFAULT_BOOTSTRAP
     """Kafka brokers (``ZEIKAN_BOOTSTRAP``)."""
-    framing: str = "single-object"
-    """Avro framing on the wire (``ZEIKAN_FRAMING``)."""
     host: str = "127.0.0.1"
     """Interface to listen on (``ZEIKAN_UI_HOST``)."""
     port: int = 8080
@@ -50,7 +48,6 @@ class UiSettings:
 
     ENV = {
         "bootstrap": "ZEIKAN_BOOTSTRAP",
-        "framing": "ZEIKAN_FRAMING",
         "host": "ZEIKAN_UI_HOST",
         "port": "ZEIKAN_UI_PORT",
         "users_file": "ZEIKAN_UI_USERS",

@@ -1,8 +1,9 @@
 """zeikan: streaming risk targeting for customs cargo.
 
 The top-level folders of the repository are the subpackages of ``zeikan``
-(``schemas``, ``streams``, ``features``, ``models``, ``images``, ``sim``,
-``bench``, ``ops``), mapped in ``pyproject.toml``.
+(``schemas``, ``features``, ``models``, ``images``, ``streams``, ``sim``, ``ui``,
+``cli``, ``bench``, ``ops``), mapped in ``pyproject.toml``; this folder holds what
+they all share (errors, the settings reader, child processes).
 """
 
 from zeikan.errors import ZeikanError

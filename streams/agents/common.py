@@ -31,7 +31,7 @@ from zeikan.schemas.contract import DEAD_LETTERS
 from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ErrorKind, ValidationError
 from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
-from zeikan.streams.hooks import PipelineHooks
+from zeikan.streams.observability.hooks import PipelineHooks
 
 log = logging.getLogger(__name__)
 

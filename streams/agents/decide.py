@@ -29,7 +29,7 @@ from zeikan.schemas.errors import ErrorKind
 from zeikan.streams.agents.common import Outbox, now_ms
 from zeikan.streams.engine.core import explained_record
 from zeikan.streams.engine.facts import Fact, content_digest, encode_fact, epoch_of, source_name
-from zeikan.streams.engine.join import scan_request
+from zeikan.streams.engine.join import Opened, ScanRequested, encode_message, scan_request
 from zeikan.streams.engine.post_scan import needs_join, opening
 
 if TYPE_CHECKING:
@@ -188,10 +188,10 @@ def _emit(decider: Decider, outbox: Outbox, verdict: Any) -> Any:
         await outbox.send(p.topics.decisions, verdict.declaration_id.encode(), decider._codec.encode(record))
         if needs_join(verdict):
             opened = opening(verdict, p.config)
-            await outbox.send(p.topics.declaration_joins, verdict.declaration_id.encode(), {"kind": "open", "opening": opened})
+            await outbox.send(p.topics.declaration_joins, verdict.declaration_id.encode(), encode_message(Opened(opened)))
             request = scan_request(verdict.declaration)
             for container_id in request["containers"]:
-                await outbox.send(p.topics.container_events, container_id.encode(), {"kind": "request", "request": request})
+                await outbox.send(p.topics.container_events, container_id.encode(), encode_message(ScanRequested(request)))
         return record
 
     return emit

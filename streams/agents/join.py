@@ -26,7 +26,7 @@ from zeikan.schemas.contract import DECISIONS, SCAN_OVERDUE
 from zeikan.streams.agents.common import event_key, now_ms, put
 from zeikan.streams.engine import join
 from zeikan.streams.engine.post_scan import post_scan_decision
-from zeikan.streams.scoring import assess_off_loop
+from zeikan.streams.serving.scoring import assess_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,21 @@ def register(p: Pipeline) -> None:
                 container_id = event_key(event)
                 state = touched[container_id][0] if container_id in touched else None
                 state = copy.deepcopy(state or tables.containers.get(container_id) or join.new_container_state())
-                body = event.value
-                if body["kind"] == "scan":
-                    matches = join.container_on_scan(state, body["scan"], lookback)
-                else:
-                    matches = join.container_on_request(state, container_id, body["request"], lookback)
+                message = join.decode_message(event.value)
+                match message:
+                    case join.ScanArrived(scan=scan):
+                        matches = join.container_on_scan(state, scan, lookback)
+                    case join.ScanRequested(request=request):
+                        matches = join.container_on_request(state, container_id, request, lookback)
+                    case _:
+                        raise ValueError(f"{type(message).__name__} is no container message")
                 touched[container_id] = (state, event)
                 for m in matches:
                     await outbox.send(
                         topics.declaration_joins, m.declaration_id.encode(),
-                        {"kind": "match", "container_id": m.container_id, "scan": dict(m.scan)},
+                        join.encode_message(join.ScanMatched(m.container_id, m.scan)),
                     )
-                return int(body["kind"] == "scan" and not matches)
+                return int(isinstance(message, join.ScanArrived) and not matches)
 
             outbox, unmatched = await runner.each(list(events), "join-containers", step)
             for container_id, (state, event) in touched.items():
@@ -85,16 +88,19 @@ def register(p: Pipeline) -> None:
                 state = touched[decl_id][0] if decl_id in touched else None
                 state = copy.deepcopy(state or tables.joins.get(decl_id) or join.new_declaration_state())
                 state["partition"] = event.message.partition
-                body = event.value
-                if body["kind"] == "open":
-                    scans = join.declaration_on_open(state, body["opening"])
-                elif body["kind"] == "match":
-                    scans = join.declaration_on_match(state, join.Match(decl_id, body["container_id"], body["scan"]))
-                else:
-                    scans = None
-                    missing = join.overdue_containers(state, int(body["clock"]))
-                    if missing is not None:
-                        overdue.append((state["open"], missing, event))
+                message = join.decode_message(event.value)
+                match message:
+                    case join.Opened(opening=opened):
+                        scans = join.declaration_on_open(state, opened)
+                    case join.ScanMatched(container_id=container_id, scan=scan):
+                        scans = join.declaration_on_match(state, join.Match(decl_id, container_id, scan))
+                    case join.DeadlineCheck(clock=clock):
+                        scans = None
+                        missing = join.overdue_containers(state, int(clock))
+                        if missing is not None:
+                            overdue.append((state["open"], missing, event))
+                    case _:
+                        raise ValueError(f"{type(message).__name__} is no declaration message")
                 if scans is not None:
                     completed.append((state["open"], scans, event))
                 touched[decl_id] = (state, event)
@@ -161,7 +167,7 @@ def register(p: Pipeline) -> None:
             pending += 1
             if not state["overdue"] and clock > int(opened["deadline"]):
                 try:
-                    await topics.declaration_joins.send(key=decl_id.encode(), value={"kind": "check", "clock": clock})
+                    await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))
                 except Exception as exc:  # noqa: BLE001 - the broker may be away: the next tick checks again
                     log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
                     break

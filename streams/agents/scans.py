@@ -9,6 +9,7 @@ from faust.types import EventT
 
 from zeikan.schemas.contract import SCANS
 from zeikan.streams.agents.common import Outbox
+from zeikan.streams.engine.join import ScanArrived, encode_message
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
@@ -20,7 +21,7 @@ def register(p: Pipeline) -> None:
 
     async def forward(outbox: Outbox, event: EventT) -> bool:
         scan = runner.admit(SCANS.name, event)
-        await outbox.send(topics.container_events, str(scan["container_id"]).encode(), {"kind": "scan", "scan": scan})
+        await outbox.send(topics.container_events, str(scan["container_id"]).encode(), encode_message(ScanArrived(scan)))
         return True
 
     @p.app.agent(topics.scans, name="zeikan.scans")

@@ -16,7 +16,7 @@ from zeikan.models.base import FeatureRow, TabularScorer
 from zeikan.streams.engine.capacity import Thresholds, event_day
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.streams.engine.facts import Fact, Outcome, content_digest
-from zeikan.streams.engine.decide import ENGINE_VERSION, PRE_ARRIVAL, decision_record
+from zeikan.streams.engine.records import ENGINE_VERSION, PRE_ARRIVAL, decision_record
 from zeikan.streams.engine.lanes import Action, strongest
 from zeikan.streams.engine.rules import RuleBook, RuleOutcome
 from zeikan.streams.engine.selection import keyed_uniform

@@ -14,12 +14,22 @@ Two keyed states, so the stream can keep them in two Faust tables:
 
 Every update is keyed by event ids (scan_id, declaration_id, container_id), so a
 replayed message changes nothing.
+
+The two internal join topics carry typed messages (:data:`ContainerMessage` on the
+container-keyed topic, :data:`DeclarationMessage` on the declaration-keyed one),
+JSON objects on the wire with a ``kind``, written and read by :func:`encode_message`
+and :func:`decode_message` only:
+
+>>> decode_message(encode_message(DeadlineCheck(clock=5)))
+DeadlineCheck(clock=5)
+>>> encode_message(ScanMatched("MSKU1", {"scan_id": "S1"}))
+{'kind': 'match', 'container_id': 'MSKU1', 'scan': {'scan_id': 'S1'}}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 State = MutableMapping[str, Any]
@@ -32,6 +42,73 @@ class Match:
     declaration_id: str
     container_id: str
     scan: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScanArrived:
+    """Container topic: a valid scan of the container (from the ``scans`` agent)."""
+
+    scan: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScanRequested:
+    """Container topic: a declaration sent to SCAN lists the container (:func:`scan_request`)."""
+
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Declaration topic: the PRE_ARRIVAL SCAN decision's opening of the join."""
+
+    opening: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ScanMatched:
+    """Declaration topic: a scan that counts for one of the declaration's containers."""
+
+    container_id: str
+    scan: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DeadlineCheck:
+    """Declaration topic: is the join overdue at this event-time ``clock``?"""
+
+    clock: int
+
+
+ContainerMessage = ScanArrived | ScanRequested
+DeclarationMessage = Opened | ScanMatched | DeadlineCheck
+
+MESSAGE_KINDS: dict[str, type] = {
+    "scan": ScanArrived, "request": ScanRequested, "open": Opened, "match": ScanMatched, "check": DeadlineCheck,
+}
+"""Wire ``kind`` -> message class."""
+
+_KIND_OF = {cls: kind for kind, cls in MESSAGE_KINDS.items()}
+
+
+def encode_message(message: ContainerMessage | DeclarationMessage) -> dict[str, Any]:
+    """The JSON object of a join message: its ``kind`` and its fields."""
+    body: dict[str, Any] = {"kind": _KIND_OF[type(message)]}
+    for f in fields(message):
+        value = getattr(message, f.name)
+        body[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return body
+
+
+def decode_message(body: Any) -> ContainerMessage | DeclarationMessage:
+    """The join message of a JSON object; ValueError for an unknown kind or a missing field."""
+    cls = MESSAGE_KINDS.get(body.get("kind")) if isinstance(body, Mapping) else None
+    if cls is None:
+        raise ValueError(f"not a join message (kind {body.get('kind') if isinstance(body, Mapping) else body!r})")
+    missing = [f.name for f in fields(cls) if f.name not in body]
+    if missing:
+        raise ValueError(f"join message {body['kind']!r} lacks {', '.join(missing)}")
+    return cls(**{f.name: body[f.name] for f in fields(cls)})
 
 
 def new_container_state() -> dict[str, Any]:

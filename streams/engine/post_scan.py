@@ -9,7 +9,7 @@ from typing import Any
 from zeikan.models.base import ImageAssessment, ImageScorer
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import Verdict
-from zeikan.streams.engine.decide import POST_SCAN, decision_record, image_evidence
+from zeikan.streams.engine.records import POST_SCAN, decision_record, image_evidence
 from zeikan.streams.engine.lanes import Action, parse_action, strongest
 
 

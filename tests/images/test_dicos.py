@@ -11,7 +11,7 @@ from zeikan.images.labels import Box, ImageLabel
 from zeikan.images.store import open_store
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 pydicom = pytest.importorskip("pydicom")
 

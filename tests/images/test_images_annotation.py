@@ -9,7 +9,7 @@ import numpy as np
 from zeikan.images.active_learning import experiment, fit_logistic, predict_logistic
 from zeikan.images.annotation import Candidate, export_coco, import_coco, labels_from_inspection, rank
 from zeikan.images.labels import Box
-from zeikan.images.metrics import detection_at_fa, evaluate_scores, roc_auc
+from zeikan.images.evaluation_metrics import detection_at_fa, evaluate_scores, roc_auc
 
 
 def _sha(i: int) -> str:

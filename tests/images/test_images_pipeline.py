@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from zeikan.images.store import store_of_uri
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.xray import render_images
-from zeikan.streams import replay as replay_module
+from zeikan.streams.engine import replay as replay_module
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleFile
 

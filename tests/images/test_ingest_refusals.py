@@ -16,7 +16,7 @@ from zeikan.images.fitness import PixelSpec, refuse_unfit
 from zeikan.images.ingest import Calibration
 from zeikan.images.store import open_store
 from zeikan.images.vendor_files import Counts, read_png, write_png
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 CAL = {"calibration_id": "hx-1", "scanner_model": "Vendor-HX", "energies_kv": [6000], "pitch_mm": [10.0, 10.0],
        "dark": [1000.0], "open_beam": [61000.0]}
@@ -92,7 +92,7 @@ def test_one_refused_file_means_nothing_is_stored_and_a_non_zero_exit(tmp_path):
     good.write_bytes(write_png(np.random.default_rng(2).integers(1, 255, (40, 80)).astype(np.uint8)))
     blank.write_bytes(write_png(np.full((40, 80), 128, np.uint8)))
     store = str(tmp_path / "store")
-    proc = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", "images", "ingest", str(good), str(blank), "--store", store],
+    proc = subprocess.run([sys.executable, "-m", "zeikan.cli.main", "images", "ingest", str(good), str(blank), "--store", store],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "channel 0 is constant" in proc.stderr and "1 of 2 scans refused" in proc.stderr

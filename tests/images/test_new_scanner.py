@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, calibrate_physics, threshold_from_clean
 from zeikan.images.store import open_store
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel, write_kestrel_export
 from zeikan.sim.xray_loads import random_loads
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 
 @pytest.fixture(scope="module")

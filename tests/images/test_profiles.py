@@ -17,7 +17,7 @@ from zeikan.images.vendor_files import write_png
 from zeikan.sim.xray import _calibration, render
 from zeikan.sim.xray_loads import Goods, XrayLoad
 from zeikan.sim.xray_physics import SCANNER_MODELS
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 OWN = [n for n in shipped_profiles() if n.startswith("sim-")]
 VENDORS = [n for n in shipped_profiles() if not n.startswith("sim-")]

@@ -10,7 +10,7 @@ from zeikan.images.errors import ImageError, ImageReferenceError
 from zeikan.images.references import ImageReferences, open_configured_store
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageAssessment
-from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
 from zeikan.streams.engine.config import EngineConfig

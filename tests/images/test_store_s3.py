@@ -16,7 +16,7 @@ import pytest
 import tests.images.test_images_store as contract
 from zeikan.images.canonical import CanonicalImage, ImageMeta
 from zeikan.images.store import ImageStore, open_store, store_of_uri
-from zeikan.streams.local_s3 import LocalS3Server
+from zeikan.streams.kafka.local_s3 import LocalS3Server
 
 pytestmark = pytest.mark.integration
 

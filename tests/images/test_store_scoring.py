@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from zeikan.images.store import open_store
 from zeikan.sim.xray import render
 from zeikan.sim.xray_loads import Goods, XrayLoad
-from zeikan.streams.cli import app
+from zeikan.cli.main import app
 
 GOODS = (Goods("610910", "shirts", 1, 5000.0, "organic"),)
 
@@ -67,7 +67,7 @@ def test_evaluate_reports_auc_and_detection_per_scanner_as_json_and_png(labelled
     ],
 )
 def test_bad_paths_are_one_line_errors(labelled_store, args, message):
-    proc = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", *args], capture_output=True, text=True, timeout=120,
+    proc = subprocess.run([sys.executable, "-m", "zeikan.cli.main", *args], capture_output=True, text=True, timeout=120,
                           cwd=labelled_store)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 import zeikan.ops
 from zeikan.ops.promql import metric_names_in
-from zeikan.streams.metrics import ZeikanMetrics, metric_names
+from zeikan.streams.observability.metrics import ZeikanMetrics, metric_names
 
 OPS = Path(zeikan.ops.__file__).parent
 PROMETHEUS_OWN = {"up"}

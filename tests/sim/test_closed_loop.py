@@ -89,7 +89,7 @@ def test_scans_are_the_containers_zeikan_sent_to_scan(loop: LoopResult) -> None:
 
 def test_replay_of_the_files_yields_the_loop_decisions(loop: LoopResult, tmp_path: Path) -> None:
     out = tmp_path / "replayed.jsonl"
-    subprocess.run([sys.executable, "-m", "zeikan.streams.cli", "replay", "--history", str(loop.out_dir), "--out", str(out),
+    subprocess.run([sys.executable, "-m", "zeikan.cli.main", "replay", "--history", str(loop.out_dir), "--out", str(out),
                     "--registry", str(tmp_path / "registry")], check=True, capture_output=True)
     first = loop.port.world.settings.day_start_ms(loop.warm_days)
     replayed = sorted(d["decision_id"] for d in _lines(out) if d["event_time"] >= first)
@@ -132,7 +132,7 @@ def test_a_release_causes_nothing() -> None:
 
 
 def test_cli_refuses_a_closed_loop_without_history(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", "simulate", "--closed-loop", "--warm-days", "0",
+    done = subprocess.run([sys.executable, "-m", "zeikan.cli.main", "simulate", "--closed-loop", "--warm-days", "0",
                            "--out", str(tmp_path / "x"), "--days", "1", "--per-day", "10"], capture_output=True, text=True)
     assert done.returncode != 0
     assert "--warm-days" in done.stderr and "Traceback" not in done.stderr

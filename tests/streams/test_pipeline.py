@@ -23,8 +23,8 @@ from zeikan.schemas.jsonl import write_jsonl
 from zeikan.schemas.reference import make_container_id
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.kafka_io import publish
-from zeikan.streams.replay import replay
+from zeikan.streams.kafka.kafka_io import publish
+from zeikan.streams.engine.replay import replay
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -12,7 +12,7 @@ import pytest
 from tests.streams.pipeline_factories import history
 from tests.streams.worker_harness import WorkerProcess, decision_ids_settle, publish_events, wait_until
 from zeikan.bench.common import http_get
-from zeikan.streams.broker import EmbeddedBroker
+from zeikan.streams.kafka.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.timeout(300)
 MakeBroker = Callable[..., EmbeddedBroker]

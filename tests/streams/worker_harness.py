@@ -16,8 +16,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from zeikan.schemas.codec import codec_for
-from zeikan.streams.broker import free_port
-from zeikan.streams.kafka_io import publish, record_key
+from zeikan.streams.kafka.broker import free_port
+from zeikan.streams.kafka.kafka_io import publish, record_key
 
 FAST_ENV = {
     "ZEIKAN_SESSION_TIMEOUT_S": "4",
@@ -37,7 +37,7 @@ class WorkerProcess:
         self.log_path = workdir / "worker.log"
         full_env = {**os.environ, **FAST_ENV, "ZEIKAN_BOOTSTRAP": bootstrap, **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "zeikan.streams.cli", "worker", "--web-port", str(self.port),
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(self.port),
              "--workdir", str(workdir), "--loglevel", "INFO"],
             env=full_env, stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT,
         )

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 
 from tests.streams.pipeline_factories import declaration, history
-from tests.streams.test_images_in_stream import rendered_scans
+from tests.streams.serving.test_images_in_stream import rendered_scans
 from tests.streams.worker_harness import FAST_ENV, WorkerProcess, in_event_time_order, publish_events, read_decoded, wait_until
 from tests.ui.factories import PASSWORDS, users_file
 from zeikan.images.store import open_store
 from zeikan.schemas.reference import make_container_id
-from zeikan.streams.broker import free_port
+from zeikan.streams.kafka.broker import free_port
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -83,7 +83,7 @@ class UiProcess:
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.log = log
-        self.process = subprocess.Popen([sys.executable, "-m", "zeikan.streams.cli", "ui", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "zeikan.cli.main", "ui", "--port", str(self.port)],
                                         env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self.up, 60, log)
 

@@ -7,7 +7,7 @@ import re
 import httpx
 
 from tests.streams.worker_harness import wait_until
-from zeikan.streams.broker import free_port
+from zeikan.streams.kafka.broker import free_port
 from zeikan.ui.demo import start_demo_ui
 
 

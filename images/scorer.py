@@ -1,0 +1,178 @@
+"""Serving of the X-ray image model with onnxruntime, in batches, off the event loop.
+
+:class:`OnnxImageScorer` implements :class:`zeikan.models.base.ImageScorer`:
+for each ScanCompleted record it loads the canonical image named by ``image_uri``
+from the configured store only (:class:`~zeikan.images.references.ImageReferences`:
+any other reference is refused, and a refused or unreadable image gets no score
+and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
+heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
+the physics check against the declared goods. The stream calls it in a thread
+(:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
+GIL) so a Faust agent never blocks its event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from zeikan.env_settings import settings_from_env
+from zeikan.images.canonical import CanonicalImage, decode
+from zeikan.images.dataset import MODEL_SHAPE, model_input
+from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
+from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
+from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
+from zeikan.images.store import DEFAULT_STORE_URL
+from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
+
+DEFAULT_MODEL_DIR = Path(str(files("zeikan.models"))) / "artifacts" / "image"
+"""The committed model artefact (package data of :mod:`zeikan.models`)."""
+
+
+@dataclass(frozen=True)
+class ImageScorerSettings:
+    """Settings of the image scorer.
+
+    Env: ZEIKAN_IMAGE_MODEL_DIR, ZEIKAN_IMAGE_THREADS, ZEIKAN_IMAGE_BATCH, ZEIKAN_IMAGE_STORE (the only
+    store whose images are read: every other ``image_uri`` is refused), ZEIKAN_IMAGE_MAX_BYTES.
+    """
+
+    model_dir: str = str(DEFAULT_MODEL_DIR)
+    threads: int = 2
+    batch_size: int = 32
+    store_url: str = DEFAULT_STORE_URL
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+
+    ENV = {
+        "model_dir": "ZEIKAN_IMAGE_MODEL_DIR",
+        "threads": "ZEIKAN_IMAGE_THREADS",
+        "batch_size": "ZEIKAN_IMAGE_BATCH",
+        "store_url": "ZEIKAN_IMAGE_STORE",
+        "max_image_bytes": "ZEIKAN_IMAGE_MAX_BYTES",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ImageScorerSettings:
+        """Read the settings from the environment (defaults where unset)."""
+        return settings_from_env(cls, env, {})
+
+
+def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int]) -> bytes:
+    """An 8-bit PNG of a CAM (values 0..1) cropped to ``shape`` (model-input rows, cols) and upscaled 4x."""
+    rows, cols = (shape[0] + 3) // 4, (shape[1] + 3) // 4
+    grey = np.clip(np.rint(heatmap[:rows, :cols] * 255.0), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(np.kron(grey, np.ones((4, 4), dtype=np.uint8)), mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _declared_items(declarations: Sequence[Mapping]) -> list[tuple[str, float]]:
+    """(hs_code, gross kg) of the declared goods in one container (a declaration's weight split over its containers)."""
+    items = []
+    for d in declarations:
+        share = 1.0 / max(1, len(d.get("containers") or ()))
+        items.extend((str(i.get("hs_code", "")), float(i.get("gross_weight_kg", 0.0)) * share) for i in d.get("items", ()))
+    return items
+
+
+class OnnxImageScorer:
+    """The ONNX CNN + physics check behind the :class:`ImageScorer` protocol."""
+
+    def __init__(self, settings: ImageScorerSettings = ImageScorerSettings()) -> None:
+        model_dir = Path(settings.model_dir)
+        try:
+            self.metadata = json.loads((model_dir / "metadata.json").read_text())
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = settings.threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            self.calibration = PhysicsCalibration.from_dict(self.metadata["physics"])
+        except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
+            raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
+        self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
+        self.version: str = self.metadata["version"]
+        self.batch_size = settings.batch_size
+
+    def score_inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores ``(N,)`` and heatmaps ``(N, H/4, W/4)`` of model inputs ``(N, 2, 64, 256)``, in batches."""
+        scores, heatmaps = [], []
+        for i in range(0, len(x), self.batch_size):
+            s, h = self._session.run(None, {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32)})
+            scores.append(s.reshape(-1))
+            heatmaps.append(h[:, 0])
+        if not scores:
+            return np.zeros(0, np.float32), np.zeros((0, MODEL_SHAPE[1] // 4, MODEL_SHAPE[2] // 4), np.float32)
+        return np.concatenate(scores), np.concatenate(heatmaps)
+
+    def _load(self, scan: Mapping) -> CanonicalImage:
+        """The scan's canonical image, read only through the sandbox; ImageError with a plain reason otherwise."""
+        uri = str(scan["image_uri"])
+        try:
+            data = self.references.read(uri)
+        except ImageReferenceError:
+            raise
+        except ImageError as exc:
+            raise ImageError(f"image {uri[:200]!r} cannot be read from the store ({type(exc).__name__})") from exc
+        expected = scan.get("image_sha256")
+        if expected and hashlib.sha256(data).hexdigest() != expected:
+            raise ImageError(f"image {uri[:200]!r} does not match its sha256; the store is inconsistent")
+        try:
+            return decode(data, source=uri)
+        except CorruptImageError as exc:  # its message may quote bytes of the file: keep them out of decisions
+            raise ImageError(f"image {uri[:200]!r} is not a readable canonical image") from exc
+
+    def assess_batch(self, scans: Sequence[Mapping], declared: Sequence[Sequence[Mapping]]) -> list[ImageAssessment]:
+        """Assess scans; ``declared[i]`` holds the declarations whose goods travel in scan i's container."""
+        images: list[CanonicalImage | None] = []
+        failures: dict[int, str] = {}
+        for i, scan in enumerate(scans):
+            try:
+                images.append(self._load(scan))
+            except ImageError as exc:
+                images.append(None)
+                failures[i] = str(exc)
+        ok = [i for i, img in enumerate(images) if img is not None]
+        inputs = np.stack([model_input(images[i]) for i in ok]) if ok else np.zeros((0, *MODEL_SHAPE), np.float32)
+        scores, heatmaps = self.score_inputs(inputs)
+        out: list[ImageAssessment] = []
+        by_index = {i: k for k, i in enumerate(ok)}
+        for i, scan in enumerate(scans):
+            if i in failures:
+                out.append(ImageAssessment.not_assessed(scan, IMAGE_REFUSED, f"scan {scan['scan_id']}: {failures[i]}: analyst review"))
+                continue
+            k = by_index[i]
+            out.append(self._assessment(scan, images[i], float(scores[k]), heatmaps[k], declared[i] if i < len(declared) else ()))
+        return out
+
+    def _assessment(self, scan: Mapping, image: CanonicalImage, score: float, heatmap: np.ndarray, declared: Sequence[Mapping]) -> ImageAssessment:
+        store = self.references.store
+        shape = (int(round(image.pixels.shape[1] * image.meta.pitch_mm / 50.0)), int(round(image.pixels.shape[2] * image.meta.pitch_mm / 50.0)))
+        heatmap_uri = store.put_blob(heatmap_png(heatmap, shape), "png")
+        physics: PhysicsCheck = check(image, _declared_items(declared), self.calibration)
+        reasons: list[str] = []
+        if score >= 0.5:
+            rows, cols = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+            metres = (cols * 4 + 2) * 0.05
+            reasons.append(f"image model sees a possible concealment (score {score:.2f}) about {metres:.1f} m from the container front")
+        reasons.extend(physics.reasons)
+        return ImageAssessment(
+            scan_id=str(scan["scan_id"]),
+            container_id=str(scan["container_id"]),
+            anomaly_score=max(score, physics.score),
+            heatmap_uri=heatmap_uri,
+            implied_mass_kg=round(physics.implied_mass_kg, 1),
+            reasons=tuple(reasons),
+        )
+
+    def close(self) -> None:
+        """Release the ONNX session (its native memory); the scorer scores nothing after."""
+        del self._session

@@ -1,0 +1,1 @@
+"""zeikan.streams.observability"""
