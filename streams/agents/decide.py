@@ -63,6 +63,13 @@ class Decider:
         """Declarations waiting for their epoch."""
         return sum(len(q) for q in self.queues.values())
 
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Per owned declarations partition: declarations waiting and the epoch of the first."""
+        return {
+            source_name(tp.topic, tp.partition): {"waiting": len(q), "head_epoch": q[0].epoch if q else None}
+            for tp, q in sorted(self.queues.items())
+        }
+
     def stalled(self, within_s: float) -> bool:
         """Whether declarations wait and none was decided for ``within_s`` seconds."""
         return self.waiting() > 0 and time.monotonic() - self.last_progress > within_s

@@ -25,6 +25,8 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "late_facts": state.late_facts,
         "unmatched_inspections": state.features.unmatched_inspections,
         "waiting": pipeline.decider.waiting(),
+        "partitions": pipeline.decider.describe(),
+        "marked": dict(sorted(state.marked.items())),
         "rules_version": pipeline.rules.book.version,
         "rules_error": pipeline.rules.last_error,
         "hit_rates": state.hits,

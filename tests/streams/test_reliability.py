@@ -233,3 +233,18 @@ def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(fresh_broke
     assert None not in statuses, "the worker's web server kept answering"
     assert alive
     assert {d["decision_id"] for d in decisions} == expected
+
+
+def test_a_backlog_published_before_the_worker_starts_is_decided_as_replay_decides_it(fresh_broker, tmp_path):
+    """Every partition's whole backlog is there at once: the epochs still advance (no partition starves)."""
+    broker = fresh_broker()
+    hist = history(days=4, per_day=150, seed=10)
+    expected = replay_ids(tmp_path, hist)
+    publish_events(broker.bootstrap, in_event_time_order(hist, []))
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w")
+    try:
+        decisions = decision_ids_settle(broker.bootstrap, expected, 180, worker.log_path, worker)
+        assert_state_equals_replay(worker, hist)
+    finally:
+        worker.stop()
+    assert {d["decision_id"] for d in decisions} == expected
