@@ -219,6 +219,16 @@ class BatchRunner:
         results = [await self.guard(outbox, event, step_name, lambda event=event: step(outbox, event)) for event in events]
         return outbox, results
 
+    async def run_batch(
+        self, events: Sequence[EventT], topic: str, step_name: str, step: Callable[[Outbox, EventT], Awaitable[bool]]
+    ) -> None:
+        """One batch of a stateless agent: ``step`` per event (guarded), count the decoded ones, deliver, ack, time it."""
+        started = time.perf_counter()
+        outbox, done = await self.each(events, step_name, step)
+        self.hooks.on_decoded(topic, sum(1 for d in done if d))
+        await self.finish(outbox, events)
+        self.hooks.on_batch_latency(step_name, time.perf_counter() - started)
+
     async def finish(self, outbox: Outbox, events: Sequence[EventT]) -> bool:
         """Deliver the batch's outcome, then ack its events; False when its partitions moved away."""
         delivered = await outbox.flush(self.owned({e.message.tp for e in events}))

@@ -9,7 +9,6 @@ epochs with markers, and only then acks the batch.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from faust.types import EventT
@@ -39,8 +38,4 @@ def register(p: Pipeline) -> None:
     @p.app.agent(p.topics.inspections, name="zeikan.feedback")
     async def feedback(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            started = time.perf_counter()
-            outbox, published = await runner.each(list(events), "feedback", publish)
-            p.hooks.on_decoded(INSPECTION_RESULTS.name, sum(1 for f in published if f))
-            await runner.finish(outbox, events)
-            p.hooks.on_batch_latency("feedback", time.perf_counter() - started)
+            await runner.run_batch(list(events), INSPECTION_RESULTS.name, "feedback", publish)

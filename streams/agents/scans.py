@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from faust.types import EventT
@@ -27,8 +26,4 @@ def register(p: Pipeline) -> None:
     @p.app.agent(topics.scans, name="zeikan.scans")
     async def scans(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            started = time.perf_counter()
-            outbox, forwarded = await runner.each(list(events), "scans", forward)
-            p.hooks.on_decoded(SCANS.name, sum(1 for f in forwarded if f))
-            await runner.finish(outbox, events)
-            p.hooks.on_batch_latency("scans", time.perf_counter() - started)
+            await runner.run_batch(list(events), SCANS.name, "scans", forward)
