@@ -24,7 +24,7 @@ def replay_command(
 ) -> None:
     """Run the stream's decision logic over a history directory in event-time order."""
     from zeikan.streams.engine.config import EngineConfig
-    from zeikan.streams.engine.replay import replay
+    from zeikan.streams.replay import replay
 
     config = load_engine_config(engine_config) if engine_config else EngineConfig()
     decisions, history = replay(history, RuleFile(rules).book, config, registry, shadow)

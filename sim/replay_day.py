@@ -15,7 +15,7 @@ from typing import Any
 
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleBook
-from zeikan.streams.engine.replay import replay
+from zeikan.streams.replay import replay
 
 DayDecider = Callable[[Path, int, int], list[dict[str, Any]]]
 """``decide(directory, start_ms, end_ms)`` -> the Decision records whose event time is in [start, end)."""

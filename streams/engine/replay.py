@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from zeikan.models.base import ImageScorer
-from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS, SCANS
 from zeikan.features.history import Rejections, tally
 from zeikan.schemas.jsonl import read_jsonl
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine, explained_record
 from zeikan.streams.engine.facts import epoch_of
-from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.join import JoinBook
 from zeikan.streams.engine.post_scan import assess, needs_join, opening, post_scan_decision
-from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.errors import HistoryError
-from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 
 
 FILES = {DECLARATIONS.name: "declarations.jsonl", INSPECTION_RESULTS.name: "inspection-results.jsonl", SCANS.name: "scans.jsonl"}
@@ -130,21 +126,3 @@ class Replayer:
             record = post_scan_decision(opened, scans, assessments, self._images.version, self._config, 0)
             record["decided_at"] = record["event_time"]
             yield record
-
-
-def replay(
-    directory: Path, rules: RuleBook, config: EngineConfig, registry: str = DEFAULT_REGISTRY, shadow: str | None = None
-) -> tuple[Iterator[dict[str, Any]], History]:
-    """Decisions of the history in ``directory`` (lazy) and the history read.
-
-    Scored by the same factories as the workers: the live model of ``registry``
-    (the heuristic when none is promoted), the shadow candidates, the image model
-    (reading the history's own ``images/`` store when it has one).
-    """
-    history = read_history(directory)
-    engine = DecisionEngine(
-        SharedState(config), build_tabular_scorer(registry), lambda: rules, build_shadow_scorers(registry, shadow)
-    )
-    images = directory / "images"
-    image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
-    return Replayer(engine, image_scorer, config).run(timeline(history, config.epoch_ms)), history

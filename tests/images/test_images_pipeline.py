@@ -15,7 +15,7 @@ from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.xray import render_images
-from zeikan.streams.engine import replay as replay_module
+from zeikan.streams import replay as replay_module
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleFile
 

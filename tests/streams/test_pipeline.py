@@ -24,7 +24,7 @@ from zeikan.schemas.reference import make_container_id
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.kafka.kafka_io import publish
-from zeikan.streams.engine.replay import replay
+from zeikan.streams.replay import replay
 
 pytestmark = pytest.mark.timeout(240)
 

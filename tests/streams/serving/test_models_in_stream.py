@@ -17,7 +17,8 @@ from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.engine.replay import History, replay, timeline
+from zeikan.streams.engine.replay import History, timeline
+from zeikan.streams.replay import replay
 from zeikan.streams.settings import DEFAULT_RULES
 
 pytestmark = pytest.mark.timeout(120)

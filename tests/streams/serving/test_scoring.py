@@ -203,7 +203,7 @@ def test_image_scoring_runs_off_the_event_loop():
 
 def test_replay_serves_the_registry_model(models, tmp_path):
     from zeikan.schemas.jsonl import write_jsonl
-    from zeikan.streams.engine.replay import replay
+    from zeikan.streams.replay import replay
 
     registry, (v1, v2) = models
     hist = history(days=1, per_day=30, seed=4)

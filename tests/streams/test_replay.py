@@ -16,7 +16,7 @@ from zeikan.cli.main import app
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.rules import EMPTY_RULES
 from zeikan.streams.errors import HistoryError
-from zeikan.streams.engine.replay import replay
+from zeikan.streams.replay import replay
 
 
 def write_history(directory, days=3, per_day=150, seed=4, with_scans=True):
