@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,6 +20,7 @@ from zeikan.images.scanner_calibrations import (
 )
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageAssessment
+from zeikan.schemas.reference import make_container_id
 from zeikan.models.image_scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel
 from zeikan.sim.xray_loads import random_loads
@@ -29,7 +33,8 @@ FALSE_ALARMS = 0.05
 @pytest.fixture(scope="module")
 def clean_traffic():
     """20 clean scans of the second renderer (never trained on) with their declared goods."""
-    loads = random_loads(20, 91, (SCANNER,), concealment_rate=0.0, misdeclared_rate=0.0)
+    loads = [replace(lo, container_id=make_container_id("KDXU", n))  # ISO 6346 ids, as declarations carry
+             for n, lo in enumerate(random_loads(20, 91, (SCANNER,), concealment_rate=0.0, misdeclared_rate=0.0))]
     images = [canonical_of(render_kestrel(load)) for load in loads]
     return loads, images
 
@@ -126,3 +131,35 @@ def test_the_table_round_trips_exactly(clean_traffic, tmp_path):
     assert again == table and again.digest == table.digest
     assert again.for_scan("XR-7", "anything") == entry and again.for_scan("XR-8", SCANNER) is None
     assert float(np.float64(again.entries["XR-7"].exam_threshold)) == entry.exam_threshold
+
+
+def test_zeikan_images_onboard_writes_the_scanners_entry_from_a_store_and_its_declarations(clean_traffic, tmp_path):
+    from typer.testing import CliRunner
+
+    from tests.streams.pipeline_factories import history
+    from zeikan.schemas.jsonl import write_jsonl
+    from zeikan.streams.cli import app
+
+    loads, images = clean_traffic
+    store = open_store(str(tmp_path / "store"))
+    for img in images:
+        store.put(img)
+    template = history(days=1, per_day=len(loads), seed=3)["declarations"]
+    declarations = [dict(d, containers=[lo.container_id],
+                         items=[dict(d["items"][0], line_no=n, hs_code=g.hs_code, gross_weight_kg=g.gross_weight_kg)
+                                for n, g in enumerate(lo.declared_goods, 1)])
+                    for d, lo in zip(template, loads[:-1])]  # the last scan's container has no declaration
+    write_jsonl(tmp_path / "declarations.jsonl", "declarations", declarations)
+    table = tmp_path / "scanners.json"
+    args = ["images", "onboard", str(tmp_path / "store"), "--scanner", "XR-7", "--declarations", str(tmp_path / "declarations.jsonl"),
+            "--false-alarms", "0.1", "--scanners", str(table)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["clean_scans"] == 19 and summary["skipped_no_declaration"] == 1
+    saved = json.loads(table.read_text())
+    assert [e["scanner"] for e in saved["scanners"]] == ["XR-7"] and saved["scanners"][0]["exam_threshold"] == summary["exam_threshold"]
+    proc = subprocess.run([sys.executable, "-m", "zeikan.streams.cli", *args[:5], "--declarations", str(tmp_path / "nope.jsonl")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "does not exist or is not a file" in proc.stderr
