@@ -11,13 +11,21 @@ through the ``kestrel-dx9`` profile, then prints JSON lines:
   fitted on ``--labelled`` scans (half concealed) plus the clean traffic;
 * ``images_adapt.physics``: share of the test set's clean scans the physics check flags,
   with the model's shipped calibration and after :func:`calibrate_physics` on the clean
-  traffic (declared weights from the manifest, tare removed at ingest).
+  traffic (declared weights from the manifest, tare removed at ingest);
+* ``images_adapt.post_scan``: the live POST_SCAN path (the scorer reading each test scan
+  from an image store, then :func:`post_scan_decision` of a one-container join): share
+  of clean scans sent to PHYSICAL_EXAM and of concealments caught, with the engine's one
+  exam threshold and after onboarding the scanner from its clean traffic
+  (:func:`~zeikan.images.scanner_calibrations.onboard_scanner`, table loaded by the scorer).
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +33,11 @@ from zeikan.bench.common import emit
 from zeikan.images.evaluation_metrics import roc_auc
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, calibrate_physics, threshold_from_clean
-from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scanner_calibrations import ScannerCalibrations, onboard_scanner, save_calibrations
+from zeikan.images.store import open_store
+from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxImageScorer
+from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.post_scan import post_scan_decision
 from zeikan.sim.xray_kestrel import SCANNER, render_kestrel_images
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
@@ -40,6 +52,40 @@ def _declared(loads: list[XrayLoad]) -> list[list[tuple[str, float]]]:
     return [[(g.hs_code, g.gross_weight_kg) for g in load.declared_goods] for load in loads]
 
 
+def _rendered(loads: list[XrayLoad], cache: Path | None, workers: int) -> list:
+    """(canonical image, concealed) per load, read from ``cache`` when an earlier run left it there."""
+    if cache is not None and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    rendered = render_kestrel_images(loads, workers=workers)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps(rendered))
+    return rendered
+
+
+def _examined(settings: ImageScorerSettings, loads: list[XrayLoad], images: list) -> np.ndarray:
+    """Whether POST_SCAN sends each scan's one-container declaration to PHYSICAL_EXAM (the live scorer and engine)."""
+    store = open_store(settings.store_url)
+    scans, declared = [], []
+    for load, img in zip(loads, images):
+        stored = store.put(img)
+        scans.append({"scan_id": load.scan_id, "container_id": load.container_id, "scanner_id": SCANNER_ID,
+                      "scanned_at": 2, "image_uri": stored.uri, "image_sha256": stored.sha256})
+        declared.append([{"containers": [load.container_id],
+                          "items": [{"hs_code": h, "gross_weight_kg": kg} for h, kg in _declared([load])[0]]}])
+    scorer = OnnxImageScorer(settings)
+    assessments = scorer.assess_batch(scans, declared)
+    scorer.close()
+    opened = {"declaration_id": "D", "office_id": "O", "filed_at": 1, "rule_floor": None, "rule_hits": [], "rules_score": 0.0,
+              "tabular": 0.0, "random_selected": False, "versions": {}, "pre_decision_id": "P"}
+    return np.array([post_scan_decision(opened, [s], [a], scorer.version, EngineConfig(), 3)["action"] == "PHYSICAL_EXAM"
+                     for s, a in zip(scans, assessments)])
+
+
+SCANNER_ID = "KDX9-01"
+"""the new scanner's id on ScanCompleted records (its onboarded entry is keyed by it)"""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Render, score, adapt, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -47,19 +93,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
     parser.add_argument("--test", type=int, default=300, help="test scans (half concealed)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR), help="image model to measure")
+    parser.add_argument("--cache", type=Path, default=None, help="folder keeping the rendered sets between runs (pickles)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     sets = {}
     for name, n, seed, rate in (("clean", args.clean, 501, 0.0), ("labelled", args.labelled, 502, 0.5), ("test", args.test, 503, 0.5)):
         loads = _loads(n, seed, rate)
-        rendered = render_kestrel_images(loads, workers=args.workers)
+        rendered = _rendered(loads, args.cache / f"kestrel-{name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
         sets[name] = (loads, [img for img, _ in rendered], np.array([c for _, c in rendered], dtype=bool))
     render_s = time.perf_counter() - started
 
     from zeikan.images.dataset import model_input
 
-    scorer = OnnxImageScorer(ImageScorerSettings())
+    work = tempfile.TemporaryDirectory()
+    plain = ImageScorerSettings(model_dir=args.model_dir, store_url=str(Path(work.name) / "store"),
+                                scanners_url=str(Path(work.name) / "scanners.json"))
+    scorer = OnnxImageScorer(plain)
     scored = {}
     for name, (_, images, _) in sets.items():
         scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]))
@@ -94,6 +145,18 @@ def main(argv: list[str] | None = None) -> None:
 
     def flagged(cal) -> float:
         return float(np.mean([check(test_images[i], declared[i], cal).score > 0 for i in clean_test]))
+
+    before = _examined(plain, test_loads, test_images)
+    base = OnnxImageScorer(plain)
+    entry = onboard_scanner(base, SCANNER_ID, clean_images, _declared(clean_loads), FALSE_ALARMS)
+    save_calibrations(plain.scanners_url, ScannerCalibrations(base.model_version).with_entry(entry))
+    base.close()
+    after = _examined(plain, test_loads, test_images)
+    work.cleanup()
+    emit("images_adapt.post_scan", scanner=SCANNER, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
+         engine_threshold=EngineConfig().post_scan_exam_threshold, onboarded_threshold=entry.exam_threshold,
+         false_alarm_rate_engine_threshold=float(before[~y_test].mean()), detection_rate_engine_threshold=float(before[y_test].mean()),
+         false_alarm_rate_onboarded=float(after[~y_test].mean()), detection_rate_onboarded=float(after[y_test].mean()))
 
     net_from_manifest = [img.meta.declared_net_kg for img in clean_images]
     gross = [sum(kg for _, kg in d) for d in _declared(clean_loads)]

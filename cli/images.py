@@ -1,4 +1,4 @@
-"""``zeikan images ingest|profiles|ls|show|score|train|evaluate|annotate|al-experiment``.
+"""``zeikan images ingest|profiles|ls|show|score|train|evaluate|onboard|annotate|al-experiment``.
 
 Commands only wire things: formats live in :mod:`zeikan.images.canonical` and
 :mod:`zeikan.images.ingest`, storage in :mod:`zeikan.images.store`, the model in
@@ -353,6 +353,54 @@ def evaluate_command(
         _dump(evaluate_set(data, settings), out)
     else:
         _dump(evaluate_set(render_set(n, seed, (scanner,), concealment_rate=0.4), settings), out)
+
+
+@images_app.command("onboard")
+def onboard_command(
+    source: str = typer.Argument(..., help="The scanner's clean (released) traffic: image store (path or URL) or, with --profile, a vendor export."),
+    scanner: str = typer.Option(..., "--scanner", help="Scanner id of its ScanCompleted records (or a scanner model, for a fleet)."),
+    declarations: Path = typer.Option(..., "--declarations", help="Declarations (JSON lines) of those scans' containers."),
+    profile: str = typer.Option(None, "--profile", help="Vendor profile when SOURCE is a vendor export."),
+    false_alarms: float = typer.Option(0.01, "--false-alarms", help="Share of the clean traffic allowed to reach the exam threshold."),
+    scanners: str = typer.Option(None, "--scanners", help="Table of onboarded scanners (env ZEIKAN_IMAGE_SCANNERS)."),
+) -> None:
+    """Give a scanner its own exam threshold and physics calibration from its clean traffic (read by workers and replay)."""
+    from zeikan.images.scanner_calibrations import load_calibrations, onboard_scanner, save_calibrations
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer, _declared_items
+    from zeikan.schemas.jsonl import read_jsonl
+
+    if not declarations.is_file():
+        raise ImageError(f"declarations file {str(declarations)!r} does not exist or is not a file")
+    by_container: dict[str, list[dict]] = {}
+    invalid = 0
+    for _, record in read_jsonl(declarations, "declarations"):
+        if isinstance(record, dict):
+            for container in record.get("containers") or ():
+                by_container.setdefault(str(container), []).append(record)
+        else:
+            invalid += 1
+    images, declared, undeclared = [], [], 0
+    for _, image in _images_of(source, profile):
+        found = by_container.get(image.meta.container_id)
+        if found:
+            images.append(image)
+            declared.append(_declared_items(found))
+        else:
+            undeclared += 1
+    settings = ImageScorerSettings.from_env()
+    if scanners:
+        settings = replace(settings, scanners_url=scanners)
+    scorer = OnnxImageScorer(settings)
+    try:
+        entry = onboard_scanner(scorer, scanner, images, declared, false_alarms)
+        table = load_calibrations(settings.scanners_url, scorer.model_version).with_entry(entry)
+    finally:
+        scorer.close()
+    save_calibrations(settings.scanners_url, table)
+    typer.echo(json.dumps({"scanner": scanner, "exam_threshold": entry.exam_threshold, "clean_scans": entry.clean_scans,
+                           "false_alarm_rate": false_alarms, "skipped_no_declaration": undeclared,
+                           "skipped_invalid_declarations": invalid, "table": settings.scanners_url,
+                           "image_version": table.version_of(scorer.model_version)}, sort_keys=True))
 
 
 @images_app.command("al-experiment")

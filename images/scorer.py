@@ -31,6 +31,7 @@ from zeikan.images.dataset import MODEL_SHAPE, model_input
 from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
 from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
+from zeikan.images.scanner_calibrations import DEFAULT_SCANNERS_URL, ScannerCalibrations, combined_score, load_calibrations
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
 
@@ -43,7 +44,9 @@ class ImageScorerSettings:
     """Settings of the image scorer.
 
     Env: ZEIKAN_IMAGE_MODEL_DIR, ZEIKAN_IMAGE_THREADS, ZEIKAN_IMAGE_BATCH, ZEIKAN_IMAGE_STORE (the only
-    store whose images are read: every other ``image_uri`` is refused), ZEIKAN_IMAGE_MAX_BYTES.
+    store whose images are read: every other ``image_uri`` is refused), ZEIKAN_IMAGE_MAX_BYTES,
+    ZEIKAN_IMAGE_SCANNERS (the onboarded scanners' thresholds and physics calibrations,
+    :mod:`zeikan.images.scanner_calibrations`).
     """
 
     model_dir: str = str(DEFAULT_MODEL_DIR)
@@ -51,6 +54,7 @@ class ImageScorerSettings:
     batch_size: int = 32
     store_url: str = DEFAULT_STORE_URL
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    scanners_url: str = DEFAULT_SCANNERS_URL
 
     ENV = {
         "model_dir": "ZEIKAN_IMAGE_MODEL_DIR",
@@ -58,6 +62,7 @@ class ImageScorerSettings:
         "batch_size": "ZEIKAN_IMAGE_BATCH",
         "store_url": "ZEIKAN_IMAGE_STORE",
         "max_image_bytes": "ZEIKAN_IMAGE_MAX_BYTES",
+        "scanners_url": "ZEIKAN_IMAGE_SCANNERS",
     }
 
     @classmethod
@@ -98,8 +103,10 @@ class OnnxImageScorer:
             self.calibration = PhysicsCalibration.from_dict(self.metadata["physics"])
         except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
             raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
+        self.model_version: str = self.metadata["version"]
+        self.scanners: ScannerCalibrations = load_calibrations(settings.scanners_url, self.model_version)
         self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
-        self.version: str = self.metadata["version"]
+        self.version: str = self.scanners.version_of(self.model_version)
         self.batch_size = settings.batch_size
 
     def score_inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +164,8 @@ class OnnxImageScorer:
         store = self.references.store
         shape = (int(round(image.pixels.shape[1] * image.meta.pitch_mm / 50.0)), int(round(image.pixels.shape[2] * image.meta.pitch_mm / 50.0)))
         heatmap_uri = store.put_blob(heatmap_png(heatmap, shape), "png")
-        physics: PhysicsCheck = check(image, _declared_items(declared), self.calibration)
+        onboarded = self.scanners.for_scan(str(scan.get("scanner_id", "")), image.meta.scanner_model)
+        physics: PhysicsCheck = check(image, _declared_items(declared), onboarded.physics if onboarded else self.calibration)
         reasons: list[str] = []
         if score >= 0.5:
             rows, cols = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
@@ -167,10 +175,12 @@ class OnnxImageScorer:
         return ImageAssessment(
             scan_id=str(scan["scan_id"]),
             container_id=str(scan["container_id"]),
-            anomaly_score=max(score, physics.score),
+            anomaly_score=combined_score(score, physics.score),
             heatmap_uri=heatmap_uri,
             implied_mass_kg=round(physics.implied_mass_kg, 1),
             reasons=tuple(reasons),
+            exam_threshold=onboarded.exam_threshold if onboarded else None,
+            threshold_of=onboarded.scanner if onboarded else None,
         )
 
     def close(self) -> None:

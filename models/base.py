@@ -51,6 +51,9 @@ class ImageAssessment:
     ``anomaly_score`` is None exactly when the scan could not be assessed;
     ``unassessed`` then names why (one of :data:`UNASSESSED_KINDS`) and
     ``reasons`` says it in plain words. Such a scan never lowers a lane.
+    ``exam_threshold`` is the score at which POST_SCAN examines this scan when
+    its scanner was onboarded (``threshold_of`` names the scanner entry); None:
+    the engine's ``post_scan_exam_threshold``.
     """
 
     scan_id: str
@@ -60,6 +63,8 @@ class ImageAssessment:
     implied_mass_kg: float | None = None
     reasons: tuple[str, ...] = ()
     unassessed: str | None = None
+    exam_threshold: float | None = None
+    threshold_of: str | None = None
 
     def __post_init__(self) -> None:
         if (self.anomaly_score is None) != (self.unassessed in UNASSESSED_KINDS):

@@ -50,6 +50,18 @@ def needs_join(verdict: Verdict) -> bool:
     return verdict.action is Action.SCAN and bool(verdict.declaration.get("containers"))
 
 
+def exam_threshold(assessment: ImageAssessment, config: EngineConfig) -> float:
+    """The image score at which this scan sends its declaration to PHYSICAL_EXAM."""
+    return config.post_scan_exam_threshold if assessment.exam_threshold is None else assessment.exam_threshold
+
+
+def _all_below(assessments: Sequence[ImageAssessment], config: EngineConfig) -> str:
+    cuts = sorted({exam_threshold(a, config) for a in assessments})
+    if len(cuts) == 1 and not any(a.threshold_of for a in assessments):
+        return f"all {len(assessments)} scan(s) below image anomaly {cuts[0]:.2f}"
+    return f"all {len(assessments)} scan(s) below their scanners' image anomaly thresholds ({', '.join(f'{c:.2f}' for c in cuts)})"
+
+
 def post_scan_decision(
     opened: Mapping[str, Any],
     scans: Sequence[Mapping[str, Any]],
@@ -60,26 +72,28 @@ def post_scan_decision(
 ) -> dict[str, Any]:
     """The POST_SCAN Decision record: PHYSICAL_EXAM if an image (or a rule) calls for it.
 
-    A scan without an image score (model unavailable, image refused or
-    unreadable) never releases: the declaration takes at least
-    ``config.image_review_action`` (an analyst reads the image), with the reason.
+    Each scan is examined at its own scanner's threshold when that scanner was
+    onboarded (``ImageAssessment.exam_threshold``), else at
+    ``config.post_scan_exam_threshold``. A scan without an image score (model
+    unavailable, image refused or unreadable) never releases: the declaration
+    takes at least ``config.image_review_action`` (an analyst reads the image), with the reason.
     """
-    threshold = config.post_scan_exam_threshold
     scored = [a for a in assessments if a.anomaly_score is not None]
     unassessed = [a for a in assessments if a.anomaly_score is None]
     image = max((float(a.anomaly_score) for a in scored), default=None)  # type: ignore[arg-type]
     floor = parse_action(opened["rule_floor"]) if opened.get("rule_floor") else None
-    exam = (image is not None and image >= threshold) or floor is Action.PHYSICAL_EXAM
+    flagged = [a for a in scored if a.anomaly_score >= exam_threshold(a, config)]  # type: ignore[operator]
+    exam = bool(flagged) or floor is Action.PHYSICAL_EXAM
     reasons = [
-        f"scan {a.scan_id} of {a.container_id}: image anomaly {a.anomaly_score:.2f} >= {threshold:.2f}"
-        for a in scored
-        if a.anomaly_score >= threshold  # type: ignore[operator]
+        f"scan {a.scan_id} of {a.container_id}: image anomaly {a.anomaly_score:.2f} >= {exam_threshold(a, config):.2f}"
+        + (f" (threshold of scanner {a.threshold_of})" if a.threshold_of else "")
+        for a in flagged
     ]
     reasons += list(dict.fromkeys(reason for a in assessments for reason in a.reasons))
     if floor is Action.PHYSICAL_EXAM:
         reasons.append("officer rule requires a physical examination: " + ", ".join(opened["rule_hits"]))
     if not exam and not unassessed:
-        reasons.insert(0, f"all {len(assessments)} scan(s) below image anomaly {threshold:.2f}")
+        reasons.insert(0, _all_below(assessments, config))
     action = strongest(Action.PHYSICAL_EXAM if exam else None, config.image_review_action if unassessed else None)
     return decision_record(
         declaration_id=str(opened["declaration_id"]),

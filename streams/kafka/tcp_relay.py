@@ -1,6 +1,6 @@
 """A TCP relay with a gate: a public port that forwards to a backend port only while open.
 
-Used by :class:`~zeikan.streams.broker.EmbeddedBroker` in durable mode: Tansu listens on a
+Used by :class:`~zeikan.streams.kafka.broker.EmbeddedBroker` in durable mode: Tansu listens on a
 private port, clients on the relay's public port. The relay listens only while open; when
 closed, new connections are refused and every relayed connection is closed. A relayed
 connection also ends as soon as either side closes it (the backend dying ends its

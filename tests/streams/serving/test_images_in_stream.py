@@ -127,3 +127,53 @@ def test_with_the_image_model_removed_post_scan_says_image_model_unavailable(fre
     assert decision["reasons"] == ["image model unavailable: analyst review"]
     assert decision["scores"]["image"] is None and decision["image_evidence"] == []
     assert decision["action"] == "SCAN" and decision["model_versions"]["image"] == "image-unavailable"
+
+
+def test_an_onboarded_scanner_is_examined_at_its_own_threshold_live_and_in_replay(fresh_broker, tmp_path, monkeypatch):
+    """Issue 12, per-scanner state: a scanner onboarded from its clean traffic gets its own threshold in the live
+    POST_SCAN path; replay with the same configured table gives the same decisions."""
+    from zeikan.images.scanner_calibrations import ScannerCalibrations, onboard_scanner, save_calibrations
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.schemas.jsonl import write_jsonl
+    from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel
+    from zeikan.sim.xray_loads import random_loads
+    from zeikan.streams.engine.config import EngineConfig
+    from zeikan.streams.engine.rules import RuleFile
+    from zeikan.streams.replay import replay
+
+    clean = random_loads(20, 95, (SCANNER,), concealment_rate=0.0, misdeclared_rate=0.0)
+    scorer = OnnxImageScorer(ImageScorerSettings(store_url=str(tmp_path / "images"), scanners_url=str(tmp_path / "none.json")))
+    entry = onboard_scanner(scorer, "XR-1", [canonical_of(render_kestrel(lo)) for lo in clean],
+                            [[(g.hs_code, g.gross_weight_kg) for g in lo.declared_goods] for lo in clean], 0.05)
+    table = ScannerCalibrations(scorer.model_version).with_entry(entry)
+    scorer.close()
+    save_calibrations(str(tmp_path / "scanners.json"), table)
+
+    hist, chosen, rules = _scan_one_declaration(tmp_path, containers=1)
+    load = random_loads(1, 96, (SCANNER,), concealment_rate=0.0, misdeclared_rate=0.0)[0]
+    chosen["items"] = [dict(chosen["items"][0], line_no=n, hs_code=g.hs_code, description=g.description, quantity=float(g.quantity),
+                            gross_weight_kg=g.gross_weight_kg) for n, g in enumerate(load.declared_goods, 1)]
+    stored = open_store(str(tmp_path / "images")).put(canonical_of(render_kestrel(load)))
+    record = scan(1, chosen["containers"][0], chosen["filed_at"] + 2 * HOUR)  # scanner_id XR-1
+    record.update(image_uri=stored.uri, image_sha256=stored.sha256)
+    env = {"ZEIKAN_RULES": str(rules), "ZEIKAN_REGISTRY": str(tmp_path / "no-models"), "ZEIKAN_IMAGE_STORE": str(tmp_path / "images"),
+           "ZEIKAN_IMAGE_SCANNERS": str(tmp_path / "scanners.json")}
+    live, _ = _run_worker(fresh_broker(), env, tmp_path, hist, [record])
+    decision = next(d for d in live if d["stage"] == "POST_SCAN")
+    assert decision["model_versions"]["image"] == f"{table.model_version}+scanners-{table.digest}"
+    score = decision["image_evidence"][0]["anomaly_score"]
+    examined = score >= entry.exam_threshold
+    assert decision["action"] == ("PHYSICAL_EXAM" if examined else "RELEASE")
+    wanted = "(threshold of scanner XR-1)" if examined else f"below their scanners' image anomaly thresholds ({entry.exam_threshold:.2f})"
+    assert wanted in decision["reasons"][0]
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    directory = tmp_path / "history"
+    directory.mkdir()
+    write_jsonl(directory / "declarations.jsonl", "declarations", hist["declarations"])
+    write_jsonl(directory / "inspection-results.jsonl", "inspection-results", hist["inspection-results"])
+    write_jsonl(directory / "scans.jsonl", "scans", [record])
+    replayed = list(replay(directory, RuleFile(rules).book, EngineConfig())[0])
+    strip = lambda ds: sorted((d["decision_id"], d["action"], tuple(d["reasons"])) for d in ds)  # noqa: E731
+    assert strip(replayed) == strip(live), "live == replay with the same per-scanner table"

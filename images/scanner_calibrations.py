@@ -1,0 +1,169 @@
+"""Per-scanner state of the image model: each onboarded scanner's exam threshold and physics calibration.
+
+A scanner is onboarded from its own clean (released, "white") traffic
+(:func:`onboard_scanner`): its physics constants are fitted on those scans
+(:func:`~zeikan.images.scanner_adaptation.calibrate_physics`) and its exam
+threshold is the anomaly score — exactly as the live scorer computes it, the
+CNN score or the physics score, whichever is higher — that at most the target
+share of that traffic reaches. The table of onboarded scanners is one JSON
+document at a URL (any fsspec path; env ``ZEIKAN_IMAGE_SCANNERS``, default
+:data:`DEFAULT_SCANNERS_URL`), written for one model version: thresholds of
+another model mean nothing, so a table naming another version is refused.
+
+The live scorer and ``zeikan replay`` load the same table, so a decision is a
+pure function of its inputs and this configured state; its digest joins the
+image model version that every decision names.
+
+Lookup: an entry is keyed by a scanner id (``ScanCompleted.scanner_id``) or by
+a scanner model (the image metadata's ``scanner_model``, for a whole fleet);
+the scanner id wins. Scans of scanners not in the table keep the engine's
+``post_scan_exam_threshold`` and the model's physics calibration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import fsspec
+import numpy as np
+
+from zeikan.images.canonical import CanonicalImage
+from zeikan.images.dataset import model_input
+from zeikan.images.errors import ImageError
+from zeikan.images.physics import PhysicsCalibration, check
+from zeikan.images.scanner_adaptation import calibrate_physics, threshold_from_clean
+
+DEFAULT_SCANNERS_URL = "var/image-scanners.json"
+FORMAT = "zeikan-image-scanners/1"
+
+
+class ScannerCalibrationError(ImageError):
+    """The table of onboarded scanners cannot be used (unreadable, malformed, or for another model)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"scanner calibrations {url!r} unusable: {reason}; re-run `zeikan images onboard` for the live model")
+
+
+def combined_score(cnn_score: float, physics_score: float) -> float:
+    """The anomaly score of a scan: the CNN's or the physics check's, whichever is higher."""
+    return max(float(cnn_score), float(physics_score))
+
+
+@dataclass(frozen=True)
+class ScannerCalibration:
+    """One onboarded scanner: POST_SCAN examines its scans at or above ``exam_threshold``."""
+
+    scanner: str
+    exam_threshold: float
+    false_alarm_rate: float
+    clean_scans: int
+    physics: PhysicsCalibration
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (the threshold round-trips exactly)."""
+        return {"scanner": self.scanner, "exam_threshold": self.exam_threshold, "false_alarm_rate": self.false_alarm_rate,
+                "clean_scans": self.clean_scans, "physics": self.physics.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping) -> ScannerCalibration:
+        """Parse :meth:`to_dict` output."""
+        return cls(str(raw["scanner"]), float(raw["exam_threshold"]), float(raw["false_alarm_rate"]),
+                   int(raw["clean_scans"]), PhysicsCalibration.from_dict(raw["physics"]))
+
+
+@dataclass(frozen=True)
+class ScannerCalibrations:
+    """The onboarded scanners of one image model version."""
+
+    model_version: str
+    entries: Mapping[str, ScannerCalibration] = field(default_factory=lambda: MappingProxyType({}))
+
+    def for_scan(self, scanner_id: str, scanner_model: str) -> ScannerCalibration | None:
+        """The entry of this scanner id, else of this scanner model, else None."""
+        return self.entries.get(scanner_id) or self.entries.get(scanner_model)
+
+    def with_entry(self, entry: ScannerCalibration) -> ScannerCalibrations:
+        """This table with ``entry`` added (or replacing the scanner's previous one)."""
+        return replace(self, entries=MappingProxyType({**self.entries, entry.scanner: entry}))
+
+    def to_json(self) -> str:
+        """Deterministic JSON (sorted keys): the same table always gives the same bytes."""
+        body = {"format": FORMAT, "model_version": self.model_version,
+                "scanners": [self.entries[k].to_dict() for k in sorted(self.entries)]}
+        return json.dumps(body, sort_keys=True, indent=1) + "\n"
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the sha256 of :meth:`to_json`."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    def version_of(self, model_version: str) -> str:
+        """The image version decisions name: the model's, plus this table's digest when any scanner is onboarded."""
+        return f"{model_version}+scanners-{self.digest}" if self.entries else model_version
+
+
+def parse_calibrations(text: str, url: str, model_version: str) -> ScannerCalibrations:
+    """The table in ``text``; refused (:class:`ScannerCalibrationError`) when malformed or made for another model."""
+    try:
+        raw = json.loads(text)
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"format is {raw.get('format')!r}, expected {FORMAT!r}")
+        entries = [ScannerCalibration.from_dict(e) for e in raw["scanners"]]
+        written_for = str(raw["model_version"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ScannerCalibrationError(url, f"{type(exc).__name__}: {exc}") from exc
+    if written_for != model_version:
+        raise ScannerCalibrationError(url, f"thresholds were set for image model {written_for}, the model is {model_version}")
+    bad = [e.scanner for e in entries if not (0.0 < e.exam_threshold and math.isfinite(e.exam_threshold))]
+    if bad:
+        raise ScannerCalibrationError(url, f"exam thresholds of {bad} are not positive numbers")
+    return ScannerCalibrations(model_version, MappingProxyType({e.scanner: e for e in entries}))
+
+
+def load_calibrations(url: str, model_version: str) -> ScannerCalibrations:
+    """The table at ``url`` (an empty one when no file is there)."""
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+        if not fs.exists(path):
+            return ScannerCalibrations(model_version)
+        with fs.open(path, "r") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ScannerCalibrationError(url, f"{type(exc).__name__}: {exc}") from exc
+    return parse_calibrations(text, url, model_version)
+
+
+def save_calibrations(url: str, table: ScannerCalibrations) -> None:
+    """Write the table to ``url`` (whole, in one write)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    with fs.open(path, "w") as handle:
+        handle.write(table.to_json())
+
+
+def onboard_scanner(scorer, scanner: str, clean: Sequence[CanonicalImage], declared: Sequence[Sequence[tuple[str, float]]],
+                    false_alarm_rate: float = 0.01) -> ScannerCalibration:
+    """Calibrate one scanner from its clean traffic and the declared ``(hs_code, kg)`` items of each scan.
+
+    ``scorer`` is an :class:`~zeikan.images.scorer.OnnxImageScorer` (its CNN
+    and shipped physics calibration). Needs at least ``1 / false_alarm_rate``
+    clean scans: fewer cannot show that rate.
+    """
+    needed = math.ceil(1.0 / false_alarm_rate - 1e-9)
+    if len(clean) < needed:
+        raise ImageError(f"onboarding {scanner!r} at {false_alarm_rate:.1%} false alarms needs at least {needed} clean scans, got {len(clean)}")
+    if len(declared) != len(clean):
+        raise ImageError("onboarding needs the declared goods of every clean scan")
+    physics = calibrate_physics(scorer.calibration, clean, declared)
+    cnn, _ = scorer.score_inputs(np.stack([model_input(img) for img in clean]))
+    scores = np.array([combined_score(s, check(img, items, physics).score) for s, img, items in zip(cnn, clean, declared)])
+    cut = threshold_from_clean(scores, false_alarm_rate)
+    # POST_SCAN examines at score >= threshold: the next float above the cut keeps the scans at the cut below it
+    return ScannerCalibration(scanner, float(np.nextafter(cut, np.inf)), false_alarm_rate, len(clean), physics)
