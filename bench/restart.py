@@ -16,7 +16,8 @@ every size, and a ratio of at most 1.2 for 4x the history.
 from __future__ import annotations
 
 import argparse
-from datetime import date
+import re
+from datetime import date, datetime
 import os
 import signal
 import tempfile
@@ -77,7 +78,8 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         first.send_signal(signal.SIGKILL)
         first.wait()
         port = free_port()
-        started = time.monotonic()
+        log_size = (workdir / "worker.log").stat().st_size
+        started, started_wall = time.monotonic(), time.time()
         second = spawn_worker(port, workdir, env)
         stack.callback(_stop, second)
         probe = declarations(1, last + 3_600_000, step, offset=size + 1)
@@ -87,10 +89,35 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         rss = metric_sum(port, "process_resident_memory_bytes") / 2**20
         wait_for(lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL") >= 1, timeout_s, "the probe's decision")
         first_decision_s = time.monotonic() - started
+        phases = _phases((workdir / "worker.log").read_bytes()[log_size:].decode(errors="replace"), started_wall)
     return {
         "history": size, "per_day": per_day, "ready_s": round(ready_s, 2), "first_decision_s": round(first_decision_s, 2),
-        "rss_mb": round(rss, 1), "first_worker_rss_mb": round(first_rss, 1),
+        "rss_mb": round(rss, 1), "first_worker_rss_mb": round(first_rss, 1), **phases,
     }  # fmt: skip
+
+
+PHASES = {
+    "snapshot_restored_s": re.compile(r"shared state restored from the snapshot at facts offset (\d+)"),
+    "facts_caught_up_s": re.compile(r"facts log caught up at offset (\d+)"),
+    "tables_recovered_s": re.compile(r"Recovery complete"),
+    "worker_ready_s": re.compile(r"\[\^Worker\]: Ready"),
+}
+"""Log lines of the restarted worker that mark its phases (the offset, when the line has one)."""
+
+
+def _phases(log: str, started_wall: float) -> dict[str, float | int]:
+    """Seconds from the restart to each phase's first log line, and the facts offsets restored and caught up."""
+    out: dict[str, float | int] = {}
+    for line in log.splitlines():
+        stamp = re.match(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", line)
+        for name, pattern in PHASES.items():
+            found = pattern.search(line)
+            if stamp and found and name not in out:
+                at = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                out[name] = round(at - started_wall, 2)
+                if found.groups():
+                    out[name.replace("_s", "_offset")] = int(found.group(1))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
