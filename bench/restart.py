@@ -67,7 +67,7 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         env = {**os.environ, **WORKER_ENV, "ZEIKAN_BOOTSTRAP": broker.bootstrap}
         workdir = Path(tmp) / "w"
         port = free_port()
-        first = spawn_worker(port, workdir, env)
+        first = spawn_worker(port, workdir, env, "INFO")
         stack.callback(_stop, first)
         wait_for(lambda: http_get(port, "/readyz")[0] == 200, 120, "the first worker")
         last = _publish_simulated(broker.bootstrap, size, per_day, Path(tmp) / "sim")
@@ -80,7 +80,7 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         port = free_port()
         log_size = (workdir / "worker.log").stat().st_size
         started, started_wall = time.monotonic(), time.time()
-        second = spawn_worker(port, workdir, env)
+        second = spawn_worker(port, workdir, env, "INFO")
         stack.callback(_stop, second)
         probe = declarations(1, last + 3_600_000, step, offset=size + 1)
         publish(broker.bootstrap, _encode(probe))

@@ -94,12 +94,12 @@ def measure(workers: int, records: int, timeout_s: float = 300.0) -> dict[str, A
     }  # fmt: skip
 
 
-def spawn_worker(port: int, workdir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def spawn_worker(port: int, workdir: Path, env: dict[str, str], loglevel: str = "WARNING") -> subprocess.Popen[bytes]:
     """A ``zeikan worker`` child process logging to ``workdir/worker.log``."""
     workdir.mkdir(parents=True, exist_ok=True)
     with (workdir / "worker.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(port), "--workdir", str(workdir)],
+            [sys.executable, "-m", "zeikan.cli.main", "worker", "--web-port", str(port), "--workdir", str(workdir), "--loglevel", loglevel],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
 
