@@ -53,6 +53,8 @@ class TrainSettings:
     valid_share: float = 0.15
     calib_share: float = 0.15
     seed: int = 0
+    num_threads: int = 1
+    """LightGBM threads (1: the training shares its machine; deterministic either way)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, **overrides: Any) -> TrainSettings:
@@ -71,7 +73,7 @@ class TrainSettings:
             "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
             "bagging_fraction": 0.9, "bagging_freq": 1, "seed": self.seed, "verbosity": -1,
-            "num_threads": 2, "deterministic": True,
+            "num_threads": self.num_threads, "deterministic": True,
         }
 
 
