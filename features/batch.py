@@ -10,7 +10,8 @@ then the as-of aggregates are computed with polars:
   each link dated max(pair's first filing, seizure time);
 * rolling norms: per key, the window of the last ``WINDOW`` observations after each
   observation (shifted columns gathered into a sorted list), the last window
-  before that instant again by strict as-of join;
+  before that instant again by strict as-of join (the price checks join other keys'
+  windows the same way, without observing into them);
 
 and the features derive from them with the same formulas as online
 (``transforms.py``, ``definitions.derive``). A hypothesis test checks online == batch.

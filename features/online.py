@@ -8,6 +8,7 @@ every changed record is written back with ``store[key] = record``). Records:
   numbers plus ``first``/``last`` update times (see ``definitions.py``);
 * rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H``, ``uvi|I|H``, ``wpo|H|U|C`` —
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
+  (the price checks of ``definitions.price_probes`` read other keys' norms, never write them);
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
 * ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations, so an
   inspection result can be attributed; ``seen|DAY`` / ``dix|DAY`` — event ids and
