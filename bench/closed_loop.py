@@ -1,14 +1,17 @@
 """zeikan's policy against the legacy policy in the closed loop, at equal inspection capacity.
 
 ``python -m zeikan.bench.closed_loop [--warm-days 14] [--days 14] [--per-day 1000] [--seed 1] [--images]
-[--mix PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--chart var/bench/closed_loop.png]``:
+[--mix legacy|engine|PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--chart var/bench/closed_loop.png]``:
 
 1. ``--warm-days`` of legacy-policy history are simulated and a LightGBM model is
    trained on them (inspection results only, never the truth) into a scratch registry;
 2. the next ``--days`` run in the closed loop: zeikan's replay engine decides each day
    and the simulated port scans and inspects what it selected
-   (:func:`zeikan.sim.closed_loop.run_closed_loop`); zeikan's lane shares (the
-   engine's proportions, or ``--mix``) are scaled so that its total inspection share
+   (:func:`zeikan.sim.closed_loop.run_closed_loop`). Equal capacity: zeikan's lane
+   shares are the legacy policy's inspections per lane on the history (``--mix
+   legacy``, the default: the office has as many document checks, scans and physical
+   exams as the legacy policy used), or other proportions (``--mix engine``: the
+   engine's defaults; or explicit weights) scaled so that its total inspection share
    equals the legacy policy's share on the history;
 3. the legacy policy's inspections of the *same* declarations are what the simulator
    drew for them (same detection rates per inspection type).
@@ -22,7 +25,9 @@ cumulative revenue recovered and seizures per day.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +44,7 @@ from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.world import Day
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.lanes import Action, parse_action
+from zeikan.streams.engine.lanes import INSPECTION_LANES, Action, parse_action
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.settings import DEFAULT_RULES
 
@@ -94,8 +99,25 @@ def equal_capacity_config(legacy_share: float, base: EngineConfig = EngineConfig
     return replace(base, default_share={lane: weight * legacy_share / total for lane, weight in mix.items()})
 
 
-def parse_mix(text: str) -> dict[Action, float]:
-    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights."""
+def legacy_mix(history: Path) -> dict[Action, float]:
+    """The legacy policy's inspections per lane in a history directory (its lane capacities, as weights)."""
+    with open(history / "inspection-results.jsonl", encoding="utf-8") as handle:
+        counts = Counter(json.loads(line)["inspection_type"] for line in handle if line.strip())
+    return {Action(INSPECTION_LANES[kind]): float(n) for kind, n in sorted(counts.items())}
+
+
+LEGACY_MIX, ENGINE_MIX = "legacy", "engine"
+"""``--mix`` names: the legacy policy's lane mix on the history, the engine's default proportions."""
+
+
+def parse_mix(text: str) -> dict[Action, float] | str:
+    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights; ``legacy`` / ``engine`` stay names.
+
+    >>> parse_mix("legacy"), parse_mix("SCAN=2,DOCUMENT_CHECK=1")[Action.SCAN]
+    ('legacy', 2.0)
+    """
+    if text in (LEGACY_MIX, ENGINE_MIX):
+        return text
     pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
     return {parse_action(lane): float(weight) for lane, weight in pairs}
 
@@ -110,21 +132,27 @@ def _train(history: Path, registry: str) -> str:
 
 
 def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: Path,
-        mix: Mapping[Action, float] | None = None) -> tuple[LoopResult, str, float]:
-    """Simulate, train, run the loop; returns the loop, the model version and the legacy inspection share."""
+        mix: Mapping[Action, float] | str = LEGACY_MIX) -> tuple[LoopResult, str, EngineConfig]:
+    """Simulate, train, run the loop; returns the loop, the model version and zeikan's engine config."""
     history = work / "history"
     warm = simulate(SimSettings(seed=seed, days=warm_days, per_day=per_day), history)
     legacy_share = warm.counts["inspection-results"] / warm.counts["declarations"]
+    lanes: Mapping[Action, float] | None = None  # ENGINE_MIX: the engine's proportions
+    if mix == LEGACY_MIX:
+        lanes = legacy_mix(history)
+    elif not isinstance(mix, str):
+        lanes = mix
+    config = equal_capacity_config(legacy_share, mix=lanes)
     registry = str(work / "registry")
     version = _train(history, registry)
-    decide = replay_decider(RuleFile(DEFAULT_RULES).book, equal_capacity_config(legacy_share, mix=mix), registry)
+    decide = replay_decider(RuleFile(DEFAULT_RULES).book, config, registry)
     render = None
     if images:
         from zeikan.sim.cli import image_renderer
 
         render = image_renderer()
     loop = run_closed_loop(SimSettings(seed=seed, days=days, per_day=per_day), warm_days, work / "loop", decide, render)
-    return loop, version, legacy_share
+    return loop, version, config
 
 
 def chart(loop: LoopResult, path: Path) -> None:
@@ -165,18 +193,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--images", action="store_true", help="render the scans' X-ray images (the image model decides POST_SCAN)")
-    parser.add_argument("--mix", type=parse_mix, default=None,
-                        help="zeikan's lane proportions, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8 (default: the engine's)")
+    parser.add_argument("--mix", type=parse_mix, default=LEGACY_MIX,
+                        help="zeikan's lane proportions: legacy (the legacy policy's lane mix on the history, the default), "
+                             "engine (the engine's defaults) or weights, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8")
     parser.add_argument("--chart", type=Path, default=Path("var/bench/closed_loop.png"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, timed() as elapsed:
-        loop, version, legacy_share = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix)
+        loop, version, config = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix)
         zeikan = summary([loop.port.inspected(d.index) for d in loop.legacy])
         legacy = summary(loop.legacy)
         chart(loop, args.chart)
-    mix = {lane.value: share for lane, share in equal_capacity_config(legacy_share, mix=args.mix).default_share.items()}
-    emit("closed_loop.zeikan", model=version, images=args.images, lane_shares=mix, **zeikan)
-    emit("closed_loop.legacy", capacity_share=legacy_share, **legacy)
+    shares = {lane.value: share for lane, share in config.default_share.items()}
+    emit("closed_loop.zeikan", model=version, images=args.images, mix=args.mix if isinstance(args.mix, str) else "weights",
+         lane_shares=shares, **zeikan)
+    emit("closed_loop.legacy", capacity_share=sum(shares.values()), **legacy)
     emit("closed_loop.ratio_zeikan_over_legacy", seconds=elapsed.seconds, chart=str(args.chart), **ratios(zeikan, legacy))
 
 

@@ -10,7 +10,8 @@ then the as-of aggregates are computed with polars:
   each link dated max(pair's first filing, seizure time);
 * rolling norms: per key, the window of the last ``WINDOW`` observations after each
   observation (shifted columns gathered into a sorted list), the last window
-  before that instant again by strict as-of join;
+  before that instant again by strict as-of join (the price checks join other keys'
+  windows the same way, without observing into them);
 
 and the features derive from them with the same formulas as online
 (``transforms.py``, ``definitions.derive``). A hypothesis test checks online == batch.
@@ -198,10 +199,25 @@ def _norm_features(decls: list[Mapping], window: int) -> pl.DataFrame:
                     rows[name].append(value)
     obs = pl.DataFrame(rows, schema={"qid": pl.Int64, "line": pl.Int64, "feature": pl.String, "key": pl.String,
                                      "t": pl.Int64, "eid": pl.String, "x": pl.Float64})
+    windows = _norm_windows(obs, window)
+    per_line = _asof_z(obs, windows).with_columns(
+        z=pl.col("z").fill_null(0.0), n_total=pl.col("n_total").fill_null(0.0),
+    )
+    line_z = {"min": lambda z: z.min(), "max": lambda z: z.max(), "maxabs": lambda z: z.abs().max()}
+    aggs = [line_z[how](pl.col("z").filter(pl.col("feature") == name)).alias(name)
+            for name, how in fd.NORM_FEATURES.items()]
+    norms = per_line.group_by("qid").agg(*aggs, uv_hist_n=pl.col("n_total").filter(pl.col("feature") == "uv_z_hs").min())
+    return norms.join(_probe_features(decls, windows), on="qid", how="left").with_columns(
+        pl.col(*fd.PROBE_FEATURES).fill_null(0.0)
+    )
+
+
+def _norm_windows(obs: pl.DataFrame, window: int) -> pl.DataFrame:
+    """Per norm key and observation time: median, IQR and size of the window after that time's observations."""
     lo, hi = tf.QUARTILES
     w = pl.col("w")
     size = w.list.len()
-    windows = (
+    return (
         obs.sort("key", "t", "eid", "line")
         .with_columns(
             w=pl.concat_list([pl.col("x").shift(j).over("key") for j in range(window)]).list.drop_nulls().list.sort(),
@@ -216,14 +232,35 @@ def _norm_features(decls: list[Mapping], window: int) -> pl.DataFrame:
         .select("key", "t", "med", "iqr", "n", "n_total")
         .sort("t")
     )
-    queried = obs.with_columns(asof_time(pl.col("t"))).sort("t").join_asof(
+
+
+def _asof_z(queries: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """``queries`` (key, t, x) with the robust z of x against its key's window as of t (null: no window yet)."""
+    joined = queries.with_columns(asof_time(pl.col("t"))).sort("t").join_asof(
         windows, on="t", by="key", allow_exact_matches=False, check_sortedness=False
     )
-    per_line = queried.with_columns(
-        z=tf.robust_z(pl.col("x"), pl.col("med"), pl.col("iqr"), pl.col("n")).fill_null(0.0),
-        n_total=pl.col("n_total").fill_null(0.0),
+    return joined.with_columns(z=tf.robust_z(pl.col("x"), pl.col("med"), pl.col("iqr"), pl.col("n")))
+
+
+def _probe_features(decls: list[Mapping], windows: pl.DataFrame) -> pl.DataFrame:
+    """The price checks of ``definitions.PROBE_FEATURES``: one column each, per qid (null: no value)."""
+    rows: dict[str, list] = {"qid": [], "pid": [], "feature": [], "other": [], "key": [], "t": [], "x": []}
+    pid = 0
+    for qid, d in enumerate(decls):
+        for probe in fd.price_probes(d):
+            for other, key in ((False, probe.own), *((True, k) for k in probe.others)):
+                for name, value in (("qid", qid), ("pid", pid), ("feature", probe.feature), ("other", other),
+                                    ("key", key), ("t", int(d["filed_at"])), ("x", probe.x)):
+                    rows[name].append(value)
+            pid += 1
+    queries = pl.DataFrame(rows, schema={"qid": pl.Int64, "pid": pl.Int64, "feature": pl.String, "other": pl.Boolean,
+                                         "key": pl.String, "t": pl.Int64, "x": pl.Float64})
+    z = pl.col("z")
+    per_probe = _asof_z(queries, windows).group_by("qid", "pid", "feature").agg(
+        own=z.filter(~pl.col("other")).fill_null(0.0).first(),
+        best=z.filter(pl.col("other")).abs().min(),
+    ).with_columns(value=tf.price_fit(pl.col("own"), pl.col("best")))
+    per_qid = per_probe.group_by("qid").agg(
+        pl.col("value").filter(pl.col("feature") == name).max().alias(name) for name in fd.PROBE_FEATURES
     )
-    line_z = {"min": lambda z: z.min(), "max": lambda z: z.max(), "maxabs": lambda z: z.abs().max()}
-    aggs = [line_z[how](pl.col("z").filter(pl.col("feature") == name)).alias(name)
-            for name, how in fd.NORM_FEATURES.items()]
-    return per_line.group_by("qid").agg(*aggs, uv_hist_n=pl.col("n_total").filter(pl.col("feature") == "uv_z_hs").min())
+    return per_qid.cast({"qid": pl.Int64, **dict.fromkeys(fd.PROBE_FEATURES, pl.Float64)})

@@ -25,6 +25,7 @@ from typing import Any
 
 from zeikan.features import transforms as tf
 from zeikan.features.transforms import X
+from zeikan.features.lookalikes import LOOKALIKES
 from zeikan.features.names import TRANSPORT_MODES
 from zeikan.features.tariff import TARIFF
 
@@ -62,6 +63,50 @@ NORM_FEATURES: dict[str, str] = {
 
 :func:`norm_observations` yields each line's triples in this order.
 """
+
+
+PROBE_FEATURES: tuple[str, ...] = ("lookalike_price_fit", "ad_origin_price_fit")
+"""Price checks of a line against the norms of the goods or origin it may hide (:func:`price_probes`).
+
+Per probe: |z against the line's own HS x origin norm| - the smallest |z| against one of
+the other norms that exists (:func:`transforms.price_fit`; positive: the price fits the
+hidden goods or origin better than the declared one). A probe none of whose other
+norms exists yet gives no value; the feature is the largest value over the lines
+(0.0 when there is none).
+"""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A line's unit value read against its own norm and against others (never observed into them)."""
+
+    feature: str
+    own: str
+    others: tuple[str, ...]
+    x: float
+
+
+def price_probes(declaration: Mapping) -> list[Probe]:
+    """The look-alike and anti-dumped-origin price checks of a declaration's lines.
+
+    * ``lookalike_price_fit``: the line's HS-6 may hide higher-duty goods (the
+      substitution list): their prices from the same origin;
+    * ``ad_origin_price_fit``: the line's goods pay an anti-dumping duty from other
+      origins than the declared one: the price of the goods from those origins.
+    """
+    origin = declaration["origin_country"]
+    probes = []
+    for item in declaration["items"]:
+        h = tf.hs6(item["hs_code"])
+        own = f"uvo|{h}|{origin}"
+        luv = tf.log_ratio(money(item["customs_value"]), float(item["quantity"]))
+        hidden = LOOKALIKES.may_hide(h)
+        if hidden:
+            probes.append(Probe("lookalike_price_fit", own, tuple(f"uvo|{c}|{origin}" for c in hidden), luv))
+        dumped = tuple(c for c in TARIFF.dumped_origins(item["hs_code"]) if c != origin)
+        if dumped:
+            probes.append(Probe("ad_origin_price_fit", own, tuple(f"uvo|{h}|{c}" for c in dumped), luv))
+    return probes
 
 
 @dataclass(frozen=True)
@@ -197,11 +242,12 @@ def own_values(declaration: Mapping) -> dict[str, float]:
     """Aggregates from the declaration itself (no history)."""
     items = declaration["items"]
     origin = declaration["origin_country"]
-    round_v = round_w = total = stake = duty = saving = gap = 0.0
+    round_v = round_w = total = stake = duty = saving = gap = digits = 0.0
     for item in items:
         value = money(item["customs_value"])
         total += value
         round_v += tf.is_multiple(value, tf.ROUND_VALUE)
+        digits = max(digits, tf.round_digits(value))
         round_w += tf.is_multiple(float(item["gross_weight_kg"]), tf.ROUND_WEIGHT)
         hs, rate = item["hs_code"], TARIFF.rate(item["hs_code"], origin)
         stake += value * rate
@@ -222,6 +268,7 @@ def own_values(declaration: Mapping) -> dict[str, float]:
         "stake": stake,
         "saving": saving,
         "gap": gap,
+        "digits": digits,
     }
 
 
@@ -264,4 +311,5 @@ def derive(get: Callable[[str], Any]) -> dict[str, Any]:
         "origin_duty_saving": get("saving"),
         "heading_duty_gap": get("gap"),
         "pref_origin_via_other": get("saving") * get("ne"),
+        "value_round_digits": get("digits"),
     }

@@ -8,6 +8,7 @@ every changed record is written back with ``store[key] = record``). Records:
   numbers plus ``first``/``last`` update times (see ``definitions.py``);
 * rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H``, ``uvi|I|H``, ``wpo|H|U|C`` —
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
+  (the price checks of ``definitions.price_probes`` read other keys' norms, never write them);
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
 * ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations, so an
   inspection result can be attributed; ``seen|DAY`` / ``dix|DAY`` — event ids and
@@ -143,6 +144,7 @@ class OnlineFeatureState:
                     agg[name] = now if is_time else 0.0
         out = fd.derive(agg.__getitem__)
         out.update(self._line_features(self._parse(declaration)))
+        out.update(self._probe_features(declaration))
         return {name: float(out[name]) for name in FEATURE_NAMES}
 
     def _parse(self, declaration: Mapping) -> Parsed:
@@ -155,8 +157,29 @@ class OnlineFeatureState:
 
     # -- features of lines ----------------------------------------------------------------------
 
+    def _z(self, rec: Mapping, x: float) -> float:
+        """Robust z of x against a norm record's sorted window: median and quartiles by index."""
+        w = rec["s"]
+        m = len(w)
+        a, b, lo, hi = self._order[m]
+        return robust_z(x, (w[a] + w[b]) * 0.5, w[hi] - w[lo], float(m))
+
+    def _probe_features(self, declaration: Mapping) -> dict[str, float]:
+        """The price checks against other norms (``definitions.PROBE_FEATURES``)."""
+        get = self.store.get
+        best: dict[str, float] = {}
+        for probe in fd.price_probes(declaration):
+            others = [abs(self._z(rec, probe.x)) for rec in map(get, probe.others) if rec]
+            if not others:
+                continue
+            own = get(probe.own)
+            value = tf.price_fit(self._z(own, probe.x) if own else 0.0, min(others))
+            if probe.feature not in best or value > best[probe.feature]:
+                best[probe.feature] = value
+        return {feature: best.get(feature, 0.0) for feature in fd.PROBE_FEATURES}
+
     def _line_features(self, parsed: Parsed) -> dict[str, float]:
-        get, order = self.store.get, self._order
+        get = self.store.get
         norms, keys = parsed
         per_line = []
         hist_n = []
@@ -164,13 +187,7 @@ class OnlineFeatureState:
             zs = []
             for _, key, x in line:
                 rec = get(key)
-                if rec:  # robust z against the sorted window: median and quartiles by index
-                    w = rec["s"]
-                    m = len(w)
-                    a, b, lo, hi = order[m]
-                    zs.append(robust_z(x, (w[a] + w[b]) * 0.5, w[hi] - w[lo], float(m)))
-                else:
-                    zs.append(0.0)
+                zs.append(self._z(rec, x) if rec else 0.0)
             per_line.append(zs)
             first = get(line[0][1])  # the uv_z_hs norm: its history size is uv_hist_n
             hist_n.append(first["n"] if first else 0.0)

@@ -49,6 +49,9 @@ TEMPLATES: dict[str, str] = {
     "origin_duty_saving": "declaring {origin} saves {pct:.0f} points of duty against the worst origin",
     "heading_duty_gap": "a code in the same heading pays {pct:.0f} points more duty",
     "pref_origin_via_other": "duty-saving origin {origin} shipped from {dispatch}",
+    "value_round_digits": "a line value is a round amount ({value:.0f} trailing zeros in cents)",
+    "lookalike_price_fit": "unit value fits a higher-duty look-alike of HS {hs} better ({value:.1f}σ)",
+    "ad_origin_price_fit": "unit value fits HS {hs} from an anti-dumped origin better than from {origin} ({value:.1f}σ)",
 }
 """Reason template per feature, one for each of :data:`~zeikan.features.names.FEATURE_NAMES`."""
 

@@ -8,6 +8,8 @@ anti-dumped one); the features read it through :data:`TARIFF`.
 
 >>> TARIFF.rate("640399", "CN"), TARIFF.rate("640399", "VN"), TARIFF.rate("720851", "CN")
 (0.3, 0.12, 0.5)
+>>> TARIFF.dumped_origins("72085100"), TARIFF.dumped_origins("640399")
+(('CN',), ())
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class Tariff:
         if code is None:
             return 0.0
         return self.mfn[code] + max(self.anti_dumping.get(code, {}).values(), default=0.0)
+
+    def dumped_origins(self, hs_code: str) -> tuple[str, ...]:
+        """The origins whose goods of this code pay an anti-dumping duty (sorted; empty when none)."""
+        code = self._code(hs_code)
+        return tuple(sorted(self.anti_dumping.get(code, {}))) if code is not None else ()
 
     def heading_max(self, hs_code: str) -> float:
         """The highest MFN rate in the code's HS-4 heading (what a look-alike code could be hiding)."""

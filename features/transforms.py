@@ -47,6 +47,8 @@ ROUND_VALUE = 100.0
 """A customs value that is a multiple of this is 'round'."""
 ROUND_WEIGHT = 10.0
 """A gross weight that is a multiple of this is 'round'."""
+MAX_ROUND_DIGITS = 6
+"""Roundness of a money amount counts at most this many trailing zeros of its cents (10,000.00 and up)."""
 
 
 def _log(x: Any) -> Any:
@@ -88,6 +90,31 @@ def is_multiple(x: X, step: float) -> X:
     """1.0 when x is a whole multiple of step ('too regular' values), else 0.0."""
     flag = (x % step) == 0
     return flag.cast(pl.Float64) if isinstance(flag, pl.Expr) else float(flag)
+
+
+def round_digits(value: float) -> float:
+    """How round a money amount is: trailing zeros of its whole cents (0 for 12.34, 2 for 12.00, 3 for 120.00).
+
+    At most ``MAX_ROUND_DIGITS``; on floats only (it reads a declaration's own values).
+
+    >>> round_digits(12.34), round_digits(12.0), round_digits(120.0), round_digits(0.0)
+    (0.0, 2.0, 3.0, 0.0)
+    """
+    cents = round(abs(value) * 100)
+    digits = 0
+    while cents and cents % 10 == 0 and digits < MAX_ROUND_DIGITS:
+        cents //= 10
+        digits += 1
+    return float(digits)
+
+
+def price_fit(own_z: X, best_other_abs_z: X) -> X:
+    """How much better a price fits another norm than its own: |own z| - the smallest |z| against the others.
+
+    >>> price_fit(-4.0, 0.5)
+    3.5
+    """
+    return abs(own_z) - best_other_abs_z
 
 
 def positive(x: X) -> X:

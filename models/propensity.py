@@ -40,6 +40,7 @@ class PropensitySettings:
     """ρ when no random control is known."""
     max_weight: float = 30.0
     seed: int = 0
+    num_threads: int = 1
 
 
 def random_known_since(inspections: Iterable[Mapping]) -> int | None:
@@ -64,7 +65,7 @@ def inspection_propensity(matrix: np.ndarray, inspected: np.ndarray,
                           settings: PropensitySettings = PropensitySettings()) -> np.ndarray:
     """P(inspected | features) per row, cross-fitted over two interleaved halves."""
     params = {"objective": "binary", "num_leaves": settings.num_leaves, "min_data_in_leaf": settings.min_data_in_leaf,
-              "learning_rate": settings.learning_rate, "seed": settings.seed, "verbosity": -1, "num_threads": 2,
+              "learning_rate": settings.learning_rate, "seed": settings.seed, "verbosity": -1, "num_threads": settings.num_threads,
               "deterministic": True}
     fold = np.arange(len(inspected)) % 2
     out = np.empty(len(inspected))

@@ -53,10 +53,12 @@ class TrainSettings:
     valid_share: float = 0.15
     calib_share: float = 0.15
     seed: int = 0
+    num_threads: int = 1
+    """LightGBM threads (1: the training shares its machine; deterministic either way)."""
 
     ENV = {name: f"ZEIKAN_TRAIN_{name.upper()}" for name in (
         "num_boost_round", "learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
-        "early_stopping_rounds", "valid_share", "calib_share", "seed")}
+        "early_stopping_rounds", "valid_share", "calib_share", "seed", "num_threads")}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> TrainSettings:
@@ -69,7 +71,7 @@ class TrainSettings:
             "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf, "feature_fraction": self.feature_fraction,
             "bagging_fraction": 0.9, "bagging_freq": 1, "seed": self.seed, "verbosity": -1,
-            "num_threads": 2, "deterministic": True,
+            "num_threads": self.num_threads, "deterministic": True,
         }
 
 

@@ -45,3 +45,13 @@ def test_the_shipped_tariff_table_is_the_worlds_tariff() -> None:
     for hs in GOODS.hs_code:
         for origin in COUNTRIES:
             assert TARIFF.rate(hs, origin) == pytest.approx(tariff_rate(hs, origin)), (hs, origin)
+
+
+def test_the_shipped_substitution_list_is_the_worlds_lookalikes() -> None:
+    from zeikan.features.lookalikes import LOOKALIKES
+
+    hides: dict[str, set[str]] = {}
+    for g in range(len(GOODS)):
+        for fake in GOODS.lookalike[GOODS.lookalike_ptr[g]:GOODS.lookalike_ptr[g + 1]]:
+            hides.setdefault(GOODS.hs_code[fake][:6], set()).add(GOODS.hs_code[g][:6])
+    assert {hs: set(codes) for hs, codes in LOOKALIKES.hides.items()} == hides

@@ -151,3 +151,20 @@ def test_bench_compares_at_equal_capacity() -> None:
     legacy = summary([day])
     assert legacy["inspections"] == (day.selection.inspection_type >= 0).sum() > 0
     assert summary([port.inspected(0)])["inspections"] == 0
+
+
+def test_equal_capacity_per_lane_is_the_legacy_lane_mix(tmp_path: Path) -> None:
+    from zeikan.bench.closed_loop import equal_capacity_config, legacy_mix
+    from zeikan.sim.simulate import simulate
+    from zeikan.streams.engine.lanes import Action
+
+    simulate(SimSettings(seed=5, days=2, per_day=400), tmp_path)
+    with open(tmp_path / FILES["inspection-results"], encoding="utf-8") as handle:
+        types = Counter(json.loads(line)["inspection_type"] for line in handle)
+    mix = legacy_mix(tmp_path)
+    assert mix == {Action.DOCUMENT_CHECK: types["DOCUMENT"], Action.SCAN: types["SCAN"],
+                   Action.PHYSICAL_EXAM: types["PHYSICAL"]}
+    config = equal_capacity_config(0.1, mix=mix)
+    total = sum(types.values())
+    for lane, count in mix.items():
+        assert config.default_share[lane] == pytest.approx(0.1 * count / total)

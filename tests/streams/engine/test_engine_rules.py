@@ -102,3 +102,22 @@ def test_hot_reload_picks_up_edits_and_keeps_old_rules_on_a_bad_edit(tmp_path, c
 def test_a_missing_rule_file_at_start_is_an_error(tmp_path):
     with pytest.raises(RulesError, match="rules.yaml"):
         RuleFile(tmp_path / "rules.yaml")
+
+
+@pytest.mark.parametrize(
+    ("containers", "features", "hit"),
+    [
+        (["A"], {"imp_disc_rate": 0.25, "duty_rate": 0.0, "origin_ne_dispatch": 0.0}, "container-of-importer-with-findings"),
+        (["A"], {"imp_disc_rate": 0.05, "duty_rate": 0.3, "origin_ne_dispatch": 1.0}, "container-high-duty-transshipped"),
+        ([], {"imp_disc_rate": 0.25, "duty_rate": 0.3, "origin_ne_dispatch": 1.0}, None),
+        (["A"], {"imp_disc_rate": 0.05, "duty_rate": 0.3, "origin_ne_dispatch": 0.0}, None),
+    ],
+)
+def test_default_rules_scan_containers_with_a_concealment_profile(containers, features, hit):
+    from zeikan.streams.settings import DEFAULT_RULES
+
+    book = RuleFile(DEFAULT_RULES).book
+    outcome = book.evaluate(dict(decl(origin="VN"), containers=containers), features)
+    concealment = [h for h in outcome.hits if h.startswith("container-")]
+    assert concealment == ([hit] if hit else [])
+    assert (outcome.floor is Action.SCAN) == (hit is not None)
