@@ -171,12 +171,14 @@ class BatchRunner:
 
         Offsets come from what the agents received, never from the consumer's fetch position
         (records fetched but still on their way to an agent are past it); with nothing received
-        since the assignment, the committed offset is where the partition stands.
+        since the assignment, the committed offset is where the partition stands -- or what this
+        worker finished itself: a batch that was in flight across a rebalance is acked after the
+        assignment's seek read the committed offset, and is not delivered again.
         """
         received = self.received.get(tp)
         if received is None:
             committed = self.app.consumer._committed_offset.get(tp)  # noqa: SLF001 - set by Faust's seek on assignment
-            return (committed or 0) >= highwater
+            return max(committed or 0, self.processed.get(tp, 0)) >= highwater
         return received >= highwater and self.processed.get(tp, 0) >= received
 
     def forget(self, tps: Iterable[TP]) -> None:
