@@ -116,7 +116,7 @@ def _phases(log: str, started_wall: float) -> dict[str, float | int]:
                 at = datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
                 out[name] = round(at - started_wall, 2)
                 if found.groups():
-                    out[name.replace("_s", "_offset")] = int(found.group(1))
+                    out[name.removesuffix("_s") + "_offset"] = int(found.group(1))
     return out
 
 

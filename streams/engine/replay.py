@@ -1,4 +1,4 @@
-"""``zeikan replay``: the stream's decision logic over event files, in event-time order.
+"""The offline protocol behind ``zeikan replay``: the stream's decision logic over event files, in event-time order.
 
 The same engine (:mod:`zeikan.streams.engine`), shared state and join state machine
 as the live workers, epoch by epoch: the declarations of an event-time epoch are
@@ -28,7 +28,6 @@ from zeikan.streams.errors import HistoryError
 
 FILES = {DECLARATIONS.name: "declarations.jsonl", INSPECTION_RESULTS.name: "inspection-results.jsonl", SCANS.name: "scans.jsonl"}
 """History files read from a ``--history`` directory (only declarations are required)."""
-
 
 
 @dataclass
