@@ -136,6 +136,9 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
         stream_wait_empty=False,
         stream_recovery_delay=0.2,
         producer_linger_ms=1,
+        # few, large record batches: Tansu's fetch cost grows with the number of batches a partition holds
+        producer_max_batch_size=256 * 1024,
+        producer_max_request_size=2 * 1024 * 1024,
     )
     install_transport(app, settings.agent_fetch_wait_ms)
     return app
@@ -161,7 +164,7 @@ def create_pipeline(
 
     shared = SharedState(config, source_partitions(kafka.partitions), report_capacity)
     engine = DecisionEngine(shared, scorer, lambda: rules.book, shadow)
-    runner = BatchRunner(app, hooks, settings.limits())
+    runner = BatchRunner(app, hooks, facts_topic(settings.app_id), settings.limits())
     snapshots = SnapshotStore(settings.snapshot_url(), settings.snapshot_keep) if settings.snapshots else None
     n = kafka.partitions
     topics = Topics(
@@ -185,7 +188,7 @@ def create_pipeline(
 
     follower = FactsFollower(
         kafka.bootstrap, topics.facts, shared, snapshots, settings.fetch_wait_ms,
-        settings.snapshot_every, settings.snapshot_min_s, on_fold,
+        settings.snapshot_every, settings.snapshot_min_s, on_fold, runner.own_facts.claim,
     )
     tables = Tables(
         containers=app.Table("join-containers", default=None, partitions=n, key_type=str),

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from zeikan.streams.engine.facts import Fact, decode_fact
+from zeikan.streams.engine.facts import Fact, decode_facts
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.snapshots import SnapshotStore
 
@@ -41,6 +41,7 @@ class FactsFollower:
         snapshot_every: int = 50_000,
         snapshot_min_s: float = 10.0,
         on_fold: Callable[[list[Fact]], None] = lambda facts: None,
+        own: Callable[[bytes | None], list[Fact] | None] = lambda token: None,
     ) -> None:
         self._bootstrap = bootstrap
         self._tp = TopicPartition(topic, 0)
@@ -50,6 +51,7 @@ class FactsFollower:
         self._snapshot_every = snapshot_every
         self._snapshot_min_s = snapshot_min_s
         self._on_fold = on_fold
+        self._own = own
         self.position = 0
         """Next facts-log offset to read (everything before it is folded)."""
         self.caught_up = asyncio.Event()
@@ -60,6 +62,8 @@ class FactsFollower:
         self.frontier_seen_at = 0.0
         """Wall time (ms) at which the current :meth:`SharedState.frontier` was first seen."""
         self.bad_facts = 0
+        self.facts_read = 0
+        """Facts read from the log by this process (a record carries many)."""
         self._frontier = -1
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
@@ -104,29 +108,38 @@ class FactsFollower:
             if polled is not None:
                 self.last_fetch_ok = polled / 1000
             moved = False
+            read = 0
             for message in batch.get(tp, ()):
                 self.position = message.offset + 1
                 try:
-                    fact = decode_fact(message.value, message.headers or ())
-                except (KeyError, ValueError) as exc:
+                    facts = self._facts_of(message.value, message.headers or ())
+                except ValueError as exc:
                     self.bad_facts += 1
                     log.warning("facts log offset %d skipped: %s", message.offset, exc)
                     continue
-                if fact.kind != "marker":
-                    self._pending_fold.append(fact)
-                if self.state.receive(fact):
-                    moved = True
-                    self._report_fold()
+                read += len(facts)
+                self.facts_read += len(facts)
+                for fact in facts:
+                    if fact.kind != "marker":
+                        self._pending_fold.append(fact)
+                    if self.state.receive(fact):
+                        moved = True
+                        self._report_fold()
             self._note_frontier()
             highwater = consumer.highwater(tp)
             if highwater is not None and self.position >= highwater and not self.caught_up.is_set():
                 self.caught_up.set()
                 log.info("facts log caught up at offset %d (ready epoch %d)", self.position, self.state.ready_epoch)
-            self._since_snapshot += len(batch.get(tp, ()))
+            self._since_snapshot += read
             if moved:
                 self.advanced.set()
             await self._maybe_snapshot()
             await asyncio.sleep(0)
+
+    def _facts_of(self, value: bytes, headers: Sequence[tuple[str, bytes]]) -> list[Fact]:
+        """The facts of one record: this worker's own as it sent them, others decoded."""
+        own = self._own(dict(headers).get("b"))
+        return own if own is not None else decode_facts(value)
 
     def _report_fold(self) -> None:
         ready = self.state.ready_epoch

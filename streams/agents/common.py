@@ -15,9 +15,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -31,6 +34,7 @@ from zeikan.schemas.contract import DEAD_LETTERS
 from zeikan.schemas.dead_letters import Source, dead_letter_record
 from zeikan.schemas.errors import ErrorKind, ValidationError
 from zeikan.schemas.limits import DEFAULT_LIMITS, Limits
+from zeikan.streams.engine.facts import Fact, encode_facts
 from zeikan.streams.observability.hooks import PipelineHooks
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,11 @@ class Outbox:
 
     runner: BatchRunner
     _records: list[_Record] = field(default_factory=list)
+    _facts: list[Fact] = field(default_factory=list)
+
+    def add_fact(self, fact: Fact) -> None:
+        """Queue a fact for the facts log; :meth:`flush` sends the queued facts, in order, as few records."""
+        self._facts.append(fact)
 
     async def send(self, topic: TopicT | str, key: bytes | None, value: Any, headers: Headers | None = None) -> None:
         """Queue one record; it is sent at once, its delivery awaited by :meth:`flush`."""
@@ -103,7 +112,11 @@ class Outbox:
         await self.send(DEAD_LETTERS.name, record["source_topic"].encode(), self.runner.dead_letter_codec.encode(record))
 
     async def flush(self, still_owned: Callable[[], bool] = lambda: True) -> bool:
-        """Wait for every queued record, re-sending through outages; False if ownership was lost meanwhile."""
+        """Send the queued facts, then wait for every queued record, re-sending through outages; False if ownership was lost meanwhile."""
+        if self._facts:
+            facts, self._facts = self._facts, []
+            for value, carried in encode_facts(facts):
+                await self.send(self.runner.facts_topic, None, value, [("b", self.runner.own_facts.keep(carried))])
         attempt = 0
         while self._records:
             try:
@@ -128,12 +141,43 @@ class Outbox:
         return True
 
 
+class OwnFacts:
+    """The facts records a worker sent, by token, so its follower folds them without decoding them again.
+
+    Bounded: when the follower never reads a record back (ownership lost before it was
+    sent), the oldest entries go; a record not found here is simply decoded.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._facts: dict[bytes, list[Fact]] = {}
+        self._prefix = f"{os.getpid()}-{uuid.uuid4().hex[:12]}-".encode()
+        self._count = itertools.count()
+
+    def keep(self, facts: list[Fact]) -> bytes:
+        """Remember the facts of one record; the token its ``b`` header carries."""
+        token = self._prefix + str(next(self._count)).encode()
+        self._facts[token] = facts
+        while len(self._facts) > self._limit:
+            del self._facts[next(iter(self._facts))]
+        return token
+
+    def claim(self, token: bytes | None) -> list[Fact] | None:
+        """The facts sent under ``token`` by this worker (None when another worker sent them)."""
+        return self._facts.pop(token, None) if token is not None else None
+
+
 class BatchRunner:
     """The one batch runner every agent uses: hold, guard, send, ack (see the module docstring)."""
 
-    def __init__(self, app: faust.App, hooks: PipelineHooks, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, app: faust.App, hooks: PipelineHooks, facts_topic: str, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.app = app
         self.hooks = hooks
+        self.facts_topic = facts_topic
+        self.own_facts = OwnFacts()
+        """Facts this worker sent, until its follower reads them back."""
         self.limits = limits
         self.dead_letter_codec = codec_for(DEAD_LETTERS.name)
         self.processed: dict[TP, int] = {}

@@ -6,7 +6,7 @@ folded every epoch before ``e``; the queue keeps the partition's order, so a
 waiting partition never blocks another. Per decided batch, in this order:
 
 1. decisions, join openings and dead letters are sent and acknowledged;
-2. then the declarations' facts and the partition's marker go to the facts log;
+2. then the declarations' facts and the partition's marker go to the facts log (in one record);
 3. then the events are acked (their offsets may be committed).
 
 A declaration already folded with the same content is a duplicate: nothing is
@@ -28,7 +28,7 @@ from zeikan.schemas.contract import DECISIONS, DECLARATIONS
 from zeikan.schemas.errors import ErrorKind
 from zeikan.streams.agents.common import Outbox, now_ms
 from zeikan.streams.engine.core import explained_record
-from zeikan.streams.engine.facts import Fact, content_digest, encode_fact, epoch_of, source_name
+from zeikan.streams.engine.facts import Fact, content_digest, epoch_of, source_name
 from zeikan.streams.engine.join import Opened, ScanRequested, encode_message, scan_request
 from zeikan.streams.engine.post_scan import needs_join, opening
 
@@ -123,11 +123,12 @@ class Decider:
                 return
             facts = p.runner.outbox()
             for admitted, verdict, _ in decided:
-                fact = Fact("declaration", _source(admitted.event), admitted.epoch, admitted.record, verdict.outcome())
-                value, headers = encode_fact(fact, bytes(admitted.event.message.value))
-                await facts.send(p.topics.facts, admitted.record["declaration_id"].encode(), value, headers)
+                facts.add_fact(Fact(
+                    "declaration", _source(admitted.event), admitted.epoch, admitted.record, verdict.outcome(),
+                    raw=bytes(admitted.event.message.value),
+                ))
                 self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
-            await p.markers.close_partitions(facts, self)
+            p.markers.close_partitions(facts, self)
             if not await p.runner.finish(facts, done_events):
                 return
             self._forget_folded()

@@ -15,7 +15,7 @@ from faust.types import EventT
 
 from zeikan.schemas.contract import INSPECTION_RESULTS
 from zeikan.streams.agents.common import Outbox
-from zeikan.streams.engine.facts import Fact, encode_fact, epoch_of, source_name
+from zeikan.streams.engine.facts import Fact, epoch_of, source_name
 
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
@@ -30,9 +30,8 @@ def register(p: Pipeline) -> None:
         source = source_name(str(event.message.topic), int(event.message.partition))
         epoch = epoch_of(int(record["inspected_at"]), p.config.epoch_ms)
         if p.markers.due(source, epoch - 1):
-            await p.markers.send(outbox, source, epoch - 1)
-        value, headers = encode_fact(Fact("inspection", source, epoch, record), bytes(event.message.value))
-        await outbox.send(p.topics.facts, str(record["declaration_id"]).encode(), value, headers)
+            p.markers.send(outbox, source, epoch - 1)
+        outbox.add_fact(Fact("inspection", source, epoch, record, raw=bytes(event.message.value)))
         return True
 
     @p.app.agent(p.topics.inspections, name="zeikan.feedback")

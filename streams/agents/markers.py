@@ -19,7 +19,7 @@ from faust.types import TP
 
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
 from zeikan.streams.agents.common import Outbox
-from zeikan.streams.engine.facts import Fact, encode_fact, source_name
+from zeikan.streams.engine.facts import Fact, source_name
 
 if TYPE_CHECKING:
     from zeikan.streams.agents.decide import Decider
@@ -42,20 +42,19 @@ class Markers:
         """Whether closing ``epoch`` for ``source`` says something new."""
         return epoch > max(self.sent.get(source, -1), self.p.state.marked.get(source, -1))
 
-    async def send(self, outbox: Outbox, source: str, epoch: int) -> None:
+    def send(self, outbox: Outbox, source: str, epoch: int) -> None:
         """Queue the marker ``(source, epoch)`` on the facts log."""
-        value, headers = encode_fact(Fact("marker", source, epoch))
-        await outbox.send(self.p.topics.facts, source.encode(), value, headers)
+        outbox.add_fact(Fact("marker", source, epoch))
         self.sent[source] = epoch
 
-    async def close_partitions(self, outbox: Outbox, decider: Decider) -> None:
+    def close_partitions(self, outbox: Outbox, decider: Decider) -> None:
         """Close, for every declarations partition with traffic, the epochs before its oldest waiting record."""
         for tp, newest in list(decider.max_epoch.items()):
             head = decider.head_epoch(tp)
             epoch = (head if head is not None else newest) - 1
             source = source_name(tp.topic, tp.partition)
             if self.due(source, epoch):
-                await self.send(outbox, source, epoch)
+                self.send(outbox, source, epoch)
 
     async def close_idle(self) -> None:
         """Close the epochs up to the frontier for owned source partitions that have nothing left to read."""
@@ -74,7 +73,7 @@ class Markers:
             if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not p.decider.idle(tp):
                 continue
             if _fetched_after(consumer, tp, p.follower.frontier_seen_at, p.runner.drained):
-                await self.send(outbox, source, epoch)
+                self.send(outbox, source, epoch)
                 closed.append(tp)
         if closed and not await outbox.flush(p.runner.owned(closed)):
             for tp in closed:

@@ -7,16 +7,18 @@ random selection count (rank key, lanes, content digest). Inspection results bec
 of the epochs up to ``epoch``. Every worker reads the one-partition facts topic in
 the same order, so all of them fold the same facts at the same points.
 
-On the wire a fact's value is the contract record's Avro bytes (the same bytes the
-source topic carried: nothing is re-encoded) and its metadata travels in headers.
+On the wire one facts record carries many facts (:func:`encode_facts`): each one's
+metadata and the contract record's Avro bytes (the same bytes the source topic
+carried: nothing is re-encoded).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from zeikan.features.definitions import ASOF_EPOCH_MS
@@ -68,7 +70,7 @@ class Outcome:
     digest: str
 
     def to_json(self) -> bytes:
-        """Compact JSON (the ``o`` header)."""
+        """Compact JSON (as a facts frame carries it)."""
         return json.dumps([self.rank_key, self.risk_action, self.action, self.random_lane, self.digest]).encode()
 
     @classmethod
@@ -87,6 +89,8 @@ class Fact:
     epoch: int
     record: Mapping[str, Any] | None = None
     outcome: Outcome | None = None
+    raw: bytes | None = field(default=None, compare=False, repr=False)
+    """The record's Avro bytes when known (sent as they are, never re-encoded)."""
 
     @property
     def time(self) -> int:
@@ -104,24 +108,74 @@ class Fact:
         return (self.time, _RANK.get(self.kind, 2), self.event_id)
 
 
-def encode_fact(fact: Fact, raw: bytes | None = None) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """(value, headers) of a fact; ``raw`` is the record's Avro bytes when the caller has them."""
-    headers = [("k", _WIRE_KIND[fact.kind]), ("s", fact.source.encode()), ("e", str(fact.epoch).encode())]
-    if fact.outcome is not None:
-        headers.append(("o", fact.outcome.to_json()))
-    if fact.record is None:
-        return b"", headers
-    value = raw if raw is not None else codec_for(_TOPIC[fact.kind]).encode(dict(fact.record))
-    return value, headers
+FACTS_FORMAT = 1
+"""First byte of every facts record; bumped when the frame layout changes."""
+
+FACTS_RECORD_MAX_BYTES = 256 * 1024
+"""A facts record is closed once it holds this much (one fact may make it larger)."""
+
+_HEAD = struct.Struct(">cHqII")
+"""Frame head: kind, source length, epoch, outcome length, record length."""
 
 
-def decode_fact(value: bytes, headers: Sequence[tuple[str, bytes]]) -> Fact:
-    """The fact of a facts-topic message (raises KeyError/ValueError on a foreign message)."""
-    meta = dict(headers)
-    kind = _KIND_OF[bytes(meta["k"])]
-    source, epoch = bytes(meta["s"]).decode(), int(bytes(meta["e"]))
-    if kind == "marker":
-        return Fact("marker", source, epoch)
-    record = codec_for(_TOPIC[kind]).decode(bytes(value))
-    outcome = Outcome.from_json(bytes(meta["o"])) if "o" in meta else None
-    return Fact(kind, source, epoch, record, outcome)  # type: ignore[arg-type]
+def encode_facts(facts: Sequence[Fact], max_bytes: int = FACTS_RECORD_MAX_BYTES) -> list[tuple[bytes, list[Fact]]]:
+    """(value, the facts it carries) of each facts record that carries ``facts``, in order, each about ``max_bytes`` at most.
+
+    One record holds many facts (Kafka's per-record cost is paid once per batch, and the
+    broker stores far fewer batches). Each fact is a frame: kind, source, epoch, the
+    outcome's JSON and the record's Avro bytes (``fact.raw`` when the caller has them).
+
+    >>> [len(decode_facts(v)) for v, _ in encode_facts([Fact("marker", "declarations:0", 3)] * 3, max_bytes=40)]
+    [2, 1]
+    """
+    values: list[tuple[bytes, list[Fact]]] = []
+    frames: list[bytes] = []
+    carried: list[Fact] = []
+    size = 1
+    for fact in facts:
+        source = fact.source.encode()
+        outcome = fact.outcome.to_json() if fact.outcome is not None else b""
+        if fact.record is None:
+            body = b""
+        else:
+            body = fact.raw if fact.raw is not None else codec_for(_TOPIC[fact.kind]).encode(dict(fact.record))
+        frame = b"".join((_HEAD.pack(_WIRE_KIND[fact.kind], len(source), fact.epoch, len(outcome), len(body)), source, outcome, body))
+        if frames and size + len(frame) > max_bytes:
+            values.append((bytes([FACTS_FORMAT]) + b"".join(frames), carried))
+            frames, carried, size = [], [], 1
+        frames.append(frame)
+        carried.append(fact)
+        size += len(frame)
+    if frames:
+        values.append((bytes([FACTS_FORMAT]) + b"".join(frames), carried))
+    return values
+
+
+def decode_facts(value: bytes) -> list[Fact]:
+    """The facts of one facts record (raises ValueError on a foreign or truncated record)."""
+    view = memoryview(value)
+    if not view or view[0] != FACTS_FORMAT:
+        raise ValueError(f"not a facts record of format {FACTS_FORMAT}")
+    facts: list[Fact] = []
+    at = 1
+    try:
+        while at < len(view):
+            wire, source_len, epoch, outcome_len, body_len = _HEAD.unpack_from(view, at)
+            at += _HEAD.size
+            source = bytes(view[at:at + source_len]).decode()
+            at += source_len
+            outcome = Outcome.from_json(bytes(view[at:at + outcome_len])) if outcome_len else None
+            at += outcome_len
+            body = bytes(view[at:at + body_len])
+            at += body_len
+            if at > len(view):
+                raise ValueError("facts record truncated")
+            kind = _KIND_OF[wire]
+            if kind == "marker":
+                facts.append(Fact("marker", source, epoch))
+            else:
+                record = codec_for(_TOPIC[kind]).decode(body)
+                facts.append(Fact(kind, source, epoch, record, outcome, raw=body))  # type: ignore[arg-type]
+    except (struct.error, KeyError, UnicodeDecodeError) as exc:
+        raise ValueError(f"facts record unreadable: {exc!r}") from None
+    return facts

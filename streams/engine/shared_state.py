@@ -33,11 +33,11 @@ from typing import Any
 from zeikan.features.online import OnlineFeatureState
 from zeikan.streams.engine.capacity import CapacityTracker, Thresholds, event_day
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.facts import Fact, decode_fact, encode_fact
+from zeikan.streams.engine.facts import Fact, decode_facts, encode_facts
 from zeikan.streams.engine.lanes import INSPECTION_LANES, parse_action
 from zeikan.streams.engine.selection import RandomSelector
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 """Bumped when the snapshot layout changes (an older snapshot is then ignored)."""
 
 NOT_READY = -1
@@ -184,11 +184,7 @@ class SharedState:
 
     def to_bytes(self) -> bytes:
         """A compressed, checksummed snapshot of everything above (see :meth:`from_bytes`)."""
-        buffered = []
-        for facts in self.buffer.values():
-            for fact in facts:
-                value, headers = encode_fact(fact)
-                buffered.append([value.hex(), [[k, v.hex()] for k, v in headers]])
+        buffered = [value.hex() for value, _ in encode_facts([f for facts in self.buffer.values() for f in facts])]
         body = {
             "format": SNAPSHOT_FORMAT,
             "features": self.features.snapshot(),
@@ -234,9 +230,9 @@ class SharedState:
         self.version = str(body["version"])
         self.late_facts = int(body["late_facts"])
         self.buffer = {}
-        for value, headers in body["buffer"]:
-            fact = decode_fact(bytes.fromhex(value), [(k, bytes.fromhex(v)) for k, v in headers])
-            self.buffer.setdefault(fact.epoch, []).append(fact)
+        for value in body["buffer"]:
+            for fact in decode_facts(bytes.fromhex(value)):
+                self.buffer.setdefault(fact.epoch, []).append(fact)
 
     def digest(self) -> str:
         """sha256 of the folded state (features, capacity, counts, hit rates), to compare workers and runs."""

@@ -19,6 +19,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "event_clock": state.clock,
         "ready_epoch": state.ready_epoch,
         "facts_offset": follower.position,
+        "facts_read": follower.facts_read,
         "unreadable_facts": follower.bad_facts,
         "state_version": state.version,
         "state_digest": state.digest(),

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.streams.pipeline_factories import HOUR, T0, history
+from zeikan.streams.agents.common import OwnFacts
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.facts import Fact, encode_fact
+from zeikan.streams.engine.facts import Fact, Outcome, encode_facts, epoch_of
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.facts_log import FactsFollower
 from zeikan.streams.snapshots import SnapshotStore
@@ -22,16 +24,17 @@ class _Done(Exception):
 class _Consumer:
     """Hands out scripted batches of facts-log records, then stops the loop."""
 
-    def __init__(self, batches: list[list[Fact]]) -> None:
+    def __init__(self, batches: list[list[Fact]], own: OwnFacts | None = None) -> None:
         self._batches = batches
         self._offset = 0
+        self._own = own
 
     async def getmany(self, tp, timeout_ms: int, max_records: int):  # type: ignore[no-untyped-def]
         if not self._batches:
             raise _Done
         records = []
-        for fact in self._batches.pop(0):
-            value, headers = encode_fact(fact)
+        for value, carried in encode_facts(self._batches.pop(0), max_bytes=1):
+            headers = [("b", self._own.keep(carried))] if self._own is not None else []
             records.append(SimpleNamespace(offset=self._offset, value=value, headers=headers))
             self._offset += 1
         return {tp: records}
@@ -53,3 +56,21 @@ def test_facts_that_do_not_advance_the_state_still_count_towards_the_next_snapsh
         asyncio.run(follower._loop(_Consumer(batches)))  # noqa: SLF001
     assert state.ready_epoch < 0
     assert store.offsets() == [6]
+
+
+def test_a_worker_folds_its_own_facts_as_it_sent_them_and_another_workers_decoded_to_the_same_state() -> None:
+    decls = history(days=1, per_day=6, seed=4)["declarations"]
+    for i, d in enumerate(decls):
+        d["filed_at"] = T0 + i * HOUR + 1
+    sources = ["declarations:0"]
+    facts = [Fact("declaration", "declarations:0", epoch_of(d["filed_at"]), d, Outcome(0.5, "RELEASE", "RELEASE", None, "x"))
+             for d in decls] + [Fact("marker", "declarations:0", epoch_of(decls[-1]["filed_at"]))]
+    own, sent = OwnFacts(), SharedState(EngineConfig(), sources)
+    follower = FactsFollower("unused:9092", "facts", sent, None, own=own.claim)
+    with pytest.raises(_Done):
+        asyncio.run(follower._loop(_Consumer([facts], own)))  # noqa: SLF001
+    other = SharedState(EngineConfig(), sources)
+    with pytest.raises(_Done):
+        asyncio.run(FactsFollower("unused:9092", "facts", other, None)._loop(_Consumer([facts])))  # noqa: SLF001
+    assert own.claim(b"unknown") is None and not own._facts, "every record sent was claimed back"  # noqa: SLF001
+    assert sent.ready_epoch > 0 and sent.digest() == other.digest()

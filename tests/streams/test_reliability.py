@@ -79,7 +79,7 @@ def test_sigkill_mid_stream_and_restart_reaches_the_same_decisions_and_state(fre
     try:
         worker.wait_caught_up()
         publisher = publish_in_background(broker.bootstrap, in_event_time_order(hist, []), rate=250)
-        wait_until(lambda: (s := worker.state()) and s["facts_offset"] > 200, 60, worker.log_path)
+        wait_until(lambda: (s := worker.state()) and s["facts_read"] > 200, 60, worker.log_path)
         worker.kill()
         publisher.join(60)
         worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
@@ -110,7 +110,7 @@ def test_live_equals_replay_and_one_of_two_workers_can_die(fresh_broker, tmp_pat
         publisher = publish_in_background(broker.bootstrap, in_event_time_order(hist, []), rate=250)
         survivor = started[-1]
         if workers == 2:
-            wait_until(lambda: (s := started[0].state()) and s["facts_offset"] > 200, 60, started[0].log_path)
+            wait_until(lambda: (s := started[0].state()) and s["facts_read"] > 200, 60, started[0].log_path)
             started[0].kill()
         publisher.join(60)
         decisions = decision_ids_settle(broker.bootstrap, expected, 120, survivor.log_path, survivor)
@@ -164,7 +164,7 @@ def test_out_of_order_input_and_a_restart_never_give_one_id_two_decisions(fresh_
     try:
         worker.wait_caught_up()
         publisher = publish_in_background(broker.bootstrap, events, rate=300)
-        wait_until(lambda: (s := worker.state()) and s["facts_offset"] > 150, 60, worker.log_path)
+        wait_until(lambda: (s := worker.state()) and s["facts_read"] > 150, 60, worker.log_path)
         worker.kill()
         publisher.join(60)
         worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)

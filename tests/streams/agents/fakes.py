@@ -148,7 +148,7 @@ def pipeline(**parts: Any) -> SimpleNamespace:
     app = App(owned)
     hooks = Hooks()
     p = SimpleNamespace(
-        app=app, hooks=hooks, runner=BatchRunner(app, hooks), config=EngineConfig(),  # type: ignore[arg-type]
+        app=app, hooks=hooks, runner=BatchRunner(app, hooks, "zeikan-facts"), config=EngineConfig(),  # type: ignore[arg-type]
         settings=SimpleNamespace(batch_size=100, batch_within_s=0.01, overdue_interval_s=1.0, marker_interval_s=1.0),
         topics=SimpleNamespace(**{attr: Topic(name, app.producer) for attr, name in names.items()}),
         tables=SimpleNamespace(containers={}, joins={}),

@@ -20,7 +20,7 @@ from zeikan.streams.agents.decide import Decider
 from zeikan.streams.agents.markers import Markers
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
-from zeikan.streams.engine.facts import decode_fact, epoch_of
+from zeikan.streams.engine.facts import decode_facts, epoch_of
 from zeikan.streams.engine.join import (
     DeadlineCheck, Opened, ScanArrived, ScanMatched, ScanRequested, decode_message, encode_message, scan_request,
 )
@@ -58,7 +58,7 @@ def test_feedback_publishes_the_result_as_a_fact_after_closing_the_epoch_before_
     result = inspection(rng, declaration(rng, 1, T0), 1, T0 + HOUR)
     batch = [event("inspection-results", "DEC-0000001", encoded("inspection-results", result))]
     sent = run_agent(p, "zeikan.feedback", batch)
-    facts = [decode_fact(s.value, s.headers) for s in sent]
+    facts = [f for s in sent for f in decode_facts(s.value)]
     epoch = epoch_of(T0 + HOUR, p.config.epoch_ms)
     assert [(f.kind, f.epoch) for f in facts] == [("marker", epoch - 1), ("inspection", epoch)]
     assert facts[1].record["inspection_id"] == "INS-0000001" and batch[0].acked
@@ -139,7 +139,7 @@ def test_decide_emits_a_pre_arrival_decision_then_its_fact_and_dead_letters_a_co
     sent = run_agent(p, "zeikan.decide", [event("declarations", "DEC-0000001", encoded("declarations", decl))])
     decision = next(s for s in sent if s.topic == "decisions").record()
     assert decision["stage"] == "PRE_ARRIVAL" and decision["declaration_id"] == "DEC-0000001"
-    facts = [decode_fact(s.value, s.headers) for s in sent if s.topic == "zeikan-facts"]
+    facts = [f for s in sent if s.topic == "zeikan-facts" for f in decode_facts(s.value)]
     assert [f.kind for f in facts if f.kind == "declaration"] == ["declaration"]
     assert [s.topic for s in sent].index("decisions") < [s.topic for s in sent].index("zeikan-facts"), "decision before fact"
     changed = {**decl, "importer_id": "IMP-9999"}
@@ -154,8 +154,9 @@ def test_markers_close_a_busy_partition_before_its_oldest_waiting_epoch_once() -
     tp = TP("declarations", 0)
     decider = SimpleNamespace(max_epoch={tp: 7}, head_epoch=lambda _: 5)
     outbox = p.runner.outbox()
-    asyncio.run(marks.close_partitions(outbox, decider))
-    asyncio.run(marks.close_partitions(outbox, decider))
+    marks.close_partitions(outbox, decider)
+    marks.close_partitions(outbox, decider)
+    asyncio.run(outbox.flush())
     sent = p.app.producer.sent
-    assert [(f.kind, f.source, f.epoch) for f in (decode_fact(s.value, s.headers) for s in sent)] == [("marker", "declarations:0", 4)]
+    assert [(f.kind, f.source, f.epoch) for s in sent for f in decode_facts(s.value)] == [("marker", "declarations:0", 4)]
     assert markers.SOURCE_TOPICS == ("declarations", "inspection-results")

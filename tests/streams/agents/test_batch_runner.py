@@ -12,7 +12,7 @@ TP6 = TP("inspection-results", 6)
 
 def test_a_batch_acked_across_a_rebalance_counts_as_drained_without_new_records() -> None:
     app = App({TP6})
-    runner = BatchRunner(app, Hooks())  # type: ignore[arg-type]
+    runner = BatchRunner(app, Hooks(), "zeikan-facts")  # type: ignore[arg-type]
     events = [event("inspection-results", f"I{i}", {}, offset=i) for i in range(3)]
     for e in events:
         e.message.partition = 6

@@ -6,7 +6,7 @@ import pytest
 
 from tests.streams.pipeline_factories import HOUR, T0, history
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.facts import Fact, Outcome, decode_fact, encode_fact, epoch_of
+from zeikan.streams.engine.facts import Fact, Outcome, decode_facts, encode_facts, epoch_of
 from zeikan.streams.engine.shared_state import NOT_READY, SharedState
 
 SOURCES = ("declarations:0", "declarations:1")
@@ -81,11 +81,18 @@ def test_snapshot_round_trip_and_corrupt_snapshots_are_refused():
     assert copy.digest() == state.digest(), "a refused snapshot leaves the state as it was"
 
 
-def test_facts_round_trip_on_the_wire():
-    d = decls(1)[0]
-    one = fact(d)
-    value, headers = encode_fact(one)
-    back = decode_fact(value, headers)
-    assert (back.kind, back.source, back.epoch, back.event_id, back.outcome) == (one.kind, one.source, one.epoch, one.event_id, one.outcome)
-    mark = decode_fact(*encode_fact(marker("declarations:3", 7)))
-    assert (mark.kind, mark.source, mark.epoch, mark.record) == ("marker", "declarations:3", 7, None)
+def test_facts_round_trip_on_the_wire_many_to_a_record_in_order():
+    one, two = (fact(d) for d in decls(2))
+    mark = marker("declarations:3", 7)
+    [(value, carried)] = encode_facts([one, mark, two])
+    back = decode_facts(value)
+    assert carried == [one, mark, two]
+    assert [(f.kind, f.source, f.epoch, f.event_id, f.outcome) for f in back] == [
+        (f.kind, f.source, f.epoch, f.event_id, f.outcome) for f in (one, mark, two)
+    ]
+    assert back[0].record == one.record and back[1].record is None
+    split = encode_facts([one, mark, two], max_bytes=len(value) // 2)
+    assert [f for _, facts in split for f in facts] == [one, mark, two] and len(split) > 1, "records close at the size limit"
+    for bad in (value[: len(value) - 3], b"", b"\x09" + value[1:]):
+        with pytest.raises(ValueError):
+            decode_facts(bad)
