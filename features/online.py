@@ -63,6 +63,9 @@ _READS = [
 _NORMS = tuple(fd.NORM_FEATURES.items())
 """Norm features in the order :func:`fd.norm_observations` yields them per line."""
 
+PARSED_KEPT = 2048
+"""Parsed declarations kept by identity: a worker features a batch, then folds the same objects."""
+
 Parsed = tuple[list[list[tuple[str, str, float]]], list[tuple[str, ...]]]
 """A declaration's norm observations and per-line keys (computed once for features and fold)."""
 
@@ -88,7 +91,8 @@ class OnlineFeatureState:
         self.unmatched_inspections = 0
         self._pending: list[tuple[int, int, str, Mapping, Parsed | None]] = []
         self._watermark = -(2**63)
-        self._last: tuple[Mapping | None, Parsed | None] = (None, None)
+        self._parsed: dict[int, tuple[Mapping, Parsed]] = {}
+        """The last ``PARSED_KEPT`` declarations parsed, by identity (a batch is featured, then folded)."""
         self._order = [_window_order(m) for m in range(window + 1)]
 
     # -- FeatureState -------------------------------------------------------------------------
@@ -122,7 +126,7 @@ class OnlineFeatureState:
         self.unmatched_inspections = int(snapshot["unmatched"])
         self._watermark = int(snapshot["watermark"])
         self._pending.clear()
-        self._last = (None, None)
+        self._parsed.clear()
 
     def declaration_info(self, declaration_id: str) -> Mapping[str, Any] | None:
         """What the history keeps of a folded declaration (within the retention), or None."""
@@ -148,11 +152,14 @@ class OnlineFeatureState:
         return {name: float(out[name]) for name in FEATURE_NAMES}
 
     def _parse(self, declaration: Mapping) -> Parsed:
-        """Norm observations and line keys of a declaration; the last one is kept (features, then observe)."""
-        last, parsed = self._last
-        if last is not declaration or parsed is None:
-            parsed = (fd.norm_observations(declaration), fd.line_keys(declaration))
-            self._last = (declaration, parsed)
+        """Norm observations and line keys of a declaration, kept for the last ``PARSED_KEPT`` (features, then observe)."""
+        kept = self._parsed.get(id(declaration))
+        if kept is not None and kept[0] is declaration:
+            return kept[1]
+        parsed = (fd.norm_observations(declaration), fd.line_keys(declaration))
+        self._parsed[id(declaration)] = (declaration, parsed)
+        if len(self._parsed) > PARSED_KEPT:
+            del self._parsed[next(iter(self._parsed))]
         return parsed
 
     # -- features of lines ----------------------------------------------------------------------

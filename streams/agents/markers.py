@@ -1,7 +1,9 @@
 """Markers: a source partition tells every worker that it has published all facts of epochs <= e.
 
 * A partition with traffic closes epoch ``e - 1`` as soon as it reads a record of
-  epoch ``e`` (and has published the facts of everything before it).
+  epoch ``e`` (and has published the facts of everything before it). Its marker also
+  says the newest epoch it has received (``reached``): a backlog waiting in its queue
+  moves the frontier at once, so idle partitions need not follow one epoch at a time.
 * An idle partition closes the epochs up to the frontier (the epoch the second most
   advanced source has reached, so one outlier cannot drag the others along) once a
   fetch response newer than the frontier showed it has nothing left to read: anything
@@ -42,9 +44,9 @@ class Markers:
         """Whether closing ``epoch`` for ``source`` says something new."""
         return epoch > max(self.sent.get(source, -1), self.p.state.marked.get(source, -1))
 
-    def send(self, outbox: Outbox, source: str, epoch: int) -> None:
-        """Queue the marker ``(source, epoch)`` on the facts log."""
-        outbox.add_fact(Fact("marker", source, epoch))
+    def send(self, outbox: Outbox, source: str, epoch: int, reached: int = -1) -> None:
+        """Queue the marker ``(source, epoch)`` on the facts log (``reached``: the newest epoch the source received)."""
+        outbox.add_fact(Fact("marker", source, epoch, reached=reached))
         self.sent[source] = epoch
 
     def close_partitions(self, outbox: Outbox, decider: Decider) -> None:
@@ -54,7 +56,7 @@ class Markers:
             epoch = (head if head is not None else newest) - 1
             source = source_name(tp.topic, tp.partition)
             if self.due(source, epoch):
-                self.send(outbox, source, epoch)
+                self.send(outbox, source, epoch, newest)
 
     async def close_idle(self) -> None:
         """Close the epochs up to the frontier for owned source partitions that have nothing left to read."""

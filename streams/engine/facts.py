@@ -91,6 +91,8 @@ class Fact:
     outcome: Outcome | None = None
     raw: bytes | None = field(default=None, compare=False, repr=False)
     """The record's Avro bytes when known (sent as they are, never re-encoded)."""
+    reached: int = -1
+    """Markers: the newest epoch the source has received (its queue may hold epochs it cannot close yet)."""
 
     @property
     def time(self) -> int:
@@ -114,8 +116,8 @@ FACTS_FORMAT = 1
 FACTS_RECORD_MAX_BYTES = 256 * 1024
 """A facts record is closed once it holds this much (one fact may make it larger)."""
 
-_HEAD = struct.Struct(">cHqII")
-"""Frame head: kind, source length, epoch, outcome length, record length."""
+_HEAD = struct.Struct(">cHqqII")
+"""Frame head: kind, source length, epoch, reached, outcome length, record length."""
 
 
 def encode_facts(facts: Sequence[Fact], max_bytes: int = FACTS_RECORD_MAX_BYTES) -> list[tuple[bytes, list[Fact]]]:
@@ -125,7 +127,7 @@ def encode_facts(facts: Sequence[Fact], max_bytes: int = FACTS_RECORD_MAX_BYTES)
     broker stores far fewer batches). Each fact is a frame: kind, source, epoch, the
     outcome's JSON and the record's Avro bytes (``fact.raw`` when the caller has them).
 
-    >>> [len(decode_facts(v)) for v, _ in encode_facts([Fact("marker", "declarations:0", 3)] * 3, max_bytes=40)]
+    >>> [len(decode_facts(v)) for v, _ in encode_facts([Fact("marker", "declarations:0", 3)] * 3, max_bytes=90)]
     [2, 1]
     """
     values: list[tuple[bytes, list[Fact]]] = []
@@ -139,7 +141,8 @@ def encode_facts(facts: Sequence[Fact], max_bytes: int = FACTS_RECORD_MAX_BYTES)
             body = b""
         else:
             body = fact.raw if fact.raw is not None else codec_for(_TOPIC[fact.kind]).encode(dict(fact.record))
-        frame = b"".join((_HEAD.pack(_WIRE_KIND[fact.kind], len(source), fact.epoch, len(outcome), len(body)), source, outcome, body))
+        head = _HEAD.pack(_WIRE_KIND[fact.kind], len(source), fact.epoch, fact.reached, len(outcome), len(body))
+        frame = b"".join((head, source, outcome, body))
         if frames and size + len(frame) > max_bytes:
             values.append((bytes([FACTS_FORMAT]) + b"".join(frames), carried))
             frames, carried, size = [], [], 1
@@ -160,7 +163,7 @@ def decode_facts(value: bytes) -> list[Fact]:
     at = 1
     try:
         while at < len(view):
-            wire, source_len, epoch, outcome_len, body_len = _HEAD.unpack_from(view, at)
+            wire, source_len, epoch, reached, outcome_len, body_len = _HEAD.unpack_from(view, at)
             at += _HEAD.size
             source = bytes(view[at:at + source_len]).decode()
             at += source_len
@@ -172,7 +175,7 @@ def decode_facts(value: bytes) -> list[Fact]:
                 raise ValueError("facts record truncated")
             kind = _KIND_OF[wire]
             if kind == "marker":
-                facts.append(Fact("marker", source, epoch))
+                facts.append(Fact("marker", source, epoch, reached=reached))
             else:
                 record = codec_for(_TOPIC[kind]).decode(body)
                 facts.append(Fact(kind, source, epoch, record, outcome, raw=body))  # type: ignore[arg-type]

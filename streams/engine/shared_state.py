@@ -104,7 +104,8 @@ class SharedState:
 
     def receive(self, fact: Fact) -> bool:
         """Take the next fact of the log; True when ``ready_epoch`` moved or a late fact was folded."""
-        reached = fact.epoch + 1 if fact.kind == "marker" else fact.epoch  # closing e: it has reached e + 1
+        # closing e: it has reached e + 1 (or further: a busy partition says what it has received)
+        reached = max(fact.epoch + 1, fact.reached) if fact.kind == "marker" else fact.epoch
         self.seen_epoch[fact.source] = max(self.seen_epoch.get(fact.source, NOT_READY), reached)
         if fact.kind == "marker":
             if fact.epoch <= self.marked.get(fact.source, NOT_READY):

@@ -64,6 +64,15 @@ def test_one_source_far_ahead_does_not_drag_the_idle_sources():
     assert state.frontier() == 102
 
 
+def test_a_busy_source_moves_the_frontier_to_the_epoch_it_has_received_not_only_past_the_one_it_closes():
+    state = SharedState(EngineConfig(), ("a", "b", "c"))
+    state.receive(Fact("marker", "a", 100, reached=110))
+    state.receive(Fact("marker", "b", 100, reached=112))
+    assert state.frontier() == 112 and state.marked == {"a": 100, "b": 100}
+    [(value, _)] = encode_facts([Fact("marker", "a", 100, reached=110)])
+    assert decode_facts(value)[0].reached == 110
+
+
 def test_snapshot_round_trip_and_corrupt_snapshots_are_refused():
     state = SharedState(EngineConfig(), SOURCES)
     d = decls(4)
