@@ -4,10 +4,10 @@ Topics: the contract topics are read and written as raw bytes (Avro via
 ``zeikan.schemas.codec``); ``<app>-facts`` (one partition) is the facts log every
 worker folds into its shared state (:mod:`zeikan.streams.facts_log`); two internal
 JSON topics carry the join (``<app>-container-events`` keyed by container,
-``<app>-declaration-joins`` keyed by declaration). The join tables live in
-``memory://`` (rebuilt from their changelogs on start, so the RocksDB "persisted
-offset higher than highwater" check cannot trip); the shared state is restored from
-its newest snapshot plus the facts log's tail.
+``<app>-declaration-joins`` keyed by declaration). The join tables live in local
+RocksDB stores (a restart reads only their changelogs' tails; stores that cannot be
+trusted are removed first, :mod:`zeikan.streams.table_stores`); the shared state is
+restored from its newest snapshot plus the facts log's tail.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Topics:
 
 @dataclass(frozen=True)
 class Tables:
-    """Faust tables (changelogged, ``memory://``)."""
+    """Faust tables (changelogged, in local RocksDB stores: see :mod:`zeikan.streams.table_stores`)."""
 
     containers: TableT
     joins: TableT
@@ -117,7 +117,7 @@ def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in kafka.bootstrap.split(",")],
-        store="memory://",
+        store="rocksdb://",  # the join tables: a restart reads only the changelogs' tails (rocksdict driver)
         datadir=settings.workdir,
         web_host=settings.web_host,
         web_port=settings.web_port,

@@ -1,9 +1,10 @@
-"""Start one pipeline worker process: provision topics, build the pipeline and observability, run Faust."""
+"""Start one pipeline worker process: provision topics, build the pipeline and observability, check the table stores, run Faust."""
 
 from __future__ import annotations
 
 import logging
 from functools import partial
+from pathlib import Path
 
 from faust.worker import Worker
 
@@ -12,6 +13,7 @@ from zeikan.streams.app import Pipeline, create_pipeline
 from zeikan.streams.kafka.kafka_config import KafkaSettings
 from zeikan.streams.kafka.kafka_io import check_reachable, ensure_topics
 from zeikan.streams.settings import WorkerSettings
+from zeikan.streams.table_stores import repair_before_start
 
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
@@ -27,6 +29,8 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "
     )
     pipeline = create_pipeline(settings, kafka, hooks)
     ensure_topics(kafka.bootstrap, [pipeline.topics.facts], 1, kafka.replication)
+    tables = [pipeline.tables.containers.name, pipeline.tables.joins.name]
+    repair_before_start(Path(pipeline.app.conf.tabledir), settings.app_id, tables, kafka.bootstrap)
     health.extra_checks = partial(readiness_checks, pipeline)
     install_web_routes(pipeline.app, hooks, health)
     logging.getLogger("zeikan").setLevel(loglevel.upper())

@@ -122,7 +122,7 @@ def test_live_equals_replay_and_one_of_two_workers_can_die(fresh_broker, tmp_pat
     identical_per_id(decisions)
 
 
-def test_a_corrupted_snapshot_is_skipped_and_the_worker_recovers_by_itself(fresh_broker, tmp_path):
+def test_a_corrupted_snapshot_or_table_store_is_skipped_and_the_worker_recovers_by_itself(fresh_broker, tmp_path):
     broker = fresh_broker()
     hist = history(days=3, per_day=120, seed=10)
     expected = replay_ids(tmp_path, hist)
@@ -139,11 +139,15 @@ def test_a_corrupted_snapshot_is_skipped_and_the_worker_recovers_by_itself(fresh
     newest.write_bytes(newest.read_bytes()[: len(newest.read_bytes()) // 2])  # a torn write
     for other in snapshots[:-1]:
         other.write_bytes(b"garbage")
+    stores = sorted((tmp_path / "w").glob("v*/tables/join-*.db"))
+    assert stores, "the join tables keep local stores"
+    (stores[0] / "CURRENT").write_bytes(b"\x00garbage")
     worker = WorkerProcess(broker.bootstrap, tmp_path / "w", SNAPSHOT_OFTEN)
     try:
         worker.wait_caught_up()
         assert_state_equals_replay(worker, hist)
         assert "refused" in worker.log_text()
+        assert f"table store {stores[0].name} removed" in worker.log_text()
     finally:
         worker.stop()
 
