@@ -129,7 +129,9 @@ class Decider:
                 ))
                 self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
             p.markers.close_partitions(facts, self)
+            idle_closed = p.markers.close_idle_into(facts, lambda tp: not self.queues.get(tp)) if decided else []
             if not await p.runner.finish(facts, done_events):
+                p.markers.forget(idle_closed)
                 return
             self._forget_folded()
             if ready or not self.waiting():

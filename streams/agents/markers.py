@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
@@ -60,26 +61,37 @@ class Markers:
 
     async def close_idle(self) -> None:
         """Close the epochs up to the frontier for owned source partitions that have nothing left to read."""
+        outbox = self.p.runner.outbox()
+        closed = self.close_idle_into(outbox, self.p.decider.idle)
+        if closed and not await outbox.flush(self.p.runner.owned(closed)):
+            self.forget(closed)
+
+    def close_idle_into(self, outbox: Outbox, idle: Callable[[TP], bool]) -> list[TP]:
+        """Queue on ``outbox`` the closing markers of the idle owned source partitions (see :meth:`close_idle`); those closed.
+
+        The decider calls it for each batch it decides, so these markers travel in that
+        batch's facts record; the timer covers the stretches when nothing is decided.
+        """
         p = self.p
         frontier = p.state.frontier()
-        if frontier < 0 or not p.follower.caught_up.is_set():
-            return
-        epoch = frontier - 1
         consumer = _kafka_consumer(p.app)
-        if consumer is None:
-            return
-        outbox = p.runner.outbox()
+        if frontier < 0 or not p.follower.caught_up.is_set() or consumer is None:
+            return []
+        epoch = frontier - 1
         closed: list[TP] = []
         for tp in p.app.consumer.assignment():
             source = source_name(tp.topic, tp.partition)
-            if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not p.decider.idle(tp):
+            if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not idle(tp):
                 continue
             if _fetched_after(consumer, tp, p.follower.frontier_seen_at, p.runner.drained):
                 self.send(outbox, source, epoch)
                 closed.append(tp)
-        if closed and not await outbox.flush(p.runner.owned(closed)):
-            for tp in closed:
-                self.sent.pop(source_name(tp.topic, tp.partition), None)
+        return closed
+
+    def forget(self, tps: list[TP]) -> None:
+        """Markers of ``tps`` that were not delivered: they are due again."""
+        for tp in tps:
+            self.sent.pop(source_name(tp.topic, tp.partition), None)
 
 
 def _kafka_consumer(app: Any) -> Any:
