@@ -10,7 +10,8 @@ through the ``kestrel-dx9`` profile, then prints JSON lines:
   detection per concealment kind, and the scoring cost (model input + ONNX, ms per scan,
   at the scorer's threads);
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
-  fitted on ``--labelled`` scans (half concealed) plus the clean traffic;
+  fitted on ``--labelled`` scans (half concealed) plus the clean traffic (``rescored``:
+  whether cross-validation kept features beyond the CNN score);
 * ``images_adapt.physics``: share of the test set's clean scans the physics check flags,
   with the model's shipped calibration and after :func:`calibrate_physics` on the clean
   traffic (declared weights from the manifest, tare removed at ingest);
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     adapter = ScannerAdapter.fit(f_lab, y_lab, f_clean, FALSE_ALARMS)
     a_test = adapter.score(f_test)
     emit("images_adapt.adapted", scanner=SCANNER, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
-         clean_scans=len(s_clean), roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
+         clean_scans=len(s_clean), rescored=adapter.rescored, roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
          detection_rate=float((a_test[y_test] > adapter.threshold).mean()),
          detection_by_kind=_by_kind(a_test, adapter.threshold, test_kinds),
          false_alarm_rate=float((a_test[~y_test] > adapter.threshold).mean()))
