@@ -50,6 +50,12 @@ class TrainConfig:
     """epochs of stage 2 (one patch per training image each)"""
 
 
+def smooth_max(cam: torch.Tensor) -> torch.Tensor:
+    """Log-sum-exp pool of CAM logits per image (any shape after the batch axis), normalised by the cell count."""
+    flat = cam.flatten(1)
+    return (torch.logsumexp(LSE_SHARPNESS * flat, dim=1) - float(np.log(flat.shape[1]))) / LSE_SHARPNESS
+
+
 def _block(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
@@ -70,9 +76,7 @@ class TinyCam(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (logit per image, CAM logits ``(N, 1, H/8, W/8)``) of 25 mm inputs."""
         cam = self.cam(self.features(self.pool(x) * INPUT_SCALE))
-        flat = cam.flatten(1)
-        logit = (torch.logsumexp(LSE_SHARPNESS * flat, dim=1) - float(np.log(flat.shape[1]))) / LSE_SHARPNESS
-        return logit, cam
+        return smooth_max(cam), cam
 
 
 class FineCam(nn.Module):
@@ -121,17 +125,35 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * gain * balance + noise
 
 
-def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> TinyCam:
-    """Train stage 1 on a rendered set (labels: 1 = concealment)."""
+def _seeded(config: TrainConfig) -> torch.Generator:
+    """Threads and seeds of a training run; the generator of its augmentations."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    return torch.Generator().manual_seed(config.seed)
+
+
+def _optimiser(net: nn.Module, config: TrainConfig, steps: int):
+    """AdamW with a one-cycle learning rate over ``steps`` batches."""
+    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=steps)
+
+
+def _step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss``; returns its value."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
+def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> TinyCam:
+    """Train stage 1 on a rendered set (labels: 1 = concealment)."""
+    gen = _seeded(config)
     net = TinyCam()
     x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32))
     y = torch.from_numpy(data.y.astype(np.float32))
-    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    steps = config.epochs * ((len(y) + config.batch_size - 1) // config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=steps)
+    opt, sched = _optimiser(net, config, config.epochs * ((len(y) + config.batch_size - 1) // config.batch_size))
     loss_fn = nn.BCEWithLogitsLoss()
     for epoch in range(config.epochs):
         net.train()
@@ -140,12 +162,7 @@ def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> 
         for i in range(0, len(y), config.batch_size):
             idx = order[i : i + config.batch_size]
             logit, _ = net(_augment(x[idx], gen))
-            loss = loss_fn(logit, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+            total += _step(opt, sched, loss_fn(logit, y[idx])) * len(idx)
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(y):.4f} ({time.perf_counter() - started:.0f} s)")
     return net.eval()
 
@@ -205,15 +222,12 @@ def _augment_fine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> FineCam:
     """Train stage 2 on patches of a rendered set with its concealment boxes (a target per 200 mm cell)."""
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    gen = _seeded(config)
     rng = np.random.default_rng(config.seed)
     net = FineCam()
     extents = [int(np.nonzero(col)[0].max()) + 1 if col.any() else MODEL_SHAPE[2] for col in (data.x[:, 1].max(axis=1) > 0.3)]
-    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     batches = (len(data.y) + config.batch_size - 1) // config.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=config.fine_epochs * batches)
+    opt, sched = _optimiser(net, config, config.fine_epochs * batches)
     for epoch in range(config.fine_epochs):
         net.train()
         order = rng.permutation(len(data.y))
@@ -226,15 +240,8 @@ def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print
             logits = net(_augment_fine(x, gen))
             weight = (targets >= 0).float() * (1 + (POSITIVE_WEIGHT - 1) * targets.clamp(min=0))
             dense = nn.functional.binary_cross_entropy_with_logits(logits, targets.clamp(min=0), weight=weight, reduction="sum") / weight.sum()
-            flat = logits.flatten(1)
-            patch_logit = (torch.logsumexp(LSE_SHARPNESS * flat, dim=1) - float(np.log(flat.shape[1]))) / LSE_SHARPNESS
-            patch = nn.functional.binary_cross_entropy_with_logits(patch_logit, (targets.flatten(1) > 0).any(dim=1).float())
-            loss = dense + 0.5 * patch
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+            patch = nn.functional.binary_cross_entropy_with_logits(smooth_max(logits), (targets.flatten(1) > 0).any(dim=1).float())
+            total += _step(opt, sched, dense + 0.5 * patch) * len(idx)
         log(f"stage 2 epoch {epoch + 1}/{config.fine_epochs} loss {total / len(data.y):.4f} ({time.perf_counter() - started:.0f} s)")
     return net.eval()
 
