@@ -6,9 +6,12 @@ renderer, never used in training), each written as Kestrel's vendor export and r
 through the ``kestrel-dx9`` profile, then prints JSON lines:
 
 * ``images_adapt.zero_shot``: the committed CNN; threshold at 1 % false alarms from the
-  scanner's own clean (released) traffic; detection and false alarms on the test set, AUC;
+  scanner's own clean (released) traffic; detection and false alarms on the test set, AUC,
+  detection per concealment kind, and the scoring cost (model input + ONNX, ms per scan,
+  at the scorer's threads);
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
-  fitted on ``--labelled`` scans (half concealed) plus the clean traffic;
+  fitted on ``--labelled`` scans (half concealed) plus the clean traffic (``rescored``:
+  whether cross-validation kept features beyond the CNN score);
 * ``images_adapt.physics``: share of the test set's clean scans the physics check flags,
   with the model's shipped calibration and after :func:`calibrate_physics` on the clean
   traffic (declared weights from the manifest, tare removed at ingest);
@@ -29,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zeikan.bench.common import emit
+from zeikan.bench.common import emit, timed
 from zeikan.images.evaluation_metrics import roc_auc
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, calibrate_physics, threshold_from_clean
@@ -61,6 +64,11 @@ def _rendered(loads: list[XrayLoad], cache: Path | None, workers: int) -> list:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(pickle.dumps(rendered))
     return rendered
+
+
+def _by_kind(scores: np.ndarray, cut: float, kinds: np.ndarray) -> dict[str, float]:
+    """Share of each concealment kind's scans scoring above ``cut``."""
+    return {k: round(float((scores[kinds == k] > cut).mean()), 4) for k in sorted(set(kinds.tolist()) - {"none"})}
 
 
 def _examined(settings: ImageScorerSettings, loads: list[XrayLoad], images: list) -> np.ndarray:
@@ -111,30 +119,35 @@ def main(argv: list[str] | None = None) -> None:
     plain = ImageScorerSettings(model_dir=args.model_dir, store_url=str(Path(work.name) / "store"),
                                 scanners_url=str(Path(work.name) / "scanners.json"))
     scorer = OnnxImageScorer(plain)
-    scored = {}
+    scored, score_s = {}, {}
     for name, (_, images, _) in sets.items():
-        scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]))
+        with timed() as took:
+            scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]))
+        score_s[name] = took.seconds
         scored[name] = (scores, adaptation_features(scores, heatmaps, images))
     base_physics = scorer.calibration
     version = scorer.version
     scorer.close()
 
     y_test = sets["test"][2]
+    test_kinds = np.array([load.concealment or "none" for load in sets["test"][0]])
     s_clean, f_clean = scored["clean"]
     s_test, f_test = scored["test"]
     cut = threshold_from_clean(s_clean, FALSE_ALARMS)
     emit("images_adapt.zero_shot", scanner=SCANNER, model=version, clean_scans=len(s_clean), test_scans=len(y_test),
          test_concealed=int(y_test.sum()), roc_auc=roc_auc(y_test, s_test), threshold=cut,
          detection_rate=float((s_test[y_test] > cut).mean()), false_alarm_rate=float((s_test[~y_test] > cut).mean()),
-         median_clean_score=float(np.median(s_clean)), render_s=render_s)
+         detection_by_kind=_by_kind(s_test, cut, test_kinds), median_clean_score=float(np.median(s_clean)), render_s=render_s,
+         score_ms_per_scan=1000.0 * score_s["test"] / len(y_test))
 
     _, f_lab = scored["labelled"]
     y_lab = sets["labelled"][2]
     adapter = ScannerAdapter.fit(f_lab, y_lab, f_clean, FALSE_ALARMS)
     a_test = adapter.score(f_test)
     emit("images_adapt.adapted", scanner=SCANNER, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
-         clean_scans=len(s_clean), roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
+         clean_scans=len(s_clean), rescored=adapter.rescored, roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
          detection_rate=float((a_test[y_test] > adapter.threshold).mean()),
+         detection_by_kind=_by_kind(a_test, adapter.threshold, test_kinds),
          false_alarm_rate=float((a_test[~y_test] > adapter.threshold).mean()))
 
     clean_loads, clean_images, _ = sets["clean"]

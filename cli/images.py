@@ -204,24 +204,28 @@ def train_command(
     out: Path = typer.Option(Path("models/artifacts/image"), "--out", help="Model directory to write."),
     n_train: int = typer.Option(2000, "--n-train", help="Rendered training images (training scanner models)."),
     n_heldout: int = typer.Option(800, "--n-heldout", help="Rendered images of the held-out scanner model."),
-    epochs: int = typer.Option(12, "--epochs"),
+    epochs: int = typer.Option(12, "--epochs", help="Epochs of stage 1 (the 50 mm CNN)."),
+    fine_epochs: int = typer.Option(16, "--fine-epochs", help="Epochs of stage 2 (the 25 mm CNN, on patches)."),
+    stage1_from: Path = typer.Option(None, "--stage1-from", help="Keep the CNN of this single-stage model.onnx as stage 1."),
     cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
     workers: int = typer.Option(2, "--workers", help="Render processes."),
 ) -> None:
-    """Render data, train the CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
+    """Render data, train the two-stage CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
     try:
         from zeikan.sim.xray_training import train_and_export
         from zeikan.images.model import TrainConfig
     except ImportError as exc:
         raise ImageError(f"training needs torch: pip install -e '.[train-image]' ({exc})") from exc
-    from zeikan.images.dataset import RenderedSet
+    from zeikan.images.dataset import MODEL_PITCH_MM, RenderedSet
     from zeikan.sim.xray_dataset import render_set
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, TRAIN_SCANNERS
 
+    if stage1_from is not None and not stage1_from.is_file():
+        raise ImageError(f"--stage1-from {stage1_from}: no such model.onnx")
     cache.mkdir(parents=True, exist_ok=True)
 
     def cached(name: str, n: int, seed: int, scanners: tuple[str, ...], rate: float) -> RenderedSet:
-        path = cache / f"{name}-{n}-{seed}.npz"
+        path = cache / f"{name}-{n}-{seed}-{MODEL_PITCH_MM:g}mm.npz"
         if path.exists():
             return RenderedSet.load(str(path))
         started = time.perf_counter()
@@ -232,7 +236,8 @@ def train_command(
 
     train_set = cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
     heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
-    result = train_and_export(train_set, heldout, out, TrainConfig(epochs=epochs), log=lambda m: typer.echo(m, err=True))
+    result = train_and_export(train_set, heldout, out, TrainConfig(epochs=epochs, fine_epochs=fine_epochs),
+                              log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from)
     _dump(result, out / "evaluation.json")
 
 

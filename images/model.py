@@ -1,11 +1,20 @@
-"""Training of the X-ray image CNN (torch, CPU) and its export to ONNX.
+"""Training of the X-ray image model (torch, CPU) and its export to ONNX.
 
 Only this module imports torch (the optional ``[train-image]`` extra); serving
-uses :mod:`zeikan.images.scorer` with onnxruntime. The network is a tiny
-fully convolutional CNN whose last 1x1 convolution gives a class activation map
-(CAM); the image logit is a log-sum-exp (smooth max) pool of the CAM, so a small
-package anywhere in the container can raise the score, and the CAM itself is the
-heatmap (second ONNX output).
+uses :mod:`zeikan.images.scorer` with onnxruntime. Two tiny fully convolutional
+stages, one ONNX graph:
+
+* :class:`TinyCam` (stage 1) sees the input averaged to 50 mm; its last 1x1
+  convolution gives a class activation map (CAM); its logit is a log-sum-exp
+  (smooth max) pool of the CAM, trained from image labels only, so a small
+  package anywhere in the container can raise the score;
+* :class:`FineCam` (stage 2) sees the full 25 mm input (a 250 mm package is
+  10 pixels, not 5) and is trained on 1.6 m x 3.2 m patches with a target per
+  200 mm cell from the concealment's box (:func:`train_fine`); its logit is the
+  maximum cell;
+* :class:`TwoStageCam`: score logit = stage 1 + stage 2 - ``offset`` (the
+  offset keeps stage 1's operating point: see :func:`operating_offset`);
+  heatmap = the larger of the two CAMs, both on the 200 mm grid.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zeikan.images.dataset import MODEL_PITCH_MM, MODEL_SHAPE, RenderedSet
+from zeikan.images.dataset import COARSE_POOL, HEATMAP_CELL_MM, HEATMAP_SHAPE, MODEL_PITCH_MM, MODEL_SHAPE, RenderedSet
 
 OPSET = 17
 INPUT_SCALE = 0.25
@@ -37,42 +46,73 @@ class TrainConfig:
     learning_rate: float = 3e-3
     threads: int = 2
     seed: int = 0
+    fine_epochs: int = 16
+    """epochs of stage 2 (one patch per training image each)"""
+
+
+def smooth_max(cam: torch.Tensor) -> torch.Tensor:
+    """Log-sum-exp pool of CAM logits per image (any shape after the batch axis), normalised by the cell count."""
+    flat = cam.flatten(1)
+    return (torch.logsumexp(LSE_SHARPNESS * flat, dim=1) - float(np.log(flat.shape[1]))) / LSE_SHARPNESS
+
+
+def _block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
 class TinyCam(nn.Module):
-    """Four conv blocks -> 1x1 conv CAM at 1/4 resolution -> log-sum-exp pooled logit."""
+    """Stage 1: 2x2 mean (50 mm) -> four conv blocks -> 1x1 conv CAM at 200 mm cells -> log-sum-exp pooled logit."""
 
     def __init__(self) -> None:
         super().__init__()
-
-        def block(c_in: int, c_out: int) -> list[nn.Module]:
-            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-
+        self.pool = nn.AvgPool2d(COARSE_POOL)
         self.features = nn.Sequential(
-            *block(MODEL_SHAPE[0], 16), nn.MaxPool2d(2),
-            *block(16, 32), nn.MaxPool2d(2),
-            *block(32, 48), *block(48, 48),
+            *_block(MODEL_SHAPE[0], 16), nn.MaxPool2d(2),
+            *_block(16, 32), nn.MaxPool2d(2),
+            *_block(32, 48), *_block(48, 48),
         )
         self.cam = nn.Conv2d(48, 1, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (logit per image, CAM logits ``(N, 1, H/4, W/4)``)."""
-        cam = self.cam(self.features(x * INPUT_SCALE))
-        flat = cam.flatten(1)
-        logit = (torch.logsumexp(LSE_SHARPNESS * flat, dim=1) - float(np.log(flat.shape[1]))) / LSE_SHARPNESS
-        return logit, cam
+        """Return (logit per image, CAM logits ``(N, 1, H/8, W/8)``) of 25 mm inputs."""
+        cam = self.cam(self.features(self.pool(x) * INPUT_SCALE))
+        return smooth_max(cam), cam
 
 
-class _Exported(nn.Module):
-    """The serving graph: probabilities for the score and the heatmap."""
+class FineCam(nn.Module):
+    """Stage 2: five conv blocks at 25 mm, three 2x poolings -> 1x1 conv CAM at 200 mm cells (receptive field 1.35 m)."""
 
-    def __init__(self, net: TinyCam) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.net = net
+        self.features = nn.Sequential(
+            *_block(MODEL_SHAPE[0], 16), nn.MaxPool2d(2),
+            *_block(16, 32), nn.MaxPool2d(2),
+            *_block(32, 48), nn.MaxPool2d(2),
+            *_block(48, 64), *_block(64, 64),
+        )
+        self.cam = nn.Conv2d(64, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """CAM logits ``(N, H/8, W/8)``: one per 200 mm cell."""
+        return self.cam(self.features(x * INPUT_SCALE))[:, 0]
+
+
+class TwoStageCam(nn.Module):
+    """Both stages in one graph: (probability, heatmap ``(N, 1, 16, 64)``) of 25 mm inputs."""
+
+    def __init__(self, coarse: TinyCam, fine: FineCam, offset: float) -> None:
+        super().__init__()
+        self.coarse, self.fine, self.offset = coarse, fine, float(offset)
+
+    def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(stage 1 logit, stage 2 logit, CAM of the larger) per image."""
+        coarse_logit, coarse_cam = self.coarse(x)
+        fine_cam = self.fine(x)
+        return coarse_logit, fine_cam.flatten(1).amax(dim=1), torch.maximum(coarse_cam, fine_cam.unsqueeze(1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logit, cam = self.net(x)
-        return torch.sigmoid(logit), torch.sigmoid(cam)
+        coarse_logit, fine_logit, cam = self.logits(x)
+        return torch.sigmoid(coarse_logit + fine_logit - self.offset), torch.sigmoid(cam)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -85,17 +125,35 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * gain * balance + noise
 
 
-def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> TinyCam:
-    """Train the CNN on a rendered set (labels: 1 = concealment)."""
+def _seeded(config: TrainConfig) -> torch.Generator:
+    """Threads and seeds of a training run; the generator of its augmentations."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    return torch.Generator().manual_seed(config.seed)
+
+
+def _optimiser(net: nn.Module, config: TrainConfig, steps: int):
+    """AdamW with a one-cycle learning rate over ``steps`` batches."""
+    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=steps)
+
+
+def _step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss``; returns its value."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
+def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> TinyCam:
+    """Train stage 1 on a rendered set (labels: 1 = concealment)."""
+    gen = _seeded(config)
     net = TinyCam()
     x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32))
     y = torch.from_numpy(data.y.astype(np.float32))
-    opt = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    steps = config.epochs * ((len(y) + config.batch_size - 1) // config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=steps)
+    opt, sched = _optimiser(net, config, config.epochs * ((len(y) + config.batch_size - 1) // config.batch_size))
     loss_fn = nn.BCEWithLogitsLoss()
     for epoch in range(config.epochs):
         net.train()
@@ -104,31 +162,156 @@ def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> 
         for i in range(0, len(y), config.batch_size):
             idx = order[i : i + config.batch_size]
             logit, _ = net(_augment(x[idx], gen))
-            loss = loss_fn(logit, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+            total += _step(opt, sched, loss_fn(logit, y[idx])) * len(idx)
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(y):.4f} ({time.perf_counter() - started:.0f} s)")
     return net.eval()
 
 
-def predict(net: TinyCam, x: np.ndarray, batch: int = 64) -> np.ndarray:
+PATCH = (64, 128)
+"""(rows, cols) of a stage-2 training patch: 1.6 m x 3.2 m, a whole number of heatmap cells"""
+_CELL = int(HEATMAP_CELL_MM / MODEL_PITCH_MM)
+POSITIVE_WEIGHT = 5.0
+"""weight of a concealment cell against a clean one in stage 2's loss (few cells hold the package)"""
+
+
+def cell_targets(box: np.ndarray, row: int, col: int) -> np.ndarray:
+    """Stage-2 targets of the patch at (``row``, ``col``): 1 where a cell holds enough of the box, 0 where none, -1 (ignored) between.
+
+    "Enough" is 30 % of the most of the box one cell can hold, so a 50 mm floor band still makes its cells positive.
+    """
+    rows, cols = PATCH[0] // _CELL, PATCH[1] // _CELL
+    targets = np.zeros((rows, cols), np.float32)
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:
+        return targets
+    top, left = row + np.arange(rows) * _CELL, col + np.arange(cols) * _CELL
+    over_rows = np.clip(np.minimum(top + _CELL, y + h) - np.maximum(top, y), 0, None)
+    over_cols = np.clip(np.minimum(left + _CELL, x + w) - np.maximum(left, x), 0, None)
+    overlap = np.outer(over_rows, over_cols)
+    enough = 0.3 * min(_CELL, w) * min(_CELL, h)
+    targets[(overlap > 0) & (overlap < enough)] = -1.0
+    targets[overlap >= enough] = 1.0
+    return targets
+
+
+def _patch_origin(rng: np.random.Generator, data: RenderedSet, i: int, extent: int) -> tuple[int, int]:
+    """A patch on the heatmap grid: over the concealment (70 % of a concealed image's draws), else anywhere in the load."""
+    height, width = MODEL_SHAPE[1:]
+    if data.y[i] and rng.random() < 0.7:
+        x, y, w, h = (float(v) for v in data.boxes[i])
+        cx = x + rng.uniform(0.2, 0.8) * w if w > 3 * _CELL else x + w / 2
+        row = (y + h / 2 - rng.uniform(12, PATCH[0] - 12)) // _CELL * _CELL
+        col = (cx - rng.uniform(16, PATCH[1] - 16)) // _CELL * _CELL
+    else:
+        row = rng.integers(0, (height - PATCH[0]) // _CELL + 1) * _CELL
+        col = rng.integers(0, max(1, (extent - PATCH[1] // 2) // _CELL) + 1) * _CELL
+    return int(np.clip(row, 0, height - PATCH[0])), int(np.clip(col, 0, width - PATCH[1]))
+
+
+def _augment_fine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Stage 2's scanner perturbations, wider than stage 1's: gain, channel balance, response power, noise."""
+    n = x.shape[0]
+    gain = 1.0 + 0.15 * (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1)
+    balance = torch.ones(n, 2, 1, 1)
+    balance[:, 0] += 0.10 * (torch.rand(n, 1, 1, generator=gen) * 2 - 1)
+    power = 1.0 + 0.08 * (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1)
+    x = torch.clamp(x, min=0) ** power
+    noise = 0.03 * torch.randn(x.shape, generator=gen) * (x > 0)
+    return x * gain * balance + noise
+
+
+def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> FineCam:
+    """Train stage 2 on patches of a rendered set with its concealment boxes (a target per 200 mm cell)."""
+    gen = _seeded(config)
+    rng = np.random.default_rng(config.seed)
+    net = FineCam()
+    extents = [int(np.nonzero(col)[0].max()) + 1 if col.any() else MODEL_SHAPE[2] for col in (data.x[:, 1].max(axis=1) > 0.3)]
+    batches = (len(data.y) + config.batch_size - 1) // config.batch_size
+    opt, sched = _optimiser(net, config, config.fine_epochs * batches)
+    for epoch in range(config.fine_epochs):
+        net.train()
+        order = rng.permutation(len(data.y))
+        total, started = 0.0, time.perf_counter()
+        for b in range(batches):
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            origins = [_patch_origin(rng, data, int(i), extents[i]) for i in idx]
+            x = torch.from_numpy(np.stack([data.x[i, :, r : r + PATCH[0], c : c + PATCH[1]] for i, (r, c) in zip(idx, origins)]).astype(np.float32))
+            targets = torch.from_numpy(np.stack([cell_targets(data.boxes[i], r, c) for i, (r, c) in zip(idx, origins)]))
+            logits = net(_augment_fine(x, gen))
+            weight = (targets >= 0).float() * (1 + (POSITIVE_WEIGHT - 1) * targets.clamp(min=0))
+            dense = nn.functional.binary_cross_entropy_with_logits(logits, targets.clamp(min=0), weight=weight, reduction="sum") / weight.sum()
+            patch = nn.functional.binary_cross_entropy_with_logits(smooth_max(logits), (targets.flatten(1) > 0).any(dim=1).float())
+            total += _step(opt, sched, dense + 0.5 * patch) * len(idx)
+        log(f"stage 2 epoch {epoch + 1}/{config.fine_epochs} loss {total / len(data.y):.4f} ({time.perf_counter() - started:.0f} s)")
+    return net.eval()
+
+
+def stage_logits(net: TwoStageCam, x: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """(stage 1, stage 2) logits of model inputs (torch)."""
+    net.eval()
+    coarse, fine = [], []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            c, f, _ = net.logits(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)))
+            coarse.append(c.numpy())
+            fine.append(f.numpy())
+    return np.concatenate(coarse).astype(np.float64), np.concatenate(fine).astype(np.float64)
+
+
+def operating_offset(coarse_clean: np.ndarray, fine_clean: np.ndarray, quantile: float = 0.99) -> float:
+    """Offset of the combined logit so that its ``quantile`` on clean scans equals stage 1's there.
+
+    Adding stage 2 then changes which scans rank highest, not how many clean scans reach a
+    given score: the engine's exam threshold keeps the exam rate it had with stage 1 alone.
+    """
+    return float(np.quantile(coarse_clean + fine_clean, quantile) - np.quantile(coarse_clean, quantile))
+
+
+def predict(net: nn.Module, x: np.ndarray, batch: int = 16) -> np.ndarray:
     """Probabilities of concealment for model inputs (torch, for checking the export)."""
     net.eval()
     with torch.no_grad():
-        parts = [torch.sigmoid(net(torch.from_numpy(x[i : i + batch]))[0]).numpy() for i in range(0, len(x), batch)]
+        parts = [net(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)))[0].numpy() for i in range(0, len(x), batch)]
     return np.concatenate(parts)
 
 
-def export(net: TinyCam, out_dir: Path, metadata: dict) -> Path:
+def stage1_from_onnx(path: Path) -> TinyCam:
+    """Stage 1 with the weights of a single-stage artefact (``model.onnx`` of input ``(2, 64, 256)``, batch norms folded).
+
+    Lets a two-stage model keep a shipped stage 1 and train only stage 2.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    weights.update({node.output[0]: weights[node.input[0]] for node in graph.node
+                    if node.op_type == "Identity" and node.input[0] in weights})  # the exporter's shared constants
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    net = TinyCam()
+    layers = [m for m in net.features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in net.features if isinstance(m, nn.BatchNorm2d)]
+    if len(convs) != len(layers) + 1:
+        raise ValueError(f"{path}: {len(convs)} convolutions, a single-stage model has {len(layers) + 1}")
+    with torch.no_grad():
+        for node, conv, norm in zip(convs, layers, norms):
+            conv.weight.copy_(torch.from_numpy(weights[node.input[1]].copy()))
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(weights[node.input[2]].copy()))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        net.cam.weight.copy_(torch.from_numpy(weights[convs[-1].input[1]].copy()))
+        net.cam.bias.copy_(torch.from_numpy(weights[convs[-1].input[2]].copy()))
+    return net.eval()
+
+
+def export(net: TwoStageCam, out_dir: Path, metadata: dict) -> Path:
     """Write ``model.onnx`` and ``metadata.json`` (version = hash of the ONNX bytes) to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
     dummy = torch.zeros((1, *MODEL_SHAPE))
     torch.onnx.export(
-        _Exported(net.eval()), (dummy,), str(path), dynamo=False, opset_version=OPSET,
+        net.eval(), (dummy,), str(path), dynamo=False, opset_version=OPSET,
         input_names=["image"], output_names=["score", "heatmap"],
         dynamic_axes={"image": {0: "batch"}, "score": {0: "batch"}, "heatmap": {0: "batch"}},
     )
@@ -138,6 +321,9 @@ def export(net: TinyCam, out_dir: Path, metadata: dict) -> Path:
         "onnx_sha256": digest,
         "input_shape": list(MODEL_SHAPE),
         "pitch_mm": MODEL_PITCH_MM,
+        "heatmap_shape": list(HEATMAP_SHAPE),
+        "heatmap_cell_mm": HEATMAP_CELL_MM,
+        "stage_offset": net.offset,
         "opset": OPSET,
         **metadata,
     }

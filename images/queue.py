@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from zeikan.images.annotation import Candidate, labels_from_inspection
-from zeikan.images.dataset import MODEL_PITCH_MM, model_input
+from zeikan.images.dataset import HEATMAP_CELL_MM, model_input
 from zeikan.images.labels import Box, ImageLabel
 from zeikan.images.store import ImageStore
 from zeikan.images.scorer import OnnxImageScorer
@@ -18,7 +18,7 @@ from zeikan.schemas.jsonl import read_jsonl
 def suggested_box(heatmap: np.ndarray, canonical_pitch_mm: float, share: float = 0.5) -> Box:
     """Bounding box (canonical pixels) of the heatmap cells above ``share`` of its maximum."""
     rows, cols = np.nonzero(heatmap >= share * heatmap.max())
-    cell = 4 * MODEL_PITCH_MM / canonical_pitch_mm  # a CAM cell is 4 model pixels
+    cell = HEATMAP_CELL_MM / canonical_pitch_mm
     return Box(float(cols.min() * cell), float(rows.min() * cell),
                float((cols.max() - cols.min() + 1) * cell), float((rows.max() - rows.min() + 1) * cell))
 

@@ -5,8 +5,9 @@
   gets a model that fires on everything;
 * :class:`ScannerAdapter`: a small logistic model over the CNN's heatmap
   features and physical image statistics, standardised on the scanner's clean
-  traffic and fitted on its first labels (≤ 100 from the annotation queue); its
-  threshold again comes from the clean traffic;
+  traffic and fitted on its first labels (≤ 100 from the annotation queue), kept
+  only where cross-validation on those labels shows it catches more than the CNN
+  score alone; its threshold again comes from the clean traffic;
 * :func:`calibrate_physics`: the physics check's empty-container attenuation,
   effective mass attenuation and material ratios fitted per scanner from clean
   scans with their declared net weights (tare removed at ingest).
@@ -56,7 +57,13 @@ def adaptation_features(scores: np.ndarray, heatmaps: np.ndarray, images: Sequen
 
 @dataclass(frozen=True)
 class ScannerAdapter:
-    """Few-shot re-scoring for one scanner (see the module docstring)."""
+    """Few-shot re-scoring for one scanner (see the module docstring).
+
+    The first feature is the CNN's own score (logit). :meth:`fit` re-scores with all the
+    features only when that catches more concealments in cross-validation on the
+    adaptation data than the CNN score alone; otherwise it keeps the CNN's ranking and only
+    sets the threshold from the clean traffic (so the labels never make it worse).
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -66,14 +73,49 @@ class ScannerAdapter:
     @classmethod
     def fit(cls, labelled: np.ndarray, y: np.ndarray, clean: np.ndarray, false_alarm_rate: float = 0.01, l2: float = 3.0) -> ScannerAdapter:
         """Fit on labelled features ``(n, d)`` / labels, standardised and thresholded on clean-traffic features."""
+        y = np.asarray(y, dtype=np.float64)
+        everything = list(range(labelled.shape[1]))
+        columns = everything if _caught_in_cv(labelled, y, clean, false_alarm_rate, l2, everything) > \
+            _caught_in_cv(labelled, y, clean, false_alarm_rate, l2, [0]) else [0]
+        return cls._fitted(labelled, y, clean, false_alarm_rate, l2, columns)
+
+    @classmethod
+    def _fitted(cls, labelled: np.ndarray, y: np.ndarray, clean: np.ndarray, false_alarm_rate: float, l2: float,
+                columns: list[int]) -> ScannerAdapter:
         mean, scale = clean.mean(axis=0), clean.std(axis=0) + 1e-6
-        weights = fit_logistic((labelled - mean) / scale, np.asarray(y, dtype=np.float64), l2=l2)
+        weights = np.zeros(labelled.shape[1] + 1)
+        weights[columns + [-1]] = fit_logistic(((labelled - mean) / scale)[:, columns], y, l2=l2)
         unfitted = cls(mean, scale, weights, 0.0)
         return replace(unfitted, threshold=threshold_from_clean(unfitted.score(clean), false_alarm_rate))
+
+    @property
+    def rescored(self) -> bool:
+        """Whether features beyond the CNN score take part (cross-validation chose them)."""
+        return bool(np.any(self.weights[1:-1] != 0))
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Adapted probability of a concealment."""
         return predict_logistic(self.weights, (features - self.mean) / self.scale)
+
+
+CV_FOLDS = 5
+
+
+def _caught_in_cv(labelled: np.ndarray, y: np.ndarray, clean: np.ndarray, false_alarm_rate: float, l2: float,
+                  columns: list[int]) -> int:
+    """Held-out concealments caught: folds of the labels x halves of the clean traffic (fit on one half, cut on the other)."""
+    folds = np.arange(len(y)) % CV_FOLDS
+    halves = (clean[0::2], clean[1::2])
+    caught = 0
+    for k in range(CV_FOLDS):
+        train, test = folds != k, (folds == k) & (y == 1)
+        if not test.any() or len(set(y[train].tolist())) < 2:
+            continue
+        for fit_half, cut_half in (halves, halves[::-1]):
+            model = ScannerAdapter._fitted(labelled[train], y[train], fit_half, false_alarm_rate, l2, columns)
+            cut = threshold_from_clean(model.score(cut_half), false_alarm_rate)
+            caught += int((model.score(labelled[test]) > cut).sum())
+    return caught
 
 
 TOLERANCE_QUANTILE = 0.98

@@ -27,7 +27,7 @@ from PIL import Image
 
 from zeikan.env_settings import settings_from_env
 from zeikan.images.canonical import CanonicalImage, decode
-from zeikan.images.dataset import MODEL_SHAPE, model_input
+from zeikan.images.dataset import HEATMAP_CELL_MM, HEATMAP_SHAPE, MODEL_SHAPE, model_input
 from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
 from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
@@ -71,9 +71,15 @@ class ImageScorerSettings:
         return settings_from_env(cls, env, {})
 
 
-def heatmap_png(heatmap: np.ndarray, shape: tuple[int, int]) -> bytes:
-    """An 8-bit PNG of a CAM (values 0..1) cropped to ``shape`` (model-input rows, cols) and upscaled 4x."""
-    rows, cols = (shape[0] + 3) // 4, (shape[1] + 3) // 4
+def heatmap_cells(image: CanonicalImage) -> tuple[int, int]:
+    """(rows, cols) of the heatmap cells that cover an image (the rest of the grid is padding)."""
+    cell = HEATMAP_CELL_MM / image.meta.pitch_mm
+    return int(np.ceil(image.pixels.shape[1] / cell)), int(np.ceil(image.pixels.shape[2] / cell))
+
+
+def heatmap_png(heatmap: np.ndarray, cells: tuple[int, int]) -> bytes:
+    """An 8-bit PNG of a heatmap (values 0..1) cropped to ``cells`` (rows, cols), each cell 4 x 4 pixels."""
+    rows, cols = cells
     grey = np.clip(np.rint(heatmap[:rows, :cols] * 255.0), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(np.kron(grey, np.ones((4, 4), dtype=np.uint8)), mode="L").save(buf, format="PNG")
@@ -101,6 +107,8 @@ class OnnxImageScorer:
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
             self.calibration = PhysicsCalibration.from_dict(self.metadata["physics"])
+            if tuple(self.metadata["input_shape"]) != MODEL_SHAPE:
+                raise ValueError(f"input {tuple(self.metadata['input_shape'])}, this version serves {MODEL_SHAPE}")
         except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
             raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
         self.model_version: str = self.metadata["version"]
@@ -110,14 +118,14 @@ class OnnxImageScorer:
         self.batch_size = settings.batch_size
 
     def score_inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores ``(N,)`` and heatmaps ``(N, H/4, W/4)`` of model inputs ``(N, 2, 64, 256)``, in batches."""
+        """Scores ``(N,)`` and heatmaps ``(N, 16, 64)`` of model inputs ``(N, 2, 128, 512)``, in batches."""
         scores, heatmaps = [], []
         for i in range(0, len(x), self.batch_size):
             s, h = self._session.run(None, {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32)})
             scores.append(s.reshape(-1))
             heatmaps.append(h[:, 0])
         if not scores:
-            return np.zeros(0, np.float32), np.zeros((0, MODEL_SHAPE[1] // 4, MODEL_SHAPE[2] // 4), np.float32)
+            return np.zeros(0, np.float32), np.zeros((0, *HEATMAP_SHAPE), np.float32)
         return np.concatenate(scores), np.concatenate(heatmaps)
 
     def _load(self, scan: Mapping) -> CanonicalImage:
@@ -162,14 +170,13 @@ class OnnxImageScorer:
 
     def _assessment(self, scan: Mapping, image: CanonicalImage, score: float, heatmap: np.ndarray, declared: Sequence[Mapping]) -> ImageAssessment:
         store = self.references.store
-        shape = (int(round(image.pixels.shape[1] * image.meta.pitch_mm / 50.0)), int(round(image.pixels.shape[2] * image.meta.pitch_mm / 50.0)))
-        heatmap_uri = store.put_blob(heatmap_png(heatmap, shape), "png")
+        heatmap_uri = store.put_blob(heatmap_png(heatmap, heatmap_cells(image)), "png")
         onboarded = self.scanners.for_scan(str(scan.get("scanner_id", "")), image.meta.scanner_model)
         physics: PhysicsCheck = check(image, _declared_items(declared), onboarded.physics if onboarded else self.calibration)
         reasons: list[str] = []
         if score >= 0.5:
             rows, cols = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
-            metres = (cols * 4 + 2) * 0.05
+            metres = (cols + 0.5) * HEATMAP_CELL_MM / 1000.0
             reasons.append(f"image model sees a possible concealment (score {score:.2f}) about {metres:.1f} m from the container front")
         reasons.extend(physics.reasons)
         return ImageAssessment(

@@ -6,17 +6,27 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from zeikan.images.dataset import RenderedSet, model_input
-from zeikan.sim.xray import render
+from zeikan.images.canonical import CANONICAL_PITCH_MM
+from zeikan.images.dataset import MODEL_PITCH_MM, NO_BOX, RenderedSet, model_input
+from zeikan.sim.xray import Rendered, render
 from zeikan.sim.xray_loads import random_loads
 
 
-def _render_chunk(args: tuple[int, int, tuple[str, ...], float]) -> tuple[np.ndarray, list[int], list[str], list[str], list[str]]:
+def _box(rendered: Rendered) -> tuple[float, float, float, float]:
+    """The concealment's box in model-input pixels (:data:`NO_BOX` without one)."""
+    if not rendered.boxes:
+        return NO_BOX
+    b, scale = rendered.boxes[0], CANONICAL_PITCH_MM / MODEL_PITCH_MM
+    return (b.x * scale, b.y * scale, b.w * scale, b.h * scale)
+
+
+def _render_chunk(args: tuple[int, int, tuple[str, ...], float]) -> tuple[np.ndarray, list[int], list[str], list[str], list[str], list]:
     n, seed, scanners, rate = args
     loads = random_loads(n, seed, scanners, concealment_rate=rate)
-    x = np.stack([model_input(render(lo).image) for lo in loads])
+    rendered = [render(lo) for lo in loads]
+    x = np.stack([model_input(r.image) for r in rendered])
     return (x, [int(lo.concealment is not None) for lo in loads], [lo.concealment or "none" for lo in loads],
-            [lo.scanner_model for lo in loads], [lo.scan_id for lo in loads])
+            [lo.scanner_model for lo in loads], [lo.scan_id for lo in loads], [_box(r) for r in rendered])
 
 
 def render_set(n: int, seed: int, scanners: tuple[str, ...], concealment_rate: float = 0.5, workers: int = 2) -> RenderedSet:
@@ -34,4 +44,5 @@ def render_set(n: int, seed: int, scanners: tuple[str, ...], concealment_rate: f
         [v for p in parts for v in p[2]],
         [v for p in parts for v in p[3]],
         [v for p in parts for v in p[4]],
+        np.array([v for p in parts for v in p[5]], dtype=np.float32).reshape(-1, 4),
     )

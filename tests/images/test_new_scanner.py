@@ -72,3 +72,23 @@ def test_per_scanner_physics_calibration_stops_flagging_clean_scans(clean_kestre
     flagged = lambda cal: float(np.mean([check(i, d, cal).score > 0 for i, d in zip(images, declared)]))  # noqa: E731
     assert flagged(tuned) < flagged(base) and flagged(tuned) <= 0.1
     assert tuned.mass_tolerance >= base.mass_tolerance and tuned.empty_att_cm2 != base.empty_att_cm2
+
+
+def test_the_adapter_rescores_only_where_the_labels_show_it_catches_more():
+    rng = np.random.default_rng(1)
+
+    def scans(n: int, concealed: bool, informative: int) -> np.ndarray:
+        x = rng.normal(0, 1, (n, 4))
+        if concealed:
+            x[:, informative] += 3.0
+        return x
+
+    for informative in (0, 2):  # the CNN score separates / only another feature does
+        clean = scans(200, False, informative)
+        labelled = np.vstack([scans(50, False, informative), scans(50, True, informative)])
+        y = np.r_[np.zeros(50), np.ones(50)]
+        adapter = ScannerAdapter.fit(labelled, y, clean, 0.01)
+        assert adapter.rescored == (informative != 0)
+        test_clean, test_pos = scans(2000, False, informative), scans(500, True, informative)
+        assert float(np.mean(adapter.score(test_clean) > adapter.threshold)) <= 0.02
+        assert float(np.mean(adapter.score(test_pos) > adapter.threshold)) > (0.7 if informative == 0 else 0.5)

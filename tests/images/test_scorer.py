@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import uuid
 
 import numpy as np
@@ -110,3 +111,13 @@ def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelArtifactError, match="zeikan images train"):
         OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path)))
 
+
+
+def test_an_artefact_for_another_input_shape_is_refused(tmp_path):
+    from zeikan.images.scorer import DEFAULT_MODEL_DIR
+
+    meta = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())
+    (tmp_path / "metadata.json").write_text(json.dumps({**meta, "input_shape": [2, 64, 256], "pitch_mm": 50.0}))
+    (tmp_path / "model.onnx").write_bytes((DEFAULT_MODEL_DIR / "model.onnx").read_bytes())
+    with pytest.raises(ModelArtifactError, match=r"input \(2, 64, 256\), this version serves \(2, 128, 512\)"):
+        OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path)))
