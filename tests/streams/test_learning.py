@@ -1,0 +1,101 @@
+"""Continuous learning in real workers against a real broker: the promotions and decisions equal ``zeikan replay``'s.
+
+A five-day history with inspection results; small learning settings so that candidates
+train at the event-time day boundaries and at least one is promoted and takes effect
+inside the history.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+
+from tests.streams.pipeline_factories import history
+from tests.streams.worker_harness import (
+    WorkerProcess,
+    decision_ids_settle,
+    in_event_time_order,
+    publish_events,
+    read_decoded,
+    wait_until,
+)
+from zeikan.models.registry import ModelRegistry
+from zeikan.schemas.jsonl import write_jsonl
+from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.rules import RuleFile
+from zeikan.streams.replay import replay
+from zeikan.streams.settings import DEFAULT_RULES, LearningSettings
+
+pytestmark = pytest.mark.timeout(420)
+
+LEARN_ENV = {
+    "ZEIKAN_LEARNING": "1",
+    "ZEIKAN_LEARN_TRAIN_DAYS": "4",
+    "ZEIKAN_LEARN_EVAL_DAYS": "1",
+    "ZEIKAN_LEARN_MIN_EVAL_POSITIVES": "3",
+    "ZEIKAN_TRAIN_NUM_BOOST_ROUND": "40",
+    "ZEIKAN_TRAIN_EARLY_STOPPING_ROUNDS": "10",
+    "ZEIKAN_TRAIN_NUM_LEAVES": "7",
+    "ZEIKAN_TRAIN_MIN_DATA_IN_LEAF": "5",
+}
+
+
+def replayed(tmp_path, hist, monkeypatch):
+    """Replay's decisions and promotion records, with the workers' learning settings."""
+    directory = tmp_path / "history"
+    directory.mkdir()
+    write_jsonl(directory / "declarations.jsonl", "declarations", hist["declarations"])
+    write_jsonl(directory / "inspection-results.jsonl", "inspection-results", hist["inspection-results"])
+    for name, value in LEARN_ENV.items():
+        monkeypatch.setenv(name, value)
+    promotions: list[dict] = []
+    decisions = list(replay(directory, RuleFile(DEFAULT_RULES).book, EngineConfig(), str(tmp_path / "replay-registry"),
+                            learning=LearningSettings.from_env(), promotions=promotions)[0])
+    return decisions, promotions
+
+
+def promotions_counted(worker: WorkerProcess) -> dict[str, float]:
+    """``zeikan_model_promotions_total`` by outcome on one worker."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {m[1]: float(m[2]) for m in re.finditer(r'zeikan_model_promotions_total\{outcome="(\w+)"\} (\S+)', text)}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monkeypatch, n_workers):
+    broker = fresh_broker()
+    hist = history(days=5, per_day=200, seed=13, inspect_share=0.6)
+    expected, expected_promotions = replayed(tmp_path, hist, monkeypatch)
+    promoted = [p for p in expected_promotions if p["promoted"]]
+    served = {d["model_versions"]["tabular"] for d in expected}
+    assert promoted and len(served) >= 2, "the scenario itself must promote a candidate that serves inside the history"
+
+    registry = tmp_path / "registry"
+    env = {**LEARN_ENV, "ZEIKAN_REGISTRY": str(registry)}
+    workers = [WorkerProcess(broker.bootstrap, tmp_path / f"w{i}", env) for i in range(n_workers)]
+    try:
+        for worker in workers:
+            worker.wait_caught_up()
+        publish_events(broker.bootstrap, in_event_time_order(hist, []))
+        live = decision_ids_settle(broker.bootstrap, len(expected), 180, workers[0].log_path)
+        records = wait_until(lambda: (r := read_decoded(broker.bootstrap, "model-promotions"))
+                             and len({p["boundary"] for p in r}) >= len(expected_promotions) and r, 120, workers[0].log_path)
+        counted = [promotions_counted(w) for w in workers]
+    finally:
+        for worker in workers:
+            worker.stop()
+
+    by_boundary = {p["boundary"]: p for p in records}
+    assert all(p == by_boundary[p["boundary"]] for p in records), "a duplicate record must be identical"
+    assert sorted(by_boundary.values(), key=lambda p: p["boundary"]) == expected_promotions
+    assert {d["decision_id"] for d in live} == {d["decision_id"] for d in expected}
+    versions = {d["decision_id"]: d["model_versions"] for d in live}
+    assert all(versions[d["decision_id"]] == d["model_versions"] for d in expected)
+
+    reg = ModelRegistry(str(registry))
+    assert reg.live_version() == promoted[-1]["candidate"]
+    assert all(reg.info(p["candidate"]).promotion["promoted"] == p["promoted"]
+               for p in expected_promotions if p["candidate"] is not None)
+    assert sum(c.get("promoted", 0.0) for c in counted) >= len(promoted)
