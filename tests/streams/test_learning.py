@@ -2,7 +2,9 @@
 
 A five-day history with inspection results; small learning settings so that candidates
 train at the event-time day boundaries and at least one is promoted and takes effect
-inside the history.
+inside the history. The decisions take effect at their boundary (no delay), so the
+declarations filed just after it must wait for the training (the gate): without the
+gate they would be decided by the previous model.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ LEARN_ENV = {
     "ZEIKAN_LEARN_TRAIN_DAYS": "4",
     "ZEIKAN_LEARN_EVAL_DAYS": "1",
     "ZEIKAN_LEARN_MIN_EVAL_POSITIVES": "3",
+    "ZEIKAN_LEARN_EFFECTIVE_DELAY_H": "0",  # no slack: declarations filed right after a boundary wait for its training
     "ZEIKAN_TRAIN_NUM_BOOST_ROUND": "40",
     "ZEIKAN_TRAIN_EARLY_STOPPING_ROUNDS": "10",
     "ZEIKAN_TRAIN_NUM_LEAVES": "7",
