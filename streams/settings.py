@@ -160,7 +160,7 @@ class LearningSettings:
     """
 
     enabled: bool = False
-    """Whether the workers learn continuously (``ZEIKAN_LEARNING``; the compose and ``zeikan run`` workers set it)."""
+    """Whether the workers learn continuously (``ZEIKAN_LEARNING``; on in docker-compose.yml)."""
     every_days: int = 1
     """Days between two candidates (``ZEIKAN_LEARN_EVERY_DAYS``)."""
     train_days: int = 60
@@ -174,7 +174,8 @@ class LearningSettings:
     effective_delay_h: int = 24
     """Event-time hours from a boundary to the first declaration its decision serves (``ZEIKAN_LEARN_EFFECTIVE_DELAY_H``)."""
     base_model: str = ""
-    """Registry version serving before the first promotion; empty: the heuristic (``ZEIKAN_LEARN_BASE_MODEL``)."""
+    """Registry version serving before the first promotion; empty: the newest version that is no
+    continuous-learning candidate (``zeikan train``'s), else the heuristic (``ZEIKAN_LEARN_BASE_MODEL``)."""
 
     ENV = {
         "enabled": "ZEIKAN_LEARNING",

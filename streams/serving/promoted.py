@@ -112,13 +112,24 @@ class PromotedScorer:
                     self._hooks.on_model_loaded("tabular", version)
 
 
+def base_version(registry: ModelRegistry) -> str | None:
+    """The newest version that is no continuous-learning candidate (``zeikan train``'s), or None.
+
+    The default base: the candidates registered later never change it, so a restarted
+    worker and a replay over the same registry start from the same model.
+    """
+    trained = [info.version for info in registry.versions() if not info.promotion]
+    return trained[-1] if trained else None
+
+
 def build_learning(registry: str, learning: LearningSettings, hooks: PipelineHooks | None = None) -> tuple[PromotedScorer, Learner]:
     """The scorer and the learner of continuous learning over ``registry`` (workers and replay build the same).
 
-    A ``base_model`` the registry does not hold raises ``ModelNotFoundError`` here (a startup error).
+    The base is ``learning.base_model``, else :func:`base_version`, else the heuristic; a
+    ``base_model`` the registry does not hold raises ``ModelNotFoundError`` here (a startup error).
     """
     models = ModelCache(ModelRegistry(registry))
-    base = learning.base_model or models.heuristic.version
+    base = learning.base_model or base_version(models.registry) or models.heuristic.version
     book = PromotionBook(learning.schedule(), base)
     scorer = PromotedScorer(book, models, hooks)
     log.info("continuous learning: %s serves until the first promotion; a candidate every %d day(s) on the last %d "
