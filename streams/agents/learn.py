@@ -70,6 +70,16 @@ class LiveLearner:
         """Whether the promotion record that serves ``declaration`` is known (else it waits)."""
         return self.learner.book.covers(int(declaration["filed_at"]))
 
+    def describe(self) -> dict[str, Any]:
+        """For ``/zeikan/state``: records known, the boundaries still to decide here, the serving version, the buffer."""
+        book = self.learner.book
+        decls, insps = self.learner.buffer.counts()
+        return {"trainer": self.trainer(), "origin": book.origin, "records": len(book.records),
+                "promoted": sum(1 for r in book.records.values() if r["promoted"]),
+                "open_boundaries": [w.boundary for w in self.windows], "serving": self.scorer.version,
+                "buffered_declarations": decls, "buffered_inspections": insps,
+                "buffer_bytes": self.learner.buffer.nbytes()}
+
     def on_fold(self, facts: list[Fact]) -> None:
         """Buffer folded declarations and inspection results; take the windows of the boundaries now passed."""
         for fact in facts:

@@ -86,6 +86,7 @@ def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monk
         records = wait_until(lambda: (r := read_decoded(broker.bootstrap, "model-promotions"))
                              and len({p["boundary"] for p in r}) >= len(expected_promotions) and r, 120, workers[0].log_path)
         counted = [promotions_counted(w) for w in workers]
+        learning = [w.state()["learning"] for w in workers]
     finally:
         for worker in workers:
             worker.stop()
@@ -94,11 +95,13 @@ def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monk
     assert all(p == by_boundary[p["boundary"]] for p in records), "a duplicate record must be identical"
     assert sorted(by_boundary.values(), key=lambda p: p["boundary"]) == expected_promotions
     assert {d["decision_id"] for d in live} == {d["decision_id"] for d in expected}
-    versions = {d["decision_id"]: d["model_versions"] for d in live}
-    assert all(versions[d["decision_id"]] == d["model_versions"] for d in expected)
+    outcome = {d["decision_id"]: (d["model_versions"], d["risk_score"], d["action"]) for d in live}
+    assert all(outcome[d["decision_id"]] == (d["model_versions"], d["risk_score"], d["action"]) for d in expected)
 
     reg = ModelRegistry(str(registry))
     assert reg.live_version() == promoted[-1]["candidate"]
     assert all(reg.info(p["candidate"]).promotion["promoted"] == p["promoted"]
                for p in expected_promotions if p["candidate"] is not None)
     assert sum(c.get("promoted", 0.0) for c in counted) >= len(promoted)
+    assert sum(state["trainer"] for state in learning) == 1
+    assert all(state["records"] == len(expected_promotions) for state in learning)
