@@ -38,12 +38,15 @@ import numpy as np
 import polars as pl
 
 from zeikan.features.batch import batch_features
+from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
 from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.models.propensity import random_known_since, selection_weights
 from zeikan.models.registry import ModelInfo, ModelRegistry
-from zeikan.models.training import TrainedModel, TrainSettings, feature_bins, fit, inspection_labels, label_frame
+from zeikan.models.training import (
+    MIN_POSITIVES, TrainedModel, TrainSettings, feature_bins, fit, inspection_labels, label_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +200,16 @@ def day_boundary(declarations: Sequence[Mapping], inspections: Sequence[Mapping]
     start = boundary - settings.train_days * DAY_MS
     decls = [d for d in declarations if start <= int(d["filed_at"]) < boundary]
     insps = [r for r in inspections if start <= int(r["inspected_at"]) < boundary]
+    if training_hits(decls, insps, boundary - settings.eval_days * DAY_MS) < MIN_POSITIVES:
+        return None  # what fit would say, without computing the window's features first
     return shadow_step(batch_features(decls, insps), insps, boundary, live, settings)
+
+
+def training_hits(declarations: Sequence[Mapping], inspections: Sequence[Mapping], cut: int) -> int:
+    """Declarations filed before ``cut`` with a finding known before ``cut``: the candidate's positive labels."""
+    filed = {str(d["declaration_id"]) for d in declarations if int(d["filed_at"]) < cut}
+    return len({str(r["declaration_id"]) for r in inspections
+                if int(r["inspected_at"]) < cut and r["outcome"] in POSITIVE_OUTCOMES} & filed)
 
 
 def record(registry: ModelRegistry, step: Step) -> ModelInfo:

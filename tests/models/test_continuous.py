@@ -14,7 +14,9 @@ from zeikan.features.batch import batch_features
 from zeikan.features.history import History, load_history
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
-from zeikan.models.continuous import ContinuousSettings, day_boundary, decide, ipw_precision, is_due, record
+from zeikan.models.continuous import (
+    ContinuousSettings, day_boundary, decide, ipw_precision, is_due, record, training_hits,
+)
 from zeikan.models.registry import ModelRegistry
 from zeikan.models.training import TrainedModel, TrainSettings, fit, label_frame
 
@@ -90,3 +92,13 @@ def test_ipw_precision_weights_the_labelled_rows_of_the_top() -> None:
     weight = np.array([1.0, 3.0, 0.0, 1.0])
     assert ipw_precision(score, label, weight, 0.75) == pytest.approx(0.25)
     assert math.isnan(ipw_precision(score, label, np.zeros(4), 0.5))
+
+
+def test_the_early_label_count_is_the_count_fit_would_train_on(history: History) -> None:
+    feats = batch_features(history.declarations, history.inspections)
+    for days in (1, 3, 20):
+        cut = T0 + days * DAY_MS
+        assert training_hits(history.declarations, history.inspections, cut) == \
+            int(label_frame(feats, history.inspections, before=cut)["label"].sum())
+    early = T0 + SETTINGS.eval_days * DAY_MS + DAY_MS  # one day of labels before the cut: too few
+    assert day_boundary(history.declarations, history.inspections, early, None, SETTINGS) is None
