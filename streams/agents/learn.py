@@ -14,6 +14,9 @@
 * **Everyone follows** ``model-promotions`` from the beginning into the promotion
   book; a declaration whose filing time needs a record not known yet waits in its
   partition's queue (:meth:`LiveLearner.covers`, the gate in the decider).
+* **Restart** — the buffer is rebuilt from the facts log once at start
+  (:meth:`LiveLearner.rebuild`), so a worker restored from a snapshot trains on the
+  same events as one that folded the whole log.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from zeikan.models.continuous import record as register_candidate
 from zeikan.models.registry import ModelRegistry
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, MODEL_PROMOTIONS
-from zeikan.streams.engine.facts import Fact
+from zeikan.streams.engine.facts import Fact, decode_fact
 from zeikan.streams.engine.learner import Learner, Window
 from zeikan.streams.serving.promoted import PromotedScorer
 
@@ -63,12 +66,17 @@ class LiveLearner:
         self.scorer = scorer
         self.registry = ModelRegistry(p.settings.registry)
         self.windows: deque[Window] = deque()
+        self.rebuilt = False
+        """Whether the facts folded before this worker started are buffered (:meth:`rebuild`)."""
         self._wake = asyncio.Event()
         self._codec = codec_for(MODEL_PROMOTIONS.name)
 
     def covers(self, declaration: Mapping[str, Any]) -> bool:
-        """Whether the promotion record that serves ``declaration`` is known (else it waits)."""
-        return self.learner.book.covers(int(declaration["filed_at"]))
+        """Whether the promotion record that serves ``declaration`` is known (else it waits).
+
+        Nothing is covered before :meth:`rebuild`: until then the schedule's origin is not known.
+        """
+        return self.rebuilt and self.learner.book.covers(int(declaration["filed_at"]))
 
     def describe(self) -> dict[str, Any]:
         """For ``/zeikan/state``: records known, the boundaries still to decide here, the serving version, the buffer."""
@@ -85,10 +93,59 @@ class LiveLearner:
         for fact in facts:
             if fact.kind != "marker" and fact.record is not None:
                 self.learner.fold(fact.kind, fact.record)
+        if self.rebuilt:
+            self._take_windows()
+
+    def _take_windows(self) -> None:
         windows = self.learner.due(self.p.state.ready_epoch * self.p.config.epoch_ms)
         if windows:
             self.windows.extend(windows)
             self._wake.set()
+
+    async def rebuild(self) -> None:
+        """Buffer every fact of the log up to where the follower first caught up.
+
+        A worker restored from a snapshot folds only the log's tail: without this its
+        buffer (and the schedule's origin) would miss the events before the snapshot and
+        it would train another candidate than a replay. Facts read twice (here and
+        folded) are buffered once; events older than the horizon are pruned at the next
+        boundary.
+        """
+        follower = self.p.follower
+        await follower.caught_up.wait()
+        until, started = follower.position, time.perf_counter()
+        tp = TopicPartition(self.p.topics.facts, 0)
+        self.rebuilt = until == 0
+        while not self.rebuilt:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.p.kafka.bootstrap, group_id=None,
+                                        enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024)
+            try:
+                await consumer.start()
+                consumer.assign([tp])
+                consumer.seek(tp, 0)
+                position = 0
+                while position < until:
+                    for message in (await consumer.getmany(tp, timeout_ms=500, max_records=5000)).get(tp, ()):
+                        position = message.offset + 1
+                        if position > until:
+                            break
+                        try:
+                            fact = decode_fact(message.value, message.headers or ())
+                        except (KeyError, ValueError):
+                            continue  # the follower counts and logs unreadable facts
+                        if fact.kind != "marker" and fact.record is not None:
+                            self.learner.fold(fact.kind, fact.record)
+                self.rebuilt = True
+            except (KafkaError, OSError) as exc:
+                log.warning("continuous learning: rebuilding the buffer: %s; retrying in %.1fs", exc, FOLLOW_BACKOFF_S)
+                await asyncio.sleep(FOLLOW_BACKOFF_S)
+            finally:
+                await _stop(consumer)
+        decls, insps = self.learner.buffer.counts()
+        log.info("continuous learning: buffer rebuilt from facts offsets 0..%d in %.2fs (%d declarations, %d inspection "
+                 "results)", until, time.perf_counter() - started, decls, insps)
+        self._take_windows()
+        await self.p.decider.process()
 
     def trainer(self) -> bool:
         """Whether this worker trains: it owns declarations partition 0."""
@@ -171,7 +228,17 @@ class LiveLearner:
                 log.warning("model-promotions: %s; retrying in %.1fs", exc, FOLLOW_BACKOFF_S)
                 await asyncio.sleep(FOLLOW_BACKOFF_S)
             finally:
-                await consumer.stop()
+                await _stop(consumer)
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer; aiokafka's stop raises CancelledError when its offset-reset task had not run yet."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 def register(p: Pipeline) -> None:
@@ -186,4 +253,5 @@ def register(p: Pipeline) -> None:
 
     @p.app.task
     async def learn() -> None:
+        await live.rebuild()
         await live.run()

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from tests.streams.pipeline_factories import history
+from tests.streams.pipeline_factories import DAY, T0, history
 from tests.streams.worker_harness import (
     WorkerProcess,
     decision_ids_settle,
@@ -31,6 +31,8 @@ from zeikan.streams.replay import replay
 from zeikan.streams.settings import DEFAULT_RULES, LearningSettings
 
 pytestmark = pytest.mark.timeout(420)
+
+SNAPSHOT_OFTEN = {"ZEIKAN_SNAPSHOT_EVERY": "50", "ZEIKAN_SNAPSHOT_MIN_S": "0.2"}
 
 LEARN_ENV = {
     "ZEIKAN_LEARNING": "1",
@@ -66,6 +68,22 @@ def promotions_counted(worker: WorkerProcess) -> dict[str, float]:
     return {m[1]: float(m[2]) for m in re.finditer(r'zeikan_model_promotions_total\{outcome="(\w+)"\} (\S+)', text)}
 
 
+def assert_live_equals_replay(records, live, expected, expected_promotions):
+    """The live promotion records and decisions are replay's (a duplicate record is identical)."""
+    by_boundary = {p["boundary"]: p for p in records}
+    assert all(p == by_boundary[p["boundary"]] for p in records), "a duplicate record must be identical"
+    assert sorted(by_boundary.values(), key=lambda p: p["boundary"]) == expected_promotions
+    assert {d["decision_id"] for d in live} == {d["decision_id"] for d in expected}
+    outcome = {d["decision_id"]: (d["model_versions"], d["risk_score"], d["action"]) for d in live}
+    assert all(outcome[d["decision_id"]] == (d["model_versions"], d["risk_score"], d["action"]) for d in expected)
+
+
+def all_promotions(bootstrap, count, log):
+    """The ``model-promotions`` records, once ``count`` boundaries are on the topic."""
+    return wait_until(lambda: (r := read_decoded(bootstrap, "model-promotions"))
+                      and len({p["boundary"] for p in r}) >= count and r, 120, log)
+
+
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monkeypatch, n_workers):
     broker = fresh_broker()
@@ -83,21 +101,14 @@ def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monk
             worker.wait_caught_up()
         publish_events(broker.bootstrap, in_event_time_order(hist, []))
         live = decision_ids_settle(broker.bootstrap, len(expected), 180, workers[0].log_path)
-        records = wait_until(lambda: (r := read_decoded(broker.bootstrap, "model-promotions"))
-                             and len({p["boundary"] for p in r}) >= len(expected_promotions) and r, 120, workers[0].log_path)
+        records = all_promotions(broker.bootstrap, len(expected_promotions), workers[0].log_path)
         counted = [promotions_counted(w) for w in workers]
         learning = [w.state()["learning"] for w in workers]
     finally:
         for worker in workers:
             worker.stop()
 
-    by_boundary = {p["boundary"]: p for p in records}
-    assert all(p == by_boundary[p["boundary"]] for p in records), "a duplicate record must be identical"
-    assert sorted(by_boundary.values(), key=lambda p: p["boundary"]) == expected_promotions
-    assert {d["decision_id"] for d in live} == {d["decision_id"] for d in expected}
-    outcome = {d["decision_id"]: (d["model_versions"], d["risk_score"], d["action"]) for d in live}
-    assert all(outcome[d["decision_id"]] == (d["model_versions"], d["risk_score"], d["action"]) for d in expected)
-
+    assert_live_equals_replay(records, live, expected, expected_promotions)
     reg = ModelRegistry(str(registry))
     assert reg.live_version() == promoted[-1]["candidate"]
     assert all(reg.info(p["candidate"]).promotion["promoted"] == p["promoted"]
@@ -105,3 +116,28 @@ def test_live_promotions_and_decisions_equal_replay(fresh_broker, tmp_path, monk
     assert sum(c.get("promoted", 0.0) for c in counted) >= len(promoted)
     assert sum(state["trainer"] for state in learning) == 1
     assert all(state["records"] == len(expected_promotions) for state in learning)
+
+
+def test_a_worker_restored_from_a_snapshot_trains_the_same_candidates(fresh_broker, tmp_path, monkeypatch):
+    broker = fresh_broker()
+    hist = history(days=5, per_day=200, seed=13, inspect_share=0.6)
+    expected, expected_promotions = replayed(tmp_path, hist, monkeypatch)
+    env = {**LEARN_ENV, "ZEIKAN_REGISTRY": str(tmp_path / "registry"), **SNAPSHOT_OFTEN}
+    events = in_event_time_order(hist, [])
+    cut = next(i for i, (_, rec) in enumerate(events) if rec.get("filed_at", rec.get("inspected_at")) >= T0 + 3 * DAY)
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", env)
+    try:
+        worker.wait_caught_up()
+        publish_events(broker.bootstrap, events[:cut])
+        all_promotions(broker.bootstrap, 2, worker.log_path)  # boundaries day 1 and 2 decided before the kill
+        worker.kill()
+        worker = WorkerProcess(broker.bootstrap, tmp_path / "w", env)
+        worker.wait_caught_up()
+        publish_events(broker.bootstrap, events[cut:])
+        live = decision_ids_settle(broker.bootstrap, len(expected), 180, worker.log_path)
+        records = all_promotions(broker.bootstrap, len(expected_promotions), worker.log_path)
+        log = worker.log_text()
+    finally:
+        worker.stop()
+    assert "shared state restored from the snapshot" in log and "buffer rebuilt" in log
+    assert_live_equals_replay(records, live, expected, expected_promotions)
