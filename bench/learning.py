@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from zeikan.bench.common import emit
+from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.schemas.codec import codec_for
 from zeikan.streams.engine.learner import Learner, TrainingBuffer, Window, with_promotions
 from zeikan.streams.engine.promotions import PromotionBook
@@ -62,7 +63,7 @@ def main() -> None:
     learning = LearningSettings(enabled=True)
     learner = Learner(learning.continuous(), PromotionBook(learning.schedule(), "heuristic-1"))
     largest: dict[str, Any] = {"events": 0}
-    champion = [None]
+    champion: list[Any] = [HeuristicTabularScorer()]
 
     def decide(window: Window) -> dict[str, Any]:
         started = time.perf_counter()

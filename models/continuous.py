@@ -41,6 +41,7 @@ from zeikan.features.batch import batch_features
 from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
+from zeikan.models.base import TabularScorer
 from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.models.propensity import random_known_since, selection_weights
 from zeikan.models.registry import ModelInfo, ModelRegistry
@@ -157,13 +158,20 @@ def decide(candidate_score: float, live_score: float | None, positives: int, set
     return False, f"candidate {candidate_score:.4f} <= live {live_score:.4f} + {settings.min_gain}"
 
 
-def score(model: TrainedModel, frame: pl.DataFrame) -> np.ndarray:
-    """The model's calibrated probability per row (its own feature columns)."""
-    return model.predict(frame.select(model.features).to_numpy().astype(np.float64))
+Champion = TrainedModel | TabularScorer
+"""What a candidate is compared with: a trained model, or a scorer such as the heuristic."""
+
+
+def score(model: Champion, frame: pl.DataFrame) -> np.ndarray:
+    """The model's probability per row (a trained model: its own feature columns; a scorer: the feature rows)."""
+    if isinstance(model, TrainedModel):
+        return model.predict(frame.select(model.features).to_numpy().astype(np.float64))
+    rows = frame.select(FEATURE_NAMES).to_dicts()
+    return np.asarray(model.score_batch([{} for _ in rows], rows), dtype=np.float64)
 
 
 def shadow_step(features: pl.DataFrame, inspections: Sequence[Mapping], boundary: int,
-                live: tuple[str, TrainedModel] | None, settings: ContinuousSettings) -> Step | None:
+                live: tuple[str, Champion] | None, settings: ContinuousSettings) -> Step | None:
     """Train a candidate before ``boundary - eval_days`` and decide on it (None: too few labels to train).
 
     ``features``: point-in-time features of the declarations filed before ``boundary``;
@@ -195,7 +203,7 @@ def shadow_step(features: pl.DataFrame, inspections: Sequence[Mapping], boundary
 
 
 def day_boundary(declarations: Sequence[Mapping], inspections: Sequence[Mapping], boundary: int,
-                 live: tuple[str, TrainedModel] | None, settings: ContinuousSettings) -> Step | None:
+                 live: tuple[str, Champion] | None, settings: ContinuousSettings) -> Step | None:
     """:func:`shadow_step` over raw events: the engine's call at each due day boundary (see the module docstring)."""
     start = boundary - settings.train_days * DAY_MS
     decls = [d for d in declarations if start <= int(d["filed_at"]) < boundary]

@@ -54,7 +54,7 @@ def replay(
 
 def _replay_decider(scorer: PromotedScorer, learner: Learner, out: list[dict[str, Any]] | None) -> Callable[[Window], dict[str, Any]]:
     def decide(window: Window) -> dict[str, Any]:
-        record, step = learner.decide(window, scorer.models.trained(learner.book.champion(window.boundary)))
+        record, step = learner.decide(window, scorer.models.champion(learner.book.champion(window.boundary)))
         if step is not None:
             scorer.models.put(step.decision.candidate, step.candidate)
         if out is not None:

@@ -185,7 +185,7 @@ class LiveLearner:
         started = time.perf_counter()
 
         def train() -> dict[str, Any]:
-            champion = self.scorer.models.trained(champion_version)
+            champion = self.scorer.models.champion(champion_version)
             record, step = self.learner.decide(window, champion)
             if step is not None:
                 register_candidate(self.registry, step)

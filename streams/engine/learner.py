@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from zeikan.models.continuous import METRIC, ContinuousSettings, Step, day_boundary
-from zeikan.models.training import MIN_POSITIVES, TrainedModel
+from zeikan.models.continuous import METRIC, Champion, ContinuousSettings, Step, day_boundary
+from zeikan.models.training import MIN_POSITIVES
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
 from zeikan.streams.engine.promotions import DAY_MS, PromotionBook
@@ -110,15 +110,15 @@ class Learner:
             self.buffer.prune(windows[-1].boundary + self.book.schedule.step_ms - self.settings.train_days * DAY_MS)
         return windows
 
-    def decide(self, window: Window, champion: TrainedModel | None) -> tuple[dict[str, Any], Step | None]:
+    def decide(self, window: Window, champion: Champion) -> tuple[dict[str, Any], Step | None]:
         """The ``model-promotions`` record of ``window``'s boundary (and the candidate, None when too few labels).
 
-        ``champion`` is the model of :meth:`PromotionBook.champion` (None for a heuristic).
+        ``champion`` is the model (or the heuristic scorer) of :meth:`PromotionBook.champion`.
         """
         boundary = window.boundary
         live = self.book.champion(boundary)
         decls, insps = window.decoded(self.settings.train_days)
-        step = day_boundary(decls, insps, boundary, (live, champion) if champion is not None else None, self.settings)
+        step = day_boundary(decls, insps, boundary, (live, champion), self.settings)
         record = promotion_record(boundary, boundary + self.book.schedule.delay_ms, live, step, len(decls), len(insps),
                                   self.settings)
         return record, step

@@ -57,6 +57,10 @@ class ModelCache:
             self._models[version] = self.registry.load(version)[1]
         return self._models[version]
 
+    def champion(self, version: str) -> TrainedModel | TabularScorer:
+        """What a candidate is compared with when ``version`` is the champion: its model, or the heuristic."""
+        return self.trained(version) or self.heuristic
+
     def scorer(self, version: str) -> TabularScorer:
         """A scorer of ``version``."""
         model = self.trained(version)
