@@ -36,7 +36,7 @@ from zeikan.models.registry import ModelRegistry
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, MODEL_PROMOTIONS
 from zeikan.streams.engine.facts import Fact, decode_fact
-from zeikan.streams.engine.learner import Learner, Window
+from zeikan.streams.engine.learner import Learner, Window, check_epoch
 from zeikan.streams.serving.promoted import PromotedScorer
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class LiveLearner:
     """One worker's learner: windows from the folded facts, the trainer's loop, the promotions follower."""
 
     def __init__(self, p: Pipeline, learner: Learner, scorer: PromotedScorer) -> None:
+        check_epoch(p.config.epoch_ms)
         self.p = p
         self.learner = learner
         self.scorer = scorer

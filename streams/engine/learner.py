@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zeikan.errors import InvalidSetting
 from zeikan.models.continuous import METRIC, Champion, ContinuousSettings, Step, day_boundary
 from zeikan.models.training import MIN_POSITIVES
 from zeikan.schemas.codec import codec_for
@@ -77,6 +78,16 @@ class TrainingBuffer:
     def nbytes(self) -> int:
         """Bytes of the buffered Avro records (without the dictionary's own overhead)."""
         return sum(len(raw) for events in self._events.values() for _, raw in events.values())
+
+
+def check_epoch(epoch_ms: int) -> None:
+    """Refuse an event-time epoch that does not divide a day: an epoch across a boundary could never fold.
+
+    (Its declarations filed after the boundary would wait for the boundary's record, which
+    waits for the epoch.)
+    """
+    if epoch_ms <= 0 or DAY_MS % epoch_ms:
+        raise InvalidSetting("epoch_ms", epoch_ms, f"a divisor of a day ({DAY_MS} ms) with continuous learning on")
 
 
 class Learner:
@@ -152,6 +163,7 @@ def with_promotions(epochs: Iterable[Epoch], learner: Learner, epoch_ms: int,
     scorer finds it); it is added to the learner's book before the next epoch is decided.
     Each epoch is folded into the learner after it was decided, as the live facts are.
     """
+    check_epoch(epoch_ms)
     for epoch, decls, insps, scans in epochs:
         for window in learner.due(epoch * epoch_ms):
             learner.book.add(decide(window))

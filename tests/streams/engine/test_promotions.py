@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from zeikan.streams.engine.learner import Learner, with_promotions
 from zeikan.streams.engine.promotions import DAY_MS, PromotionBook, Schedule
+from zeikan.errors import InvalidSetting
 from zeikan.models.continuous import ContinuousSettings
 
 HOUR = 3_600_000
@@ -141,3 +142,10 @@ def test_replay_decides_each_boundary_once_before_the_first_epoch_after_it_on_th
     before = {b: sorted(d["declaration_id"] for d in decls if b - 2 * DAY_MS <= d["filed_at"] < b) for b, _ in seen}
     assert all(ids == before[b] for b, ids in seen)
     assert learner.buffer.counts()[0] <= 2 * 24 // 7 + 2, "the buffer keeps only the last train_days"
+
+
+def test_an_epoch_that_does_not_divide_a_day_is_refused() -> None:
+    learner = Learner(ContinuousSettings(), PromotionBook(Schedule(), BASE))
+    with pytest.raises(InvalidSetting):
+        list(with_promotions([], learner, 7 * HOUR, lambda window: {}))
+    assert list(with_promotions([], learner, 2 * HOUR, lambda window: {})) == []
