@@ -141,3 +141,31 @@ def test_a_worker_restored_from_a_snapshot_trains_the_same_candidates(fresh_brok
         worker.stop()
     assert "shared state restored from the snapshot" in log and "buffer rebuilt" in log
     assert_live_equals_replay(records, live, expected, expected_promotions)
+
+
+def test_when_the_trainer_dies_the_other_worker_trains_the_same_candidates(fresh_broker, tmp_path, monkeypatch):
+    broker = fresh_broker()
+    hist = history(days=5, per_day=200, seed=13, inspect_share=0.6)
+    expected, expected_promotions = replayed(tmp_path, hist, monkeypatch)
+    env = {**LEARN_ENV, "ZEIKAN_REGISTRY": str(tmp_path / "registry")}
+    events = in_event_time_order(hist, [])
+    cut = next(i for i, (_, rec) in enumerate(events) if rec.get("filed_at", rec.get("inspected_at")) >= T0 + 3 * DAY)
+    workers = [WorkerProcess(broker.bootstrap, tmp_path / f"w{i}", env) for i in range(2)]
+    try:
+        for worker in workers:
+            worker.wait_caught_up()
+        publish_events(broker.bootstrap, events[:cut])
+        all_promotions(broker.bootstrap, 2, workers[0].log_path)
+        trainer = wait_until(lambda: next((w for w in workers if (s := w.state()) and s["learning"]["trainer"]), None),
+                             30, workers[0].log_path)
+        survivor = next(w for w in workers if w is not trainer)
+        trainer.kill()
+        publish_events(broker.bootstrap, events[cut:])
+        live = decision_ids_settle(broker.bootstrap, len(expected), 180, survivor.log_path)
+        records = all_promotions(broker.bootstrap, len(expected_promotions), survivor.log_path)
+        took_over = survivor.state()["learning"]["trainer"]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert took_over
+    assert_live_equals_replay(records, live, expected, expected_promotions)
