@@ -36,7 +36,7 @@ log = logging.getLogger("zeikan.serving")
 class ModelCache:
     """Tabular models by version: the heuristic, the registry's versions, candidates put by a replay."""
 
-    def __init__(self, registry: ModelRegistry | None) -> None:
+    def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
         self.heuristic = HeuristicTabularScorer()
         self._models: dict[str, TrainedModel] = {}
@@ -52,8 +52,6 @@ class ModelCache:
         if version == self.heuristic.version:
             return None
         if version not in self._models:
-            if self.registry is None:
-                raise KeyError(f"model {version} is neither kept nor in a registry")
             self._models[version] = self.registry.load(version)[1]
         return self._models[version]
 
