@@ -11,7 +11,7 @@ import typer
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.streams.engine.rules import RuleFile
-from zeikan.streams.settings import DEFAULT_RULES, WorkerSettings, kafka_settings, load_engine_config
+from zeikan.streams.settings import DEFAULT_RULES, LearningSettings, WorkerSettings, kafka_settings, load_engine_config
 
 
 def replay_command(
@@ -21,14 +21,26 @@ def replay_command(
     engine_config: Annotated[Optional[Path], typer.Option(help="EngineConfig YAML")] = None,
     registry: Annotated[str, typer.Option(help="model registry URL (its live model scores)")] = DEFAULT_REGISTRY,
     shadow: Annotated[Optional[str], typer.Option(help="candidate model version(s), comma-separated, scored beside the live one")] = None,
+    learning: Annotated[Optional[bool], typer.Option(
+        "--learning/--no-learning", help="recompute the workers' continuous learning (default ZEIKAN_LEARNING; "
+        "its ZEIKAN_LEARN_* and ZEIKAN_TRAIN_* settings must be the workers')")] = None,
+    promotions: Annotated[Optional[Path], typer.Option(help="with --learning: write each boundary's model-promotions record here")] = None,
 ) -> None:
     """Run the stream's decision logic over a history directory in event-time order."""
     from zeikan.streams.engine.config import EngineConfig
     from zeikan.streams.replay import replay
 
     config = load_engine_config(engine_config) if engine_config else EngineConfig()
-    decisions, history = replay(history, RuleFile(rules).book, config, registry, shadow)
+    settings = LearningSettings.from_env(enabled=learning)
+    records: list[dict] = []
+    decisions, history = replay(history, RuleFile(rules).book, config, registry, shadow, settings, records)
     count = write_jsonl(out, "decisions", decisions)
+    if settings.enabled:
+        promoted = sum(1 for r in records if r["promoted"])
+        typer.echo(f"continuous learning: {len(records)} boundaries, {promoted} promotions"
+                   f"{' -> ' + str(promotions) if promotions else ''}", err=True)
+        if promotions is not None:
+            write_jsonl(promotions, "model-promotions", records)
     rejections = history.rejections
     reasons = "; ".join(f"{r['reason']}: {r['lines']}" for r in rejections.top())
     typer.echo(

@@ -37,6 +37,15 @@ class TabularScorer(Protocol):
         ...
 
 
+@runtime_checkable
+class PerDeclarationScorer(TabularScorer, Protocol):
+    """A tabular scorer whose model may differ per declaration (continuous learning: by filing time)."""
+
+    def version_of(self, declaration: Mapping) -> str:
+        """The version that scores ``declaration`` (what its decision names)."""
+        ...
+
+
 MODEL_UNAVAILABLE = "model_unavailable"
 IMAGE_REFUSED = "image_refused"
 UNASSESSED_KINDS: tuple[str, ...] = (MODEL_UNAVAILABLE, IMAGE_REFUSED)

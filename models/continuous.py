@@ -38,12 +38,16 @@ import numpy as np
 import polars as pl
 
 from zeikan.features.batch import batch_features
+from zeikan.features.definitions import POSITIVE_OUTCOMES
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
+from zeikan.models.base import TabularScorer
 from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.models.propensity import random_known_since, selection_weights
 from zeikan.models.registry import ModelInfo, ModelRegistry
-from zeikan.models.training import TrainedModel, TrainSettings, feature_bins, fit, inspection_labels, label_frame
+from zeikan.models.training import (
+    MIN_POSITIVES, TrainedModel, TrainSettings, feature_bins, fit, inspection_labels, label_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +158,20 @@ def decide(candidate_score: float, live_score: float | None, positives: int, set
     return False, f"candidate {candidate_score:.4f} <= live {live_score:.4f} + {settings.min_gain}"
 
 
-def score(model: TrainedModel, frame: pl.DataFrame) -> np.ndarray:
-    """The model's calibrated probability per row (its own feature columns)."""
-    return model.predict(frame.select(model.features).to_numpy().astype(np.float64))
+Champion = TrainedModel | TabularScorer
+"""What a candidate is compared with: a trained model, or a scorer such as the heuristic."""
+
+
+def score(model: Champion, frame: pl.DataFrame) -> np.ndarray:
+    """The model's probability per row (a trained model: its own feature columns; a scorer: the feature rows)."""
+    if isinstance(model, TrainedModel):
+        return model.predict(frame.select(model.features).to_numpy().astype(np.float64))
+    rows = frame.select(FEATURE_NAMES).to_dicts()
+    return np.asarray(model.score_batch([{} for _ in rows], rows), dtype=np.float64)
 
 
 def shadow_step(features: pl.DataFrame, inspections: Sequence[Mapping], boundary: int,
-                live: tuple[str, TrainedModel] | None, settings: ContinuousSettings) -> Step | None:
+                live: tuple[str, Champion] | None, settings: ContinuousSettings) -> Step | None:
     """Train a candidate before ``boundary - eval_days`` and decide on it (None: too few labels to train).
 
     ``features``: point-in-time features of the declarations filed before ``boundary``;
@@ -192,12 +203,21 @@ def shadow_step(features: pl.DataFrame, inspections: Sequence[Mapping], boundary
 
 
 def day_boundary(declarations: Sequence[Mapping], inspections: Sequence[Mapping], boundary: int,
-                 live: tuple[str, TrainedModel] | None, settings: ContinuousSettings) -> Step | None:
+                 live: tuple[str, Champion] | None, settings: ContinuousSettings) -> Step | None:
     """:func:`shadow_step` over raw events: the engine's call at each due day boundary (see the module docstring)."""
     start = boundary - settings.train_days * DAY_MS
     decls = [d for d in declarations if start <= int(d["filed_at"]) < boundary]
     insps = [r for r in inspections if start <= int(r["inspected_at"]) < boundary]
+    if training_hits(decls, insps, boundary - settings.eval_days * DAY_MS) < MIN_POSITIVES:
+        return None  # what fit would say, without computing the window's features first
     return shadow_step(batch_features(decls, insps), insps, boundary, live, settings)
+
+
+def training_hits(declarations: Sequence[Mapping], inspections: Sequence[Mapping], cut: int) -> int:
+    """Declarations filed before ``cut`` with a finding known before ``cut``: the candidate's positive labels."""
+    filed = {str(d["declaration_id"]) for d in declarations if int(d["filed_at"]) < cut}
+    return len({str(r["declaration_id"]) for r in inspections
+                if int(r["inspected_at"]) < cut and r["outcome"] in POSITIVE_OUTCOMES} & filed)
 
 
 def record(registry: ModelRegistry, step: Step) -> ModelInfo:

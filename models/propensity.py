@@ -72,8 +72,8 @@ def inspection_propensity(matrix: np.ndarray, inspected: np.ndarray,
     y = inspected.astype(np.float64)
     for k in (0, 1):
         train, apply = fold != k, fold == k
-        if y[train].min() == y[train].max():
-            out[apply] = y[train].mean()
+        if not y[train].size or y[train].min() == y[train].max():  # one class (or no row) to learn from
+            out[apply] = y[train].mean() if y[train].size else 0.0
             continue
         booster = lgb.train(params, lgb.Dataset(matrix[train], y[train]), num_boost_round=settings.rounds)
         out[apply] = booster.predict(matrix[apply], num_threads=1)

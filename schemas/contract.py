@@ -22,10 +22,11 @@ INSPECTION_RESULTS = TopicSpec("inspection-results", "inspection_result.avsc", "
 DECISIONS = TopicSpec("decisions", "decision.avsc", "declaration_id", "event_time")
 DEAD_LETTERS = TopicSpec("dead-letters", "dead_letter.avsc", "source_topic", "failed_at")
 SCAN_OVERDUE = TopicSpec("scan-overdue", "scan_overdue.avsc", "declaration_id", "detected_at")
+MODEL_PROMOTIONS = TopicSpec("model-promotions", "model_promotion.avsc", "boundary", "boundary")
 
 TOPICS: dict[str, TopicSpec] = {
     spec.name: spec
-    for spec in (DECLARATIONS, SCANS, INSPECTION_RESULTS, DECISIONS, DEAD_LETTERS, SCAN_OVERDUE)
+    for spec in (DECLARATIONS, SCANS, INSPECTION_RESULTS, DECISIONS, DEAD_LETTERS, SCAN_OVERDUE, MODEL_PROMOTIONS)
 }
 """Every topic zeikan reads or writes, by name."""
 

@@ -109,6 +109,24 @@ _EXAMPLES: dict[str, dict] = {
         "missing_containers": [CONTAINERS[1]],
         "detected_at": FILED_AT + 120 * HOUR_MS + 1000,
     },
+    "model-promotions": {
+        "boundary": 1_709_337_600_000,
+        "effective_from": 1_709_424_000_000,
+        "candidate": "lgbm-cl-19784-0a1b2c3d4e",
+        "live": "heuristic-1",
+        "promoted": True,
+        "metric": "ipw_precision_at_top",
+        "candidate_score": 0.31,
+        "live_score": None,
+        "eval_from": 1_708_732_800_000,
+        "eval_to": 1_709_337_600_000,
+        "eval_declarations": 2100,
+        "eval_labels": 160,
+        "eval_positives": 12,
+        "train_declarations": 9000,
+        "train_inspections": 700,
+        "reason": "no live model",
+    },
 }
 
 

@@ -267,6 +267,18 @@ def _scan_overdue(r: dict) -> None:
     _containers(r["missing_containers"], "missing_containers")
 
 
+def _model_promotion(r: dict) -> None:
+    for field in ("boundary", "effective_from", "eval_from", "eval_to"):
+        _time(r[field], field)
+    if r["effective_from"] < r["boundary"]:
+        _fail("effective_from", "is before the boundary: a decision cannot serve declarations filed before it")
+    for field in ("eval_declarations", "eval_labels", "eval_positives", "train_declarations", "train_inspections"):
+        if r[field] < 0:
+            _fail(field, "must not be negative")
+    if r["promoted"] and r["candidate"] is None:
+        _fail("candidate", "is missing on a promotion")
+
+
 _SEMANTIC: dict[str, Callable[[dict], None]] = {
     "declarations": _declaration,
     "scans": _scan,
@@ -274,4 +286,5 @@ _SEMANTIC: dict[str, Callable[[dict], None]] = {
     "decisions": _decision,
     "dead-letters": _dead_letter,
     "scan-overdue": _scan_overdue,
+    "model-promotions": _model_promotion,
 }

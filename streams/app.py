@@ -25,6 +25,7 @@ from zeikan.models.base import ImageScorer
 from zeikan.schemas.contract import DEAD_LETTERS, DECISIONS, DECLARATIONS, INSPECTION_RESULTS, SCAN_OVERDUE, SCANS
 from zeikan.streams.agents.common import BatchRunner
 from zeikan.streams.agents.decide import Decider
+from zeikan.streams.agents.learn import LiveLearner
 from zeikan.streams.agents.markers import SOURCE_TOPICS, Markers
 from zeikan.streams.engine.capacity import Thresholds
 from zeikan.streams.engine.config import EngineConfig
@@ -35,9 +36,10 @@ from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.facts_log import FactsFollower
 from zeikan.streams.observability.hooks import PipelineHooks
 from zeikan.streams.kafka.kafka_config import KafkaSettings
+from zeikan.streams.serving.promoted import build_learning
 from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
 from zeikan.streams.snapshots import SnapshotStore
-from zeikan.streams.settings import WorkerSettings
+from zeikan.streams.settings import LearningSettings, WorkerSettings
 from zeikan.streams.kafka.transport import install as install_transport
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ class Pipeline:
     tables: Tables
     decider: Decider = field(init=False)
     markers: Markers = field(init=False)
+    learner: LiveLearner | None = field(init=False, default=None)
+    """Continuous learning (None when off): its book gates the decider."""
 
     def __post_init__(self) -> None:
         self.decider = Decider(self)
@@ -148,14 +152,18 @@ def create_pipeline(
     settings: WorkerSettings, kafka: KafkaSettings, hooks: PipelineHooks | None = None
 ) -> Pipeline:
     """Build the app, the shared state and register every agent, timer and page (not started)."""
-    from zeikan.streams.agents import decide, feedback, join, markers, scans
+    from zeikan.streams.agents import decide, feedback, join, learn, markers, scans
     from zeikan.streams.observability import state_page
 
     hooks = hooks or PipelineHooks()
     app = _faust_app(settings, kafka)
     config = settings.load_engine_config()
     rules = RuleFile(Path(settings.rules_path), settings.rules_check_s)
-    scorer = build_tabular_scorer(settings.registry, settings.model_poll_s, hooks)
+    learning = LearningSettings.from_env()
+    if learning.enabled:
+        scorer, learner = build_learning(settings.registry, learning, hooks)
+    else:
+        scorer = build_tabular_scorer(settings.registry, settings.model_poll_s, hooks)
     shadow = build_shadow_scorers(settings.registry, settings.shadow_model, hooks)
 
     def report_capacity(office: str, thresholds: Thresholds) -> None:
@@ -185,6 +193,8 @@ def create_pipeline(
         for fact in facts:
             if fact.kind == "inspection" and fact.source in owned and fact.record is not None:
                 hooks.on_feedback(fact.record)
+        if pipeline.learner is not None:
+            pipeline.learner.on_fold(facts)
 
     follower = FactsFollower(
         kafka.bootstrap, topics.facts, shared, snapshots, settings.fetch_wait_ms,
@@ -198,6 +208,8 @@ def create_pipeline(
     hooks.on_model_loaded("tabular", scorer.version)
     hooks.on_model_loaded("image", image_scorer.version)
     pipeline = Pipeline(app, settings, kafka, config, rules, shared, engine, follower, runner, hooks, image_scorer, topics, tables)
+    if learning.enabled:
+        pipeline.learner = LiveLearner(pipeline, learner, scorer)
     last_rules = [rules.book.version, rules.last_error]
 
     @app.timer(settings.rules_check_s, name="zeikan.rules")
@@ -217,7 +229,7 @@ def create_pipeline(
         runner.forget(revoked)
 
     app.on_partitions_revoked.connect(on_revoked, weak=False)
-    for module in (decide, feedback, markers, scans, join, state_page):
+    for module in (decide, feedback, markers, scans, join, learn, state_page):
         module.register(pipeline)
     return pipeline
 

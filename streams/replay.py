@@ -7,32 +7,58 @@ image model, built by the same factories (:mod:`zeikan.streams.serving.scoring`)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from zeikan.models.base import TabularScorer
 from zeikan.models.registry import DEFAULT_REGISTRY
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
+from zeikan.streams.engine.learner import Learner, Window, with_promotions
 from zeikan.streams.engine.replay import History, Replayer, read_history, timeline
 from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.serving.promoted import PromotedScorer, build_learning
 from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.settings import LearningSettings
 
 
 def replay(
-    directory: Path, rules: RuleBook, config: EngineConfig, registry: str = DEFAULT_REGISTRY, shadow: str | None = None
+    directory: Path, rules: RuleBook, config: EngineConfig, registry: str = DEFAULT_REGISTRY, shadow: str | None = None,
+    learning: LearningSettings | None = None, promotions: list[dict[str, Any]] | None = None,
 ) -> tuple[Iterator[dict[str, Any]], History]:
     """Decisions of the history in ``directory`` (lazy) and the history read.
 
     Scored by the same factories as the workers: the live model of ``registry``
     (the heuristic when none is promoted), the shadow candidates, the image model
-    (reading the history's own ``images/`` store when it has one).
+    (reading the history's own ``images/`` store when it has one). With ``learning``
+    enabled, the promotions are recomputed from the history as the workers compute them
+    (candidates kept in memory, nothing written to ``registry``), each decision is scored
+    by the model its filing time calls for, and each boundary's record is appended to
+    ``promotions`` as the decisions are read.
     """
     history = read_history(directory)
-    engine = DecisionEngine(
-        SharedState(config), build_tabular_scorer(registry), lambda: rules, build_shadow_scorers(registry, shadow)
-    )
+    epochs = timeline(history, config.epoch_ms)
+    if learning is not None and learning.enabled:
+        scorer, learner = build_learning(registry, learning)
+        epochs = with_promotions(epochs, learner, config.epoch_ms, _replay_decider(scorer, learner, promotions))
+        tabular: TabularScorer = scorer
+    else:
+        tabular = build_tabular_scorer(registry)
+    engine = DecisionEngine(SharedState(config), tabular, lambda: rules, build_shadow_scorers(registry, shadow))
     images = directory / "images"
     image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
-    return Replayer(engine, image_scorer, config).run(timeline(history, config.epoch_ms)), history
+    return Replayer(engine, image_scorer, config).run(epochs), history
+
+
+def _replay_decider(scorer: PromotedScorer, learner: Learner, out: list[dict[str, Any]] | None) -> Callable[[Window], dict[str, Any]]:
+    def decide(window: Window) -> dict[str, Any]:
+        record, step = learner.decide(window, scorer.models.champion(learner.book.champion(window.boundary)))
+        if step is not None:
+            scorer.models.put(step.decision.candidate, step.candidate)
+        if out is not None:
+            out.append(record)
+        return record
+
+    return decide

@@ -9,9 +9,12 @@ from typing import Any
 
 import yaml
 
+from zeikan.models.continuous import ContinuousSettings
 from zeikan.models.registry import DEFAULT_REGISTRY
+from zeikan.models.training import TrainSettings
 from zeikan.schemas.limits import Limits
-from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.config import HOUR_MS, EngineConfig
+from zeikan.streams.engine.promotions import Schedule
 from zeikan.env_settings import settings_from_env
 from zeikan.streams.errors import EngineConfigError, InvalidSetting
 from zeikan.streams.kafka.kafka_config import KafkaSettings
@@ -143,6 +146,71 @@ class WorkerSettings:
         if not self.engine_config:
             return EngineConfig()
         return load_engine_config(Path(self.engine_config))
+
+
+@dataclass(frozen=True)
+class LearningSettings:
+    """Continuous learning in the workers and ``zeikan replay`` (both must use the same values).
+
+    On: at every ``every_days``-th event-time day boundary a candidate is trained on the
+    last ``train_days`` of declarations and inspection results, compared with the serving
+    model on the last ``eval_days``, registered, and its decision published on
+    ``model-promotions``; it serves declarations filed ``effective_delay_h`` hours after
+    the boundary. The ``LIVE`` pointer then no longer chooses the serving model.
+    """
+
+    enabled: bool = False
+    """Whether the workers learn continuously (``ZEIKAN_LEARNING``; on in docker-compose.yml)."""
+    every_days: int = 1
+    """Days between two candidates (``ZEIKAN_LEARN_EVERY_DAYS``)."""
+    train_days: int = 60
+    """Days of events a candidate trains on, the buffer's horizon (``ZEIKAN_LEARN_TRAIN_DAYS``)."""
+    eval_days: int = 7
+    """The most recent labelled window the candidate must win on (``ZEIKAN_LEARN_EVAL_DAYS``)."""
+    min_eval_positives: int = 10
+    """Fewer labelled hits in that window and nothing is promoted (``ZEIKAN_LEARN_MIN_EVAL_POSITIVES``)."""
+    min_gain: float = 0.0
+    """The candidate must beat the serving model by more than this (``ZEIKAN_LEARN_MIN_GAIN``)."""
+    effective_delay_h: int = 24
+    """Event-time hours from a boundary to the first declaration its decision serves (``ZEIKAN_LEARN_EFFECTIVE_DELAY_H``)."""
+    base_model: str = ""
+    """Registry version serving before the first promotion; empty: the newest version that is no
+    continuous-learning candidate (``zeikan train``'s), else the heuristic (``ZEIKAN_LEARN_BASE_MODEL``)."""
+
+    ENV = {
+        "enabled": "ZEIKAN_LEARNING",
+        "every_days": "ZEIKAN_LEARN_EVERY_DAYS",
+        "train_days": "ZEIKAN_LEARN_TRAIN_DAYS",
+        "eval_days": "ZEIKAN_LEARN_EVAL_DAYS",
+        "min_eval_positives": "ZEIKAN_LEARN_MIN_EVAL_POSITIVES",
+        "min_gain": "ZEIKAN_LEARN_MIN_GAIN",
+        "effective_delay_h": "ZEIKAN_LEARN_EFFECTIVE_DELAY_H",
+        "base_model": "ZEIKAN_LEARN_BASE_MODEL",
+    }
+
+    def __post_init__(self) -> None:
+        for name in ("every_days", "train_days", "eval_days"):
+            if getattr(self, name) < 1:
+                raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
+        if self.eval_days >= self.train_days:
+            raise InvalidSetting("eval_days", self.eval_days, f"fewer days than train_days ({self.train_days})")
+        if self.effective_delay_h < 0:
+            raise InvalidSetting("effective_delay_h", self.effective_delay_h, "an integer >= 0")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> LearningSettings:
+        """Flags (``None`` = not given) win over ``env`` (default ``os.environ``), then defaults."""
+        return settings_from_env(cls, env, flags)
+
+    def continuous(self, env: Mapping[str, str] | None = None) -> ContinuousSettings:
+        """The pure learner's settings (LightGBM's from ``ZEIKAN_TRAIN_*``)."""
+        return ContinuousSettings(retrain_every_days=self.every_days, train_days=self.train_days,
+                                  eval_days=self.eval_days, min_gain=self.min_gain,
+                                  min_eval_positives=self.min_eval_positives, train=TrainSettings.from_env(env))
+
+    def schedule(self) -> Schedule:
+        """When candidates are trained and take effect."""
+        return Schedule(every_days=self.every_days, delay_ms=self.effective_delay_h * HOUR_MS)
 
 
 def load_engine_config(path: Path) -> EngineConfig:

@@ -14,7 +14,7 @@ import yaml
 
 from zeikan.cli import main as cli
 from zeikan.streams.kafka.kafka_config import DEFAULT_PORT, KafkaSettings
-from zeikan.streams.settings import WorkerSettings
+from zeikan.streams.settings import LearningSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -54,7 +54,7 @@ def test_containers_use_the_internal_listener_with_default_layout() -> None:
 
 
 def test_zeikan_services_set_only_known_settings() -> None:
-    known = {*KafkaSettings.ENV.values(), *WorkerSettings.ENV.values()}
+    known = {*KafkaSettings.ENV.values(), *WorkerSettings.ENV.values(), *LearningSettings.ENV.values()}
     for name in ZEIKAN_SERVICES:
         assert set(SERVICES[name]["environment"]) <= known, name
 
@@ -117,3 +117,7 @@ def test_dockerfile_runs_the_zeikan_cli_and_exposes_the_worker_ports() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = set(pyproject["tool"]["setuptools"]["package-dir"].values())
     assert copied == packages, "every package folder of pyproject.toml is in the image"
+
+
+def test_the_workers_learn_continuously() -> None:
+    assert all(LearningSettings.from_env(SERVICES[name]["environment"]).enabled for name in WORKERS)

@@ -15,7 +15,19 @@ def _names(raw: Any) -> tuple[str, ...]:
     return tuple(raw) if isinstance(raw, (tuple, list)) else tuple(x.strip() for x in str(raw).split(",") if x.strip())
 
 
+def _flag(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)
+
+
 _KINDS: dict[str, tuple[Any, str]] = {
+    "bool": (_flag, "true or false (1/0, yes/no, on/off)"),
     "int": (int, "an integer"),
     "float": (float, "a number"),
     "tuple[str, ...]": (_names, "a comma-separated list"),

@@ -150,9 +150,11 @@ class Decider:
 
     def _pop_ready(self) -> list[Admitted]:
         state = self.p.state
+        # continuous learning: a declaration also waits for the promotion record that serves its filing time
+        covers = self.p.learner.covers if self.p.learner is not None else _always
         ready: list[Admitted] = []
         for queue in self.queues.values():
-            while queue and state.decidable(queue[0].epoch):
+            while queue and state.decidable(queue[0].epoch) and covers(queue[0].record):
                 ready.append(queue.popleft())
         return ready
 
@@ -178,6 +180,10 @@ class Decider:
         ready = self.p.state.ready_epoch
         for decl_id in [d for d, (_, epoch) in self._recent.items() if epoch < ready - 1]:
             del self._recent[decl_id]
+
+
+def _always(record: dict[str, Any]) -> bool:
+    return True
 
 
 def _source(event: EventT) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zeikan.models.base import FeatureRow, TabularScorer
+from zeikan.models.base import FeatureRow, PerDeclarationScorer, TabularScorer
 from zeikan.streams.engine.capacity import Thresholds, event_day
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.streams.engine.facts import Fact, Outcome, content_digest
@@ -130,10 +130,12 @@ class DecisionEngine:
         scores = self._scorer.score_batch(declarations, rows)
         shadows = self._shadow(declarations, rows, scores) if self._shadow else [{} for _ in declarations]
         book = self._rules()
-        versions = {"tabular": self._scorer.version, "rules": book.version, "engine": ENGINE_VERSION}
+        version_of = self._scorer.version_of if isinstance(self._scorer, PerDeclarationScorer) else None
+        tabular = [version_of(d) for d in declarations] if version_of else [self._scorer.version] * len(declarations)
         return [
-            self._decide(decl, feats, float(score), book, versions, shadow, digest)
-            for decl, feats, score, shadow, digest in zip(declarations, rows, scores, shadows, digests)
+            self._decide(decl, feats, float(score), book, {"tabular": version, "rules": book.version, "engine": ENGINE_VERSION},
+                         shadow, digest)
+            for decl, feats, score, shadow, digest, version in zip(declarations, rows, scores, shadows, digests, tabular)
         ]
 
     def run_epoch(self, epoch: int, declarations: Sequence[Mapping], inspections: Sequence[Mapping] = ()) -> list[Verdict]:

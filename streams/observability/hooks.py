@@ -39,6 +39,9 @@ class PipelineHooks:
     def on_model_loaded(self, role: str, version: str) -> None:
         """Model ``version`` now serves ``role`` (tabular|image|shadow)."""
 
+    def on_promotion_decision(self, outcome: str) -> None:
+        """Continuous learning decided a boundary: ``promoted``, ``kept`` (the candidate lost) or ``no_candidate``."""
+
     def on_model_latency(self, role: str, seconds: float, batch_size: int) -> None:
         """One scoring call of the ``role`` model over ``batch_size`` rows took ``seconds``."""
 

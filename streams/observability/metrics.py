@@ -58,6 +58,7 @@ class ZeikanMetrics:
     decisions: Counter
     capacity_target: Gauge
     model_info: Gauge
+    promotions: Counter
     model_inference: Histogram
     image_inference: Histogram
     image_batch_size: Histogram
@@ -117,6 +118,10 @@ class ZeikanMetrics:
             model_info=Gauge(
                 "zeikan_model_info", "Models in use (value 1), by role (tabular|image|shadow) and version",
                 ["role", "version"], **kw,
+            ),
+            promotions=Counter(
+                "zeikan_model_promotions", "Continuous-learning decisions at event-time boundaries, by outcome "
+                "(promoted | kept | no_candidate); counted by the worker that trained", ["outcome"], **kw,
             ),
             model_inference=Histogram(
                 "zeikan_model_inference_seconds", "Duration of one scoring call (a batch), per model role",
@@ -254,6 +259,10 @@ class PrometheusHooks(PipelineHooks):
             return
         self.drift = self._drift_source(version)
         self.metrics.feature_drift.clear()
+
+    def on_promotion_decision(self, outcome: str) -> None:
+        """Continuous learning decided a boundary (``promoted`` | ``kept`` | ``no_candidate``)."""
+        self.metrics.promotions.labels(outcome=outcome).inc()
 
     def on_model_latency(self, role: str, seconds: float, batch_size: int) -> None:
         """One scoring call of the ``role`` model over ``batch_size`` rows took ``seconds``."""

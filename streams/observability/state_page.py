@@ -32,6 +32,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "rules_error": pipeline.rules.last_error,
         "hit_rates": state.hits,
         "assigned": assigned,
+        "learning": pipeline.learner.describe() if pipeline.learner is not None else None,
     }
 
 

@@ -14,7 +14,10 @@ from zeikan.features.batch import batch_features
 from zeikan.features.history import History, load_history
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.transforms import DAY_MS
-from zeikan.models.continuous import ContinuousSettings, day_boundary, decide, ipw_precision, is_due, record
+from zeikan.models.continuous import (
+    ContinuousSettings, day_boundary, decide, ipw_precision, is_due, record, training_hits,
+)
+from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.registry import ModelRegistry
 from zeikan.models.training import TrainedModel, TrainSettings, fit, label_frame
 
@@ -90,3 +93,24 @@ def test_ipw_precision_weights_the_labelled_rows_of_the_top() -> None:
     weight = np.array([1.0, 3.0, 0.0, 1.0])
     assert ipw_precision(score, label, weight, 0.75) == pytest.approx(0.25)
     assert math.isnan(ipw_precision(score, label, np.zeros(4), 0.5))
+
+
+def test_the_early_label_count_is_the_count_fit_would_train_on(history: History) -> None:
+    feats = batch_features(history.declarations, history.inspections)
+    for days in (1, 3, 20):
+        cut = T0 + days * DAY_MS
+        assert training_hits(history.declarations, history.inspections, cut) == \
+            int(label_frame(feats, history.inspections, before=cut)["label"].sum())
+    early = T0 + SETTINGS.eval_days * DAY_MS + DAY_MS  # one day of labels before the cut: too few
+    assert day_boundary(history.declarations, history.inspections, early, None, SETTINGS) is None
+
+
+def test_a_candidate_worse_than_the_heuristic_is_not_promoted(history: History) -> None:
+    constant = TrainSettings(num_boost_round=5, early_stopping_rounds=5, min_data_in_leaf=1_000_000)  # no split: ranks nothing
+    weak = ContinuousSettings(**{**SETTINGS.__dict__, "train": constant})
+    step = day_boundary(history.declarations, history.inspections, BOUNDARY, ("heuristic-1", HeuristicTabularScorer()), weak)
+    assert step is not None and step.decision.live == "heuristic-1"
+    assert step.decision.candidate_score <= step.decision.live_score and not step.decision.promoted
+    strong = day_boundary(history.declarations, history.inspections, BOUNDARY, ("heuristic-1", HeuristicTabularScorer()),
+                          SETTINGS)
+    assert strong is not None and strong.decision.live_score == step.decision.live_score
