@@ -19,8 +19,8 @@
 Prints one JSON line per policy and one with the ratios (zeikan / legacy): seizures
 and hits per 1,000 inspections, revenue recovered, officer-hours per seizure and per
 hit, the share of found fraud found by a scan alone; each policy's inspections per
-lane, and zeikan's rule-forced selections that the office-day cap refused, per lane
-asked for; and writes a PNG of the cumulative revenue recovered and seizures per day.
+lane, zeikan's rule-forced selections that a full lane refused (per lane asked for),
+its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def inspections_by_lane(days: Sequence[Day]) -> dict[str, int]:
 
 
 def forced_capped(decisions: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Rule-forced selections the office-day cap refused, per lane asked for (from the PRE_ARRIVAL reasons)."""
+    """Rule-forced selections that a full lane refused, per lane asked for (from the PRE_ARRIVAL reasons)."""
     refused = Counter(lane.value for d in decisions if d["stage"] == "PRE_ARRIVAL"
                       for lane in (capped_lane(r) for r in d["reasons"]) if lane is not None)
     return {lane.value: refused.get(lane.value, 0) for lane in SELECTED_LANES}

@@ -6,15 +6,15 @@ the live stream and ``zeikan replay`` derive exactly the same cuts. Selections
 forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
 
-Rule-forced selections are also capped per office-day: a lane takes at most its
-capacity for the day (its expected selections, rounded) of selections that the
-model's score did not make, counted over the epochs of that day already folded
-(:meth:`CapacityTracker.forced_room`, :func:`cap_floor`). A declaration a rule
-sends to a full lane goes to the next lane down that has room, or else the model's
-score decides. Decisions are irrevocable and a declaration is decided on the state
-as of its epoch's start, so the cap keeps the earliest forced selections of the day;
-within the epoch that fills a lane, all of that epoch's forced selections are kept
-(the day's overshoot is at most that one epoch's).
+Rule-forced selections are also capped per office-day: a rule's lane is granted
+only while that lane has room left in the office's capacity for the day (its
+expected selections, rounded), counting every selection made into it on the epochs
+of that day already folded -- by the score, the rules or the random sample
+(:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). Past it, the model's score
+decides the lane, and the reasons say so. Decisions are irrevocable and a
+declaration is decided on the state as of its epoch's start, so a full lane keeps the
+day's earliest forced selections; within the epoch that fills a lane, all of that
+epoch's are kept (the day's excess is at most that epoch's).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
-from zeikan.streams.engine.lanes import SELECTED_LANES, Action
+from zeikan.streams.engine.lanes import SELECTED_LANES, Action, strongest
 
 
 def event_day(epoch_ms: int) -> int:
@@ -59,55 +59,57 @@ def _zero_per_lane() -> dict[Action, int]:
 class _DayStats:
     keys: list[float] = field(default_factory=list)
     forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
-    forced_into: dict[Action, int] = field(default_factory=_zero_per_lane)
-    """Selections of exactly this lane that the model's score did not make (rules, random): what the cap counts."""
+    selected: dict[Action, int] = field(default_factory=_zero_per_lane)
+    """Selections of each lane (score, rules, random): what the day's lane caps count."""
 
 
-def forced_cap(target: float) -> int:
-    """An office-day's cap on forced selections of a lane: its expected selections, rounded half up.
+def lane_cap(target: float) -> int:
+    """An office-day's cap on a lane's selections: its expected selections, rounded half up.
 
-    >>> forced_cap(7.5), forced_cap(7.49), forced_cap(0.2)
+    >>> lane_cap(7.5), lane_cap(7.49), lane_cap(0.2)
     (8, 7, 0)
     """
     return math.floor(target + 0.5)
 
 
 @dataclass(frozen=True)
-class ForcedRoom:
-    """Per lane, an office-day's cap on forced selections and how many its folded epochs already used."""
+class LaneRoom:
+    """Per lane, an office-day's cap and the selections its folded epochs already made."""
 
     caps: Mapping[Action, int]
     used: Mapping[Action, int]
 
     def left(self, lane: Action) -> int:
-        """Forced selections ``lane`` can still take that day."""
+        """Selections ``lane`` can still take that day."""
         return max(0, self.caps[lane] - self.used[lane])
 
 
 @dataclass(frozen=True)
-class CappedFloor:
-    """The rules' minimum lane after the office-day cap: ``lane`` None leaves the lane to the model's score."""
+class GrantedLane:
+    """The lane that the score and the rules get: a rule's lane only while the office-day has room in it."""
 
-    lane: Action | None
+    lane: Action
+    floor: Action | None
+    """The rules' minimum lane when granted, else None."""
     reason: str | None = None
-    """Plain-language reason when the cap moved the lane down."""
+    """Plain-language reason when a full lane refused the rules' lane."""
 
 
-_CAPPED = re.compile(r"^rules? .+ asked for (?P<lane>[A-Z_]+); the office's \S+ capacity for the day ")
+_CAPPED = re.compile(r"^rules? .+ asked for (?P<lane>[A-Z_]+); the office's \S+ capacity for the day \(\d+\) was used")
 
 
-def capped_reason(rule_ids: Sequence[str], asked: Action, cap: int, fallback: Action, by_score: bool) -> str:
-    """Why a rule-forced lane was not granted (:func:`capped_lane` reads it back)."""
+def capped_reason(rule_ids: Sequence[str], asked: Action, cap: int, fallback: Action) -> str:
+    """Why a full lane refused what rules asked for (:func:`capped_lane` reads it back)."""
     rules = ("rule " if len(rule_ids) == 1 else "rules ") + ", ".join(rule_ids)
-    then = f"the model's score decides ({fallback.value})" if by_score else f"sent to {fallback.value} instead"
+    then = "released" if fallback is Action.RELEASE else f"{fallback.value} as the model's score decides"
     return (f"{rules} asked for {asked.value}; the office's {asked.value} capacity for the day ({cap}) "
-            f"was used by selections forced there earlier: {then}")
+            f"was used by earlier selections: {then}")
 
 
 def capped_lane(reason: str) -> Action | None:
-    """The lane a :func:`capped_reason` says was asked for and refused (None for any other reason).
+    """The lane a :func:`capped_reason` says the rules asked for and a full lane refused (None for any other reason).
 
-    >>> capped_lane(capped_reason(["r1"], Action.SCAN, 3, Action.DOCUMENT_CHECK, False))
+    >>> capped_lane(capped_reason(["r1"], Action.SCAN, 3, Action.DOCUMENT_CHECK))
     <Action.SCAN: 'SCAN'>
     >>> capped_lane("rule r1: cheap phones") is None
     True
@@ -116,17 +118,13 @@ def capped_lane(reason: str) -> Action | None:
     return Action(found["lane"]) if found else None
 
 
-def cap_floor(floor: Action | None, rule_ids: Sequence[str], risk: Action, room: ForcedRoom | None) -> CappedFloor:
-    """The rules' ``floor`` within the office-day's ``room``: the floor itself, the next lane down with room
-    (still above the model's lane ``risk``), or None (the score decides). No room (no history yet): no cap."""
-    if floor is None or floor <= risk or room is None:
-        return CappedFloor(floor)
-    for lane in SELECTED_LANES:
-        if risk < lane <= floor and room.left(lane) > 0:
-            if lane is floor:
-                return CappedFloor(floor)
-            return CappedFloor(lane, capped_reason(rule_ids, floor, room.caps[floor], lane, by_score=False))
-    return CappedFloor(None, capped_reason(rule_ids, floor, room.caps[floor], risk, by_score=True))
+def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], room: LaneRoom | None) -> GrantedLane:
+    """The score's lane ``risk``, raised to the rules' ``floor`` if that lane has room left (else the score decides).
+
+    No room (prior cuts, no volume yet): no cap."""
+    if floor is None or floor <= risk or room is None or room.left(floor) > 0:
+        return GrantedLane(strongest(risk, floor), floor)
+    return GrantedLane(risk, None, capped_reason(floor_rules, floor, room.caps[floor], risk))
 
 
 def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
@@ -167,23 +165,23 @@ class CapacityTracker:
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
-        if final > risk:
-            stats.forced_into[final] += 1
+        if final is not Action.RELEASE:
+            stats.selected[final] += 1
 
-    def forced_room(self, office_id: str, day: int) -> ForcedRoom | None:
-        """The forced-selection cap of ``office_id`` on ``day`` and its use so far (None on prior cuts: no volume yet)."""
+    def lane_room(self, office_id: str, day: int) -> LaneRoom | None:
+        """The lane caps of ``office_id`` on ``day`` and their use so far (None on prior cuts: no volume yet)."""
         thresholds = self.thresholds(office_id, day)
         if not thresholds.targets:
             return None
         stats = self._days.get(office_id, {}).get(day)
-        used = stats.forced_into if stats is not None else _zero_per_lane()
-        return ForcedRoom({lane: forced_cap(thresholds.targets[lane]) for lane in SELECTED_LANES}, dict(used))
+        used = stats.selected if stats is not None else _zero_per_lane()
+        return LaneRoom({lane: lane_cap(thresholds.targets[lane]) for lane in SELECTED_LANES}, dict(used))
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able day statistics (thresholds are recomputed from them on demand)."""
         return {
             office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
-                                "into": {lane.value: n for lane, n in st.forced_into.items()}}
+                                "selected": {lane.value: n for lane, n in st.selected.items()}}
                      for day, st in days.items()}
             for office, days in self._days.items()
         }
@@ -193,7 +191,7 @@ class CapacityTracker:
         self._cache.clear()
         self._days = {
             office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
-                                         {Action(k): int(n) for k, n in st["into"].items()})
+                                         {Action(k): int(n) for k, n in st["selected"].items()})
                      for day, st in days.items()}
             for office, days in snapshot.items()
         }

@@ -7,10 +7,10 @@ from collections import Counter
 
 from tests.streams.engine.test_engine import HashScorer
 from tests.streams.pipeline_factories import history
-from zeikan.streams.engine.capacity import CapacityTracker, cap_floor, capped_lane, event_day, forced_cap
+from zeikan.streams.engine.capacity import CapacityTracker, GrantedLane, capped_lane, event_day, grant_lane, lane_cap
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
-from zeikan.streams.engine.lanes import Action
+from zeikan.streams.engine.lanes import Action, strongest
 from zeikan.streams.engine.post_scan import opening
 from zeikan.streams.engine.replay import History, timeline
 from zeikan.streams.engine.rules import parse_rules
@@ -29,69 +29,73 @@ def tracker_with_a_day_of_history(volume: int = 400) -> CapacityTracker:
     return tracker
 
 
-def test_a_lane_whose_day_cap_is_used_takes_no_more_forced_selections():
+def test_a_lane_whose_day_cap_is_used_takes_no_more_rule_forced_selections():
     tracker = tracker_with_a_day_of_history()
-    cap = forced_cap(SHARES[Action.SCAN] * 400)
+    cap = lane_cap(SHARES[Action.SCAN] * 400)
     assert cap == 20
     granted_per_epoch = []
     for _epoch in range(5):  # 6 rule-forced SCANs per epoch, each decided on the state as of the epoch's start
-        room = tracker.forced_room("JPYOK", 11)
-        lanes = [cap_floor(Action.SCAN, ["r1"], Action.RELEASE, room).lane for _ in range(6)]
+        room = tracker.lane_room("JPYOK", 11)
+        lanes = [grant_lane(Action.RELEASE, Action.SCAN, ["r1"], room).lane for _ in range(6)]
         granted_per_epoch.append(lanes.count(Action.SCAN))
         for lane in lanes:
-            tracker.record("JPYOK", 11, 0.1, Action.RELEASE, lane or Action.RELEASE)
+            tracker.record("JPYOK", 11, 0.1, Action.RELEASE, lane)
     # 18 granted before the 4th epoch, whose room (2) it shares; after it, none: 24 = cap + 4 (one epoch's excess)
     assert granted_per_epoch == [6, 6, 6, 6, 0]
-    room = tracker.forced_room("JPYOK", 11)
+    room = tracker.lane_room("JPYOK", 11)
     assert room.used[Action.SCAN] == 24 and room.left(Action.SCAN) == 0
 
 
-def test_forced_selections_of_a_day_stay_within_its_cap_when_they_come_one_epoch_at_a_time():
+def test_rule_forced_selections_of_a_day_stay_within_its_cap_when_they_come_one_epoch_at_a_time():
     tracker = tracker_with_a_day_of_history()
     granted = 0
     for _epoch in range(60):  # one rule-forced PHYSICAL_EXAM per epoch
-        lane = cap_floor(Action.PHYSICAL_EXAM, ["r1"], Action.RELEASE, tracker.forced_room("JPYOK", 11)).lane
+        lane = grant_lane(Action.RELEASE, Action.PHYSICAL_EXAM, ["r1"], tracker.lane_room("JPYOK", 11)).lane
         granted += lane is Action.PHYSICAL_EXAM
-        tracker.record("JPYOK", 11, 0.1, Action.RELEASE, lane or Action.RELEASE)
-    assert granted == forced_cap(SHARES[Action.PHYSICAL_EXAM] * 400) == 8
+        tracker.record("JPYOK", 11, 0.1, Action.RELEASE, lane)
+    assert granted == lane_cap(SHARES[Action.PHYSICAL_EXAM] * 400) == 8
 
 
-def test_the_overflow_goes_to_the_next_lane_with_room_or_to_the_score_and_says_why():
+def test_selections_by_the_score_use_the_room_too():
+    tracker = tracker_with_a_day_of_history()
+    for _ in range(20):  # the model's score sent 20 to SCAN (the cap): a rule's SCAN finds no room
+        tracker.record("JPYOK", 11, 0.9, Action.SCAN, Action.SCAN)
+    assert grant_lane(Action.RELEASE, Action.SCAN, ["r1"], tracker.lane_room("JPYOK", 11)).lane is Action.RELEASE
+    # the score's own lane is never refused: the cuts keep it at its share
+    assert grant_lane(Action.SCAN, None, [], tracker.lane_room("JPYOK", 11)).lane is Action.SCAN
+
+
+def test_the_overflow_goes_to_the_lane_the_score_decides_and_says_why():
     tracker = tracker_with_a_day_of_history()
     for _ in range(20):  # the SCAN cap (20) is used
         tracker.record("JPYOK", 11, 0.1, Action.RELEASE, Action.SCAN)
-    room = tracker.forced_room("JPYOK", 11)
-    down = cap_floor(Action.SCAN, ["container-of-importer-with-findings"], Action.RELEASE, room)
-    assert down.lane is Action.DOCUMENT_CHECK
-    assert down.reason == (
+    room = tracker.lane_room("JPYOK", 11)
+    released = grant_lane(Action.RELEASE, Action.SCAN, ["container-of-importer-with-findings"], room)
+    assert (released.lane, released.floor) == (Action.RELEASE, None)
+    assert released.reason == (
         "rule container-of-importer-with-findings asked for SCAN; the office's SCAN capacity for the day (20) "
-        "was used by selections forced there earlier: sent to DOCUMENT_CHECK instead")
-    assert capped_lane(down.reason) is Action.SCAN
-    # the model already sends it to DOCUMENT_CHECK: nothing left to force, the score decides
-    by_score = cap_floor(Action.SCAN, ["a", "b"], Action.DOCUMENT_CHECK, room)
-    assert by_score.lane is None
+        "was used by earlier selections: released")
+    assert capped_lane(released.reason) is Action.SCAN
+    by_score = grant_lane(Action.DOCUMENT_CHECK, Action.SCAN, ["a", "b"], room)
+    assert by_score.lane is Action.DOCUMENT_CHECK
     assert by_score.reason is not None and by_score.reason.startswith("rules a, b asked for SCAN;")
-    assert by_score.reason.endswith("the model's score decides (DOCUMENT_CHECK)")
-    for _ in range(32):  # the DOCUMENT_CHECK cap (32) too
-        tracker.record("JPYOK", 11, 0.1, Action.RELEASE, Action.DOCUMENT_CHECK)
-    released = cap_floor(Action.SCAN, ["r1"], Action.RELEASE, tracker.forced_room("JPYOK", 11))
-    assert released.lane is None and released.reason.endswith("the model's score decides (RELEASE)")
-    # a lane with room, or a rule asking no more than the model's lane, is untouched
-    assert cap_floor(Action.PHYSICAL_EXAM, ["r1"], Action.RELEASE, room).lane is Action.PHYSICAL_EXAM
-    assert cap_floor(Action.SCAN, ["r1"], Action.SCAN, room).reason is None
-    assert cap_floor(Action.SCAN, ["r1"], Action.RELEASE, None).lane is Action.SCAN, "no history: no cap"
+    assert by_score.reason.endswith("DOCUMENT_CHECK as the model's score decides")
+    # a lane with room, or a rule asking no more than the score's lane, is untouched
+    assert grant_lane(Action.RELEASE, Action.PHYSICAL_EXAM, ["r1"], room).floor is Action.PHYSICAL_EXAM
+    assert grant_lane(Action.SCAN, Action.SCAN, ["r1"], room) == GrantedLane(Action.SCAN, Action.SCAN)
+    assert grant_lane(Action.RELEASE, Action.SCAN, ["r1"], None).lane is Action.SCAN, "no history: no cap"
 
 
 def test_the_cap_is_per_office_day_and_its_count_leaves_with_the_day():
     tracker = tracker_with_a_day_of_history()
     for _ in range(25):
         tracker.record("JPYOK", 11, 0.1, Action.RELEASE, Action.SCAN)
-    assert tracker.forced_room("JPYOK", 11).left(Action.SCAN) == 0
-    assert tracker.forced_room("JPYOK", 12).used[Action.SCAN] == 0, "a new day starts with its whole cap"
-    assert "into" in tracker.snapshot()["JPYOK"]["11"]
+    assert tracker.lane_room("JPYOK", 11).left(Action.SCAN) == 0
+    assert tracker.lane_room("JPYOK", 12).used[Action.SCAN] == 0, "a new day starts with its whole cap"
+    assert tracker.lane_room("JPYOK", 11 + 1) != tracker.lane_room("JPYOK", 11)
     restored = CapacityTracker(EngineConfig())
     restored.restore(tracker.snapshot())
-    assert restored.forced_room("JPYOK", 11) == tracker.forced_room("JPYOK", 11)
+    assert restored.lane_room("JPYOK", 11) == tracker.lane_room("JPYOK", 11)
     window = EngineConfig().window_days
     tracker.thresholds("JPYOK", 11 + window + 1)
     assert "11" not in tracker.snapshot()["JPYOK"], "the day's counts are dropped once outside the window"
@@ -112,29 +116,29 @@ def test_the_engine_caps_rule_forced_scans_per_office_day_and_stays_deterministi
     verdicts = run_with_rules(hist)
     config = EngineConfig()
     first_day = event_day(min(v.declaration["filed_at"] for v in verdicts))
-    forced = Counter()
-    epochs_after_full: dict[tuple[str, int], list[int]] = {}
+    selected = Counter()
+    filled_in: dict[tuple[str, int], int] = {}
     for v in verdicts:
         key = (str(v.declaration["office_id"]), event_day(int(v.declaration["filed_at"])))
         if key[1] == first_day:
-            assert v.forced.reason is None, "prior cuts (no volume yet): no cap"
+            assert v.granted.reason is None, "prior cuts (no volume yet): no cap"
             continue
-        cap = forced_cap(v.thresholds.targets[Action.SCAN])
+        cap = lane_cap(v.thresholds.targets[Action.SCAN])
         epoch = int(v.declaration["filed_at"]) // config.epoch_ms
-        if v.action is Action.SCAN and v.risk_action < Action.SCAN:  # the rule's, or the random control sample's
-            forced[key] += 1
-            if v.random_action is not Action.SCAN:
-                assert epoch in epochs_after_full.get(key, [epoch]), "a rule-forced SCAN after the epoch that filled the cap"
-            if forced[key] >= cap:
-                epochs_after_full.setdefault(key, [epoch])
-        elif v.forced.reason is not None:
-            assert capped_lane(v.forced.reason) is Action.SCAN
-            assert forced[key] >= cap and v.action in (Action.DOCUMENT_CHECK, v.risk_action)
-    assert epochs_after_full, "the rule asks for every container: the cap binds"
+        if v.action is Action.SCAN:
+            selected[key] += 1
+            if v.risk_action < Action.SCAN and v.random_action is not Action.SCAN:  # the rule's
+                assert epoch == filled_in.get(key, epoch), "a rule-forced SCAN after the epoch that filled the lane"
+            if selected[key] >= cap:
+                filled_in.setdefault(key, epoch)
+        elif v.granted.reason is not None:
+            assert capped_lane(v.granted.reason) is Action.SCAN
+            assert selected[key] >= cap and v.action is strongest(v.risk_action, v.random_action)
+    assert filled_in, "the rule asks for every container: the cap binds"
     later = [v for v in verdicts if event_day(int(v.declaration["filed_at"])) > first_day]
     wanted = sum(v.rules.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
-    granted = sum(v.forced.lane is Action.SCAN and v.risk_action < Action.SCAN for v in later)
-    capped = sum(v.forced.reason is not None for v in verdicts)
+    granted = sum(v.granted.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
+    capped = sum(v.granted.reason is not None for v in verdicts)
     assert granted + capped == wanted and granted < wanted / 5, (granted, wanted)
     again = run_with_rules(hist, seed_order=3)
     assert sorted(v.record(0)["decision_id"] for v in verdicts) == sorted(v.record(0)["decision_id"] for v in again)
@@ -150,6 +154,6 @@ def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
     engine = DecisionEngine(SharedState(config), HashScorer(), lambda: exam_every_container)
     past = History(declarations=history(days=2, per_day=300, seed=22)["declarations"], inspections=[])
     verdicts = [v for epoch, decls, insps, _ in timeline(past, config.epoch_ms) for v in engine.run_epoch(epoch, decls, insps)]
-    moved = [v for v in verdicts if v.forced.lane is Action.SCAN and v.action is Action.SCAN]
-    assert moved and all(capped_lane(v.forced.reason) is Action.PHYSICAL_EXAM for v in moved)
-    assert {opening(v, config)["rule_floor"] for v in moved} == {"SCAN"}, "POST_SCAN must not force the exam back"
+    refused_to_scan = [v for v in verdicts if v.granted.reason is not None and v.action is Action.SCAN]
+    assert refused_to_scan and all(capped_lane(v.granted.reason) is Action.PHYSICAL_EXAM for v in refused_to_scan)
+    assert {opening(v, config)["rule_floor"] for v in refused_to_scan} == {None}, "POST_SCAN must not force the exam back"
