@@ -19,8 +19,8 @@
 Prints one JSON line per policy and one with the ratios (zeikan / legacy): seizures
 and hits per 1,000 inspections, revenue recovered, officer-hours per seizure and per
 hit, the share of found fraud found by a scan alone; each policy's inspections per
-lane, zeikan's rule-forced selections that a full lane refused (per lane asked for),
-its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
+lane, zeikan's selections that a full lane refused (by who asked, rules or the model,
+and lane), its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from zeikan.sim.replay_day import replay_decider
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.world import Day
-from zeikan.streams.engine.capacity import capped_lane
+from zeikan.streams.engine.capacity import capped_ask
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.lanes import INSPECTION_LANES, SELECTED_LANES, Action, parse_action
 from zeikan.streams.engine.rules import RuleFile
@@ -100,11 +100,11 @@ def inspections_by_lane(days: Sequence[Day]) -> dict[str, int]:
     return {INSPECTION_LANES[name]: kinds.get(code, 0) for code, name in enumerate(INSPECTION_TYPES)}
 
 
-def forced_capped(decisions: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Rule-forced selections that a full lane refused, per lane asked for (from the PRE_ARRIVAL reasons)."""
-    refused = Counter(lane.value for d in decisions if d["stage"] == "PRE_ARRIVAL"
-                      for lane in (capped_lane(r) for r in d["reasons"]) if lane is not None)
-    return {lane.value: refused.get(lane.value, 0) for lane in SELECTED_LANES}
+def capped(decisions: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Selections a full lane refused, by who asked (rules, model) and lane asked for (from the PRE_ARRIVAL reasons)."""
+    refused = Counter(ask for d in decisions if d["stage"] == "PRE_ARRIVAL"
+                      for ask in (capped_ask(r) for r in d["reasons"]) if ask is not None)
+    return {who: {lane.value: refused.get((who, lane), 0) for lane in SELECTED_LANES} for who in ("rules", "model")}
 
 
 def by_selection_source(loop: LoopResult) -> dict[str, dict[str, int]]:
@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         chart(loop, args.chart)
     shares = {lane.value: share for lane, share in config.default_share.items()}
     emit("closed_loop.zeikan", model=version, images=args.images, mix=args.mix if isinstance(args.mix, str) else "weights",
-         lane_shares=shares, inspections_by_lane=lanes["zeikan"], forced_capped=forced_capped(loop.decisions),
+         lane_shares=shares, inspections_by_lane=lanes["zeikan"], capped=capped(loop.decisions),
          by_selection_source=by_selection_source(loop), **zeikan)
     emit("closed_loop.legacy", capacity_share=sum(shares.values()), inspections_by_lane=lanes["legacy"], **legacy)
     emit("closed_loop.ratio_zeikan_over_legacy", seconds=elapsed.seconds, chart=str(args.chart), **ratios(zeikan, legacy))

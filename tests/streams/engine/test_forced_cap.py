@@ -1,4 +1,4 @@
-"""The office-day cap on rule-forced selections: a lane takes at most its day's capacity of them."""
+"""Office-day lane caps: a lane takes at most its capacity for the day, whether rules or the score ask."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 from tests.streams.engine.test_engine import HashScorer
 from tests.streams.pipeline_factories import history
-from zeikan.streams.engine.capacity import CapacityTracker, GrantedLane, capped_lane, event_day, grant_lane, lane_cap
+from zeikan.streams.engine.capacity import CapacityTracker, GrantedLane, capped_ask, event_day, grant_lane, lane_cap
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.lanes import Action, strongest
@@ -56,34 +56,41 @@ def test_rule_forced_selections_of_a_day_stay_within_its_cap_when_they_come_one_
     assert granted == lane_cap(SHARES[Action.PHYSICAL_EXAM] * 400) == 8
 
 
-def test_selections_by_the_score_use_the_room_too():
+def test_a_full_lane_refuses_the_score_too_and_the_overflow_goes_down_the_ladder():
     tracker = tracker_with_a_day_of_history()
-    for _ in range(20):  # the model's score sent 20 to SCAN (the cap): a rule's SCAN finds no room
+    for _ in range(20):  # the model's score sent 20 to SCAN (the cap)
         tracker.record("JPYOK", 11, 0.9, Action.SCAN, Action.SCAN)
-    assert grant_lane(Action.RELEASE, Action.SCAN, ["r1"], tracker.lane_room("JPYOK", 11)).lane is Action.RELEASE
-    # the score's own lane is never refused: the cuts keep it at its share
-    assert grant_lane(Action.SCAN, None, [], tracker.lane_room("JPYOK", 11)).lane is Action.SCAN
-
-
-def test_the_overflow_goes_to_the_lane_the_score_decides_and_says_why():
-    tracker = tracker_with_a_day_of_history()
-    for _ in range(20):  # the SCAN cap (20) is used
-        tracker.record("JPYOK", 11, 0.1, Action.RELEASE, Action.SCAN)
     room = tracker.lane_room("JPYOK", 11)
+    by_score = grant_lane(Action.SCAN, None, [], room)
+    assert by_score == GrantedLane(Action.DOCUMENT_CHECK, None, (
+        "the model's score asked for SCAN; the office's SCAN capacity for the day (20) "
+        "was used by earlier selections: DOCUMENT_CHECK instead"))
+    assert capped_ask(by_score.reason) == ("model", Action.SCAN)
     released = grant_lane(Action.RELEASE, Action.SCAN, ["container-of-importer-with-findings"], room)
-    assert (released.lane, released.floor) == (Action.RELEASE, None)
+    assert released.lane is Action.RELEASE and released.floor is None
     assert released.reason == (
         "rule container-of-importer-with-findings asked for SCAN; the office's SCAN capacity for the day (20) "
         "was used by earlier selections: released")
-    assert capped_lane(released.reason) is Action.SCAN
-    by_score = grant_lane(Action.DOCUMENT_CHECK, Action.SCAN, ["a", "b"], room)
-    assert by_score.lane is Action.DOCUMENT_CHECK
-    assert by_score.reason is not None and by_score.reason.startswith("rules a, b asked for SCAN;")
-    assert by_score.reason.endswith("DOCUMENT_CHECK as the model's score decides")
-    # a lane with room, or a rule asking no more than the score's lane, is untouched
+    assert capped_ask(released.reason) == ("rules", Action.SCAN)
+    to_score = grant_lane(Action.DOCUMENT_CHECK, Action.SCAN, ["a", "b"], room)
+    assert to_score.lane is Action.DOCUMENT_CHECK and to_score.reason.startswith("rules a, b asked for SCAN;")
+    for _ in range(32):  # the DOCUMENT_CHECK cap (32) too: nothing left below SCAN
+        tracker.record("JPYOK", 11, 0.5, Action.DOCUMENT_CHECK, Action.DOCUMENT_CHECK)
+    assert grant_lane(Action.SCAN, None, [], tracker.lane_room("JPYOK", 11)).lane is Action.RELEASE
+    # a lane with room, or no history, is untouched
+    assert grant_lane(Action.PHYSICAL_EXAM, None, [], room) == GrantedLane(Action.PHYSICAL_EXAM, None)
     assert grant_lane(Action.RELEASE, Action.PHYSICAL_EXAM, ["r1"], room).floor is Action.PHYSICAL_EXAM
-    assert grant_lane(Action.SCAN, Action.SCAN, ["r1"], room) == GrantedLane(Action.SCAN, Action.SCAN)
     assert grant_lane(Action.RELEASE, Action.SCAN, ["r1"], None).lane is Action.SCAN, "no history: no cap"
+
+
+def test_a_day_may_also_use_what_the_day_before_left_unused():
+    tracker = tracker_with_a_day_of_history()
+    for _ in range(5):  # day 11 uses 5 of its 20 scans
+        tracker.record("JPYOK", 11, 0.9, Action.SCAN, Action.SCAN)
+    assert tracker.thresholds("JPYOK", 11).caps[Action.SCAN] == 20, "day 10 had no cap: nothing carried"
+    day12 = tracker.thresholds("JPYOK", 12)
+    assert day12.caps[Action.SCAN] == lane_cap(day12.targets[Action.SCAN]) + 15
+    assert day12.caps[Action.PHYSICAL_EXAM] == lane_cap(day12.targets[Action.PHYSICAL_EXAM]) + 8
 
 
 def test_the_cap_is_per_office_day_and_its_count_leaves_with_the_day():
@@ -92,13 +99,15 @@ def test_the_cap_is_per_office_day_and_its_count_leaves_with_the_day():
         tracker.record("JPYOK", 11, 0.1, Action.RELEASE, Action.SCAN)
     assert tracker.lane_room("JPYOK", 11).left(Action.SCAN) == 0
     assert tracker.lane_room("JPYOK", 12).used[Action.SCAN] == 0, "a new day starts with its whole cap"
-    assert tracker.lane_room("JPYOK", 11 + 1) != tracker.lane_room("JPYOK", 11)
     restored = CapacityTracker(EngineConfig())
     restored.restore(tracker.snapshot())
     assert restored.lane_room("JPYOK", 11) == tracker.lane_room("JPYOK", 11)
+    assert restored.lane_room("JPYOK", 12) == tracker.lane_room("JPYOK", 12)
     window = EngineConfig().window_days
     tracker.thresholds("JPYOK", 11 + window + 1)
-    assert "11" not in tracker.snapshot()["JPYOK"], "the day's counts are dropped once outside the window"
+    assert "11" in tracker.snapshot()["JPYOK"], "kept one day past the window: the next day's cap reads its use"
+    tracker.thresholds("JPYOK", 11 + window + 2)
+    assert "11" not in tracker.snapshot()["JPYOK"], "then dropped"
 
 
 def run_with_rules(hist, seed_order: int | None = None):
@@ -111,7 +120,7 @@ def run_with_rules(hist, seed_order: int | None = None):
     return [v for epoch, decls, insps, _ in timeline(past, config.epoch_ms) for v in engine.run_epoch(epoch, decls, insps)]
 
 
-def test_the_engine_caps_rule_forced_scans_per_office_day_and_stays_deterministic():
+def test_the_engine_keeps_each_lane_within_its_office_day_cap_and_stays_deterministic():
     hist = history(days=4, per_day=300, seed=21)
     verdicts = run_with_rules(hist)
     config = EngineConfig()
@@ -123,27 +132,26 @@ def test_the_engine_caps_rule_forced_scans_per_office_day_and_stays_deterministi
         if key[1] == first_day:
             assert v.granted.reason is None, "prior cuts (no volume yet): no cap"
             continue
-        cap = lane_cap(v.thresholds.targets[Action.SCAN])
+        cap = v.thresholds.caps[Action.SCAN]
         epoch = int(v.declaration["filed_at"]) // config.epoch_ms
         if v.action is Action.SCAN:
             selected[key] += 1
-            if v.risk_action < Action.SCAN and v.random_action is not Action.SCAN:  # the rule's
-                assert epoch == filled_in.get(key, epoch), "a rule-forced SCAN after the epoch that filled the lane"
+            if v.random_action is not Action.SCAN:  # the control sample is never refused
+                assert epoch == filled_in.get(key, epoch), "a SCAN after the epoch that filled the lane"
             if selected[key] >= cap:
                 filled_in.setdefault(key, epoch)
-        elif v.granted.reason is not None:
-            assert capped_lane(v.granted.reason) is Action.SCAN
-            assert selected[key] >= cap and v.action is strongest(v.risk_action, v.random_action)
+        elif v.granted.reason is not None and capped_ask(v.granted.reason)[1] is Action.SCAN:
+            assert selected[key] >= cap
     assert filled_in, "the rule asks for every container: the cap binds"
     later = [v for v in verdicts if event_day(int(v.declaration["filed_at"])) > first_day]
     wanted = sum(v.rules.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
     granted = sum(v.granted.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
-    capped = sum(v.granted.reason is not None for v in verdicts)
-    assert granted + capped == wanted and granted < wanted / 5, (granted, wanted)
+    refused = sum(v.granted.reason is not None and capped_ask(v.granted.reason)[0] == "rules" for v in later)
+    assert granted + refused == wanted and granted < wanted / 5, (granted, wanted)
     again = run_with_rules(hist, seed_order=3)
     assert sorted(v.record(0)["decision_id"] for v in verdicts) == sorted(v.record(0)["decision_id"] for v in again)
-    capped_reasons = [r for v in verdicts for r in v.record(0)["reasons"] if capped_lane(r)]
-    assert len(capped_reasons) == capped
+    in_records = [r for v in verdicts for r in v.record(0)["reasons"] if capped_ask(r)]
+    assert len(in_records) == sum(v.granted.reason is not None for v in verdicts)
 
 
 def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
@@ -155,5 +163,5 @@ def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
     past = History(declarations=history(days=2, per_day=300, seed=22)["declarations"], inspections=[])
     verdicts = [v for epoch, decls, insps, _ in timeline(past, config.epoch_ms) for v in engine.run_epoch(epoch, decls, insps)]
     refused_to_scan = [v for v in verdicts if v.granted.reason is not None and v.action is Action.SCAN]
-    assert refused_to_scan and all(capped_lane(v.granted.reason) is Action.PHYSICAL_EXAM for v in refused_to_scan)
+    assert refused_to_scan and all(capped_ask(v.granted.reason) == ("rules", Action.PHYSICAL_EXAM) for v in refused_to_scan)
     assert {opening(v, config)["rule_floor"] for v in refused_to_scan} == {None}, "POST_SCAN must not force the exam back"
