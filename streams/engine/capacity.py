@@ -7,8 +7,8 @@ forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
 
 Each lane is also capped per office-day: it takes at most its capacity for the day
-(its expected selections as a whole number, :func:`lane_cap`, plus what the office
-left unused of it the day before), counting every selection made into it on the epochs of that day already
+(its expected selections, rounded, plus what the office left unused of it the day
+before), counting every selection made into it on the epochs of that day already
 folded (:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). Once a lane is full,
 a declaration that a rule or the model's score sends there goes to the next lane
 down that has room and that its score reaches, or is released, and its reasons say
@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
 from zeikan.streams.engine.lanes import SELECTED_LANES, Action, strongest
-from zeikan.streams.engine.selection import keyed_uniform
 
 
 def event_day(epoch_ms: int) -> int:
@@ -69,18 +68,13 @@ class _DayStats:
     """Selections of each lane (score, rules, random): what the day's lane caps count."""
 
 
-def lane_cap(target: float, *key: str) -> int:
-    """An office-day's cap on a lane: its expected selections, rounded up or down by a keyed hash of ``key``
-    (office, day, lane) so that it is ``target`` on average -- rounding half up would give 0 for ever to a lane
-    that expects under half a selection a day.
+def lane_cap(target: float) -> int:
+    """An office-day's cap on a lane's selections: its expected selections, rounded half up.
 
-    >>> lane_cap(7.0, "O", "1", "SCAN"), sorted({lane_cap(0.3, "O", str(d), "SCAN") for d in range(20)})
-    (7, [0, 1])
-    >>> round(sum(lane_cap(0.3, "O", str(d), "SCAN") for d in range(2000)) / 2000, 1)
-    0.3
+    >>> lane_cap(7.5), lane_cap(7.49), lane_cap(0.2)
+    (8, 7, 0)
     """
-    whole = math.floor(target)
-    return whole + int(keyed_uniform("lane-cap", *key) < target - whole)
+    return math.floor(target + 0.5)
 
 
 @dataclass(frozen=True)
@@ -229,13 +223,13 @@ class CapacityTracker:
                 for lane in SELECTED_LANES}
 
     def _caps(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, int]:
-        """``day``'s lane caps: its targets as whole numbers, plus what the previous day left unused of its own."""
-        caps = {lane: lane_cap(targets[lane], office_id, str(day), lane.value) for lane in SELECTED_LANES}
+        """``day``'s lane caps: its targets rounded, plus the previous day's rounded targets it left unused."""
+        caps = {lane: lane_cap(targets[lane]) for lane in SELECTED_LANES}
         before = self._days.get(office_id, {}).get(day - 1)
         previous = self._targets(office_id, self._history(office_id, day - 1)) if before is not None else None
         if before is not None and previous is not None:
             for lane in SELECTED_LANES:
-                caps[lane] += max(0, lane_cap(previous[lane], office_id, str(day - 1), lane.value) - before.selected[lane])
+                caps[lane] += max(0, lane_cap(previous[lane]) - before.selected[lane])
         return caps
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
