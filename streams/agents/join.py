@@ -34,12 +34,46 @@ if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
 
+class Deadlines:
+    """The open joins' scan deadlines, so the deadline timer never walks the whole (on-disk) table.
+
+    Rebuilt from the table once per assignment of the declaration-keyed partitions (a
+    restart, a rebalance), then kept current by the agent's own writes.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[int, int]] = {}
+        """declaration_id -> (partition, scan deadline) of joins still waiting for scans."""
+        self.entries = 0
+        """Join states in the assigned partitions (counted at the rescan, plus the ones created since)."""
+        self.scanned_for: frozenset[int] | None = None
+
+    def note(self, decl_id: str, state: dict[str, Any], created: bool = False) -> None:
+        """Take the state just written for ``decl_id`` (``created``: the table had none)."""
+        self.entries += created
+        opened = state.get("open")
+        if opened is not None and not state["done"] and not state["overdue"]:
+            self.pending[decl_id] = (int(state["partition"]), int(opened["deadline"]))
+        else:
+            self.pending.pop(decl_id, None)
+
+    def rescan(self, items: list[tuple[str, Any]], assigned: frozenset[int]) -> None:
+        """Rebuild from the table's ``items`` for the ``assigned`` partitions."""
+        self.pending, self.entries, self.scanned_for = {}, 0, assigned
+        for decl_id, state in items:
+            if state is None or state.get("partition") not in assigned:
+                continue
+            self.entries += 1
+            self.note(decl_id, state)
+
+
 def register(p: Pipeline) -> None:
     """Add the two join agents and the deadline timer."""
     settings, hooks, topics, tables, runner = p.settings, p.hooks, p.topics, p.tables, p.runner
     lookback = p.config.scan_lookback_ms
     decisions_codec = codec_for(DECISIONS.name)
     overdue_codec = codec_for(SCAN_OVERDUE.name)
+    deadlines = Deadlines()
 
     @p.app.agent(topics.container_events, name="zeikan.join-containers")
     async def containers(stream):  # type: ignore[no-untyped-def]
@@ -80,13 +114,16 @@ def register(p: Pipeline) -> None:
             started = time.perf_counter()
             events = list(events)
             touched: dict[str, tuple[dict, Any]] = {}
+            created: set[str] = set()
             completed: list[tuple[dict, list, Any]] = []
             overdue: list[tuple[dict, list[str], Any]] = []
 
             async def step(outbox: Any, event: Any) -> bool:
                 decl_id = event_key(event)
-                state = touched[decl_id][0] if decl_id in touched else None
-                state = copy.deepcopy(state or tables.joins.get(decl_id) or join.new_declaration_state())
+                state = touched[decl_id][0] if decl_id in touched else tables.joins.get(decl_id)
+                if state is None:
+                    created.add(decl_id)
+                state = copy.deepcopy(state or join.new_declaration_state())
                 state["partition"] = event.message.partition
                 message = join.decode_message(event.value)
                 match message:
@@ -109,6 +146,7 @@ def register(p: Pipeline) -> None:
             outbox, _ = await runner.each(events, "join-declarations", step)
             for decl_id, (state, event) in touched.items():
                 put(stream, tables.joins, decl_id, state, event)
+                deadlines.note(decl_id, state, decl_id in created)
             decided = await _post_scan(completed, outbox) if completed else []
             for opened, missing, event in overdue:
                 async def send_overdue(opened: dict = opened, missing: list = missing) -> bool:
@@ -155,20 +193,16 @@ def register(p: Pipeline) -> None:
     @p.app.timer(settings.overdue_interval_s, name="zeikan.scan-deadlines")
     async def scan_deadlines() -> None:
         clock = p.state.clock
-        assigned = {tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()}
-        size = pending = 0
-        for decl_id, state in list(tables.joins.items()):
-            if state is None or state.get("partition") not in assigned:
-                continue
-            size += 1
-            opened = state["open"]
-            if opened is None or state["done"]:
-                continue
-            pending += 1
-            if not state["overdue"] and clock > int(opened["deadline"]):
+        assigned = frozenset(
+            tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()
+        )
+        if deadlines.scanned_for != assigned:
+            deadlines.rescan(list(tables.joins.items()), assigned)
+        for decl_id, (partition, deadline) in list(deadlines.pending.items()):
+            if partition in assigned and clock > deadline:
                 try:
                     await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))
                 except Exception as exc:  # noqa: BLE001 - the broker may be away: the next tick checks again
                     log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
                     break
-        hooks.on_join_state(size, pending)
+        hooks.on_join_state(deadlines.entries, len(deadlines.pending))

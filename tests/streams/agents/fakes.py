@@ -153,6 +153,7 @@ def pipeline(**parts: Any) -> SimpleNamespace:
         topics=SimpleNamespace(**{attr: Topic(name, app.producer) for attr, name in names.items()}),
         tables=SimpleNamespace(containers={}, joins={}),
         state=SimpleNamespace(clock=0, marked={}),
+        learner=None,
     )
     for name, value in parts.items():
         setattr(p, name, value)

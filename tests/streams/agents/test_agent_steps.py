@@ -160,3 +160,22 @@ def test_markers_close_a_busy_partition_before_its_oldest_waiting_epoch_once() -
     sent = p.app.producer.sent
     assert [(f.kind, f.source, f.epoch) for s in sent for f in decode_facts(s.value)] == [("marker", "declarations:0", 4)]
     assert markers.SOURCE_TOPICS == ("declarations", "inspection-results")
+
+
+def test_the_deadline_timer_checks_each_open_join_past_its_deadline_and_a_restarted_worker_finds_them_in_the_table() -> None:
+    p = pipeline(image_scorer=UnavailableImageScorer())
+    join.register(p)
+    decl = declaration(random.Random(4), 1, T0, containers=[C1])
+    opening = _opening(decl, T0 + HOUR)
+    run_agent(p, "zeikan.join-declarations", [event("zeikan-declaration-joins", "DEC-0000001", encode_message(Opened(opening)))])
+    for worker in (p, pipeline(tables=p.tables)):
+        if worker is not p:
+            join.register(worker)
+        worker.state.clock = int(opening["deadline"]) - 1
+        before = len(worker.app.producer.sent)
+        asyncio.run(worker.app.agents["zeikan.scan-deadlines"]())
+        assert len(worker.app.producer.sent) == before, "nothing is due before the deadline"
+        worker.state.clock = int(opening["deadline"]) + 1
+        asyncio.run(worker.app.agents["zeikan.scan-deadlines"]())
+        sent = worker.app.producer.sent[before:]
+        assert [(s.key, decode_message(s.json())) for s in sent] == [(b"DEC-0000001", DeadlineCheck(worker.state.clock))]
