@@ -24,6 +24,7 @@ from typing import Any, Literal
 from zeikan.features.definitions import ASOF_EPOCH_MS
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
+from zeikan.schemas.errors import ValidationError
 
 FactKind = Literal["declaration", "inspection", "marker"]
 _WIRE_KIND = {"declaration": b"d", "inspection": b"i", "marker": b"m"}
@@ -179,6 +180,6 @@ def decode_facts(value: bytes) -> list[Fact]:
             else:
                 record = codec_for(_TOPIC[kind]).decode(body)
                 facts.append(Fact(kind, source, epoch, record, outcome, raw=body))  # type: ignore[arg-type]
-    except (struct.error, KeyError, UnicodeDecodeError) as exc:
+    except (struct.error, KeyError, UnicodeDecodeError, ValidationError) as exc:
         raise ValueError(f"facts record unreadable: {exc!r}") from None
     return facts

@@ -102,6 +102,7 @@ def test_facts_round_trip_on_the_wire_many_to_a_record_in_order():
     assert back[0].record == one.record and back[1].record is None
     split = encode_facts([one, mark, two], max_bytes=len(value) // 2)
     assert [f for _, facts in split for f in facts] == [one, mark, two] and len(split) > 1, "records close at the size limit"
-    for bad in (value[: len(value) - 3], b"", b"\x09" + value[1:]):
+    [(garbled, _)] = encode_facts([Fact("declaration", "declarations:0", 1, one.record, one.outcome, raw=b"\xff\xfe")])
+    for bad in (value[: len(value) - 3], b"", b"\x09" + value[1:], garbled):
         with pytest.raises(ValueError):
             decode_facts(bad)
