@@ -20,12 +20,16 @@ from aiokafka.errors import KafkaError
 
 from zeikan.streams.engine.facts import Fact, decode_facts
 from zeikan.streams.engine.shared_state import SharedState
+from zeikan.streams.kafka.fetch_wait import FetchWait
 from zeikan.streams.snapshots import SnapshotStore
 
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between attempts while the broker is unreachable."""
+SHORT_READ = 4
+"""Fewer facts records than this in a poll that leaves the follower behind is a short read: a full
+fetch holds 8 MB, at least 32 records of at most 256 KB (see :mod:`~zeikan.streams.kafka.fetch_wait`)."""
 
 
 class FactsFollower:
@@ -47,7 +51,7 @@ class FactsFollower:
         self._tp = TopicPartition(topic, 0)
         self.state = state
         self._snapshots = snapshots
-        self._fetch_wait_ms = fetch_wait_ms
+        self.fetch_wait = FetchWait(fetch_wait_ms, short=SHORT_READ)
         self._snapshot_every = snapshot_every
         self._snapshot_min_s = snapshot_min_s
         self._on_fold = on_fold
@@ -84,7 +88,7 @@ class FactsFollower:
         while True:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False,
-                fetch_max_wait_ms=self._fetch_wait_ms, max_partition_fetch_bytes=8 * 1024 * 1024,
+                fetch_max_wait_ms=self.fetch_wait.ms, max_partition_fetch_bytes=8 * 1024 * 1024,
             )
             try:
                 await consumer.start()
@@ -103,7 +107,7 @@ class FactsFollower:
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         tp = self._tp
         while True:
-            batch = await consumer.getmany(tp, timeout_ms=max(self._fetch_wait_ms, 5), max_records=5000)
+            batch = await consumer.getmany(tp, timeout_ms=self.fetch_wait.poll_timeout_ms, max_records=5000)
             polled = consumer.last_poll_timestamp(tp)  # set by fetch responses only (getmany also returns on errors)
             if polled is not None:
                 self.last_fetch_ok = polled / 1000
@@ -127,6 +131,11 @@ class FactsFollower:
                         self._report_fold()
             self._note_frontier()
             highwater = consumer.highwater(tp)
+            behind = highwater is not None and self.position < highwater
+            if self.fetch_wait.observe(len(batch.get(tp, ())), behind):
+                self.fetch_wait.apply(consumer)
+                log.info("facts log: fetches come back short at offset %d of %d; fetch wait now %d ms",
+                         self.position, highwater, self.fetch_wait.ms)
             if highwater is not None and self.position >= highwater and not self.caught_up.is_set():
                 self.caught_up.set()
                 log.info("facts log caught up at offset %d (ready epoch %d)", self.position, self.state.ready_epoch)

@@ -1,0 +1,68 @@
+"""How long a consumer's fetch may wait: stretched when the broker answers a lagging reader with nothing.
+
+Tansu (the embedded broker) lists every stored batch of a partition on each fetch and stops
+listing when the fetch's wait runs out. Once listing takes longer than the wait, a fetch returns
+one batch or none, however far behind the reader is: on a one-partition topic of 12,000
+one-record batches, a 5 ms fetch returned nothing at offset 11,500 (2 s, three times), while a
+100 ms fetch returned the 500 records at once; at 30,000 batches 20 ms was not enough and 50 ms
+was (``/tmp/r5probe*.py``, round 5). The facts log holds one batch per decided batch, so it
+reaches that size near a million declarations, and a follower with a fixed 5 ms wait then
+stopped reading its tail.
+
+A :class:`FetchWait` starts at the configured wait and doubles it whenever
+:data:`EMPTY_POLLS` polls in a row found the reader behind the high watermark and got (almost)
+nothing. It never shrinks within a process: the partition only grows. Kafka answers a fetch as
+soon as records arrive, so a longer wait costs nothing there while records flow; on Tansu an
+idle reader sees a new record up to half the wait later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer
+
+log = logging.getLogger(__name__)
+
+EMPTY_POLLS = 3
+"""Short polls in a row, while behind, before the wait is doubled."""
+CEILING_MS = 1000
+"""The longest wait a fetch is stretched to."""
+
+
+class FetchWait:
+    """A fetch wait that doubles (up to a ceiling) while a lagging reader's polls come back short."""
+
+    def __init__(self, floor_ms: int, ceiling_ms: int = CEILING_MS, short: int = 1) -> None:
+        self.ms = max(1, floor_ms)
+        self._ceiling_ms = max(self.ms, ceiling_ms)
+        self._short = short
+        self._empty = 0
+
+    @property
+    def poll_timeout_ms(self) -> int:
+        """How long a poll should wait for a fetch of the current wait to come back."""
+        return 2 * self.ms + 20
+
+    def observe(self, got: int, behind: bool) -> bool:
+        """Note one poll that returned ``got`` records; True when the wait was just stretched.
+
+        A poll counts as short when it returned fewer than ``short`` records while the reader
+        was still behind the high watermark the broker reported.
+        """
+        if not behind or got >= self._short:
+            self._empty = 0
+            return False
+        self._empty += 1
+        if self._empty < EMPTY_POLLS or self.ms >= self._ceiling_ms:
+            return False
+        self._empty = 0
+        self.ms = min(2 * self.ms, self._ceiling_ms)
+        return True
+
+    def apply(self, consumer: AIOKafkaConsumer) -> None:
+        """Make ``consumer``'s next fetch requests wait ``ms`` (aiokafka reads it per request)."""
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is not None:
+            fetcher._fetch_max_wait_ms = self.ms  # noqa: SLF001
+        consumer._fetch_max_wait_ms = self.ms  # noqa: SLF001  # a restarted consumer builds its fetcher from it
