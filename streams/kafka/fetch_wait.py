@@ -18,11 +18,9 @@ idle reader sees a new record up to half the wait later.
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer
-
-log = logging.getLogger(__name__)
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 EMPTY_POLLS = 3
 """Short polls in a row, while behind, before the wait is doubled."""
@@ -66,3 +64,17 @@ class FetchWait:
         if fetcher is not None:
             fetcher._fetch_max_wait_ms = self.ms  # noqa: SLF001
         consumer._fetch_max_wait_ms = self.ms  # noqa: SLF001  # a restarted consumer builds its fetcher from it
+
+
+def lagging(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> bool:
+    """Whether any of ``partitions`` is read below the high watermark its last fetch response reported."""
+    subscription = consumer._subscription.subscription  # noqa: SLF001
+    assignment = subscription.assignment if subscription is not None else None
+    if assignment is None:
+        return False
+    for tp in partitions:
+        highwater = consumer.highwater(tp)
+        state = assignment.state_value(tp)
+        if highwater is not None and state is not None and state.has_valid_position and state.position < highwater:
+            return True
+    return False
