@@ -27,6 +27,7 @@ from zeikan.schemas.codec import codec_for
 from zeikan.schemas.contract import DECISIONS, DECLARATIONS
 from zeikan.schemas.errors import ErrorKind
 from zeikan.streams.agents.common import Outbox, now_ms
+from zeikan.streams.agents.fetch_gate import FetchGate
 from zeikan.streams.engine.core import explained_record
 from zeikan.streams.engine.facts import Fact, content_digest, epoch_of, source_name
 from zeikan.streams.engine.join import Opened, ScanRequested, encode_message, scan_request
@@ -58,6 +59,7 @@ class Decider:
         self.last_progress = time.monotonic()
         self._recent: dict[str, tuple[str, int]] = {}
         """Declarations decided here but maybe not folded yet: id -> (digest, epoch)."""
+        self.gate = FetchGate(p.settings.waiting_limit)
 
     def waiting(self) -> int:
         """Declarations waiting for their epoch."""
@@ -83,6 +85,7 @@ class Decider:
         for tp in tps:
             self.queues.pop(tp, None)
             self.max_epoch.pop(tp, None)
+        self.gate.reset()
 
     async def on_batch(self, events: list[EventT]) -> None:
         """Admit a batch from the stream and decide what can be decided."""
@@ -142,6 +145,7 @@ class Decider:
             p.hooks.on_waiting(self.waiting())
             if ready or refused:
                 p.hooks.on_batch_latency("decide", time.perf_counter() - started)
+            await self.gate.apply(p.app.consumer, *self.gate.changes(self.queues))
 
     def head_epoch(self, tp: TP) -> int | None:
         """Epoch of the first declaration waiting on ``tp`` (None when none waits)."""
