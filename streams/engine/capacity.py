@@ -5,17 +5,31 @@ scores of ``o``'s declarations on the previous ``window_days`` days (pooled), so
 the live stream and ``zeikan replay`` derive exactly the same cuts. Selections
 forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
+
+Each lane is also capped per office-day: it takes at most its capacity for the day
+(its expected selections, rounded, plus what the office left unused of it the day
+before), counting every selection made into it on the epochs of that day already
+folded (:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). Once a lane is full,
+a declaration that a rule or the model's score sends there goes to the next lane
+down that has room and that its score reaches, or is released, and its reasons say
+so; the random control sample is counted but never refused. The score cuts alone
+track capacity only on average over days: without the cap, rules that force more
+each day than the days before put the office over its capacity. Decisions are
+irrevocable and a declaration is decided on the state as of its epoch's start, so
+a full lane keeps the day's earliest selections; within the epoch that fills a
+lane, all of that epoch's are kept (the day's excess is at most that epoch's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
-from zeikan.streams.engine.lanes import SELECTED_LANES, Action
+from zeikan.streams.engine.lanes import SELECTED_LANES, Action, strongest
 
 
 def event_day(epoch_ms: int) -> int:
@@ -31,6 +45,8 @@ class Thresholds:
     basis: str
     targets: Mapping[Action, float] = field(default_factory=dict)
     """Expected selections per lane on that day (capacity share x expected volume); empty for the prior."""
+    caps: Mapping[Action, int] = field(default_factory=dict)
+    """Most selections per lane on that day (its target rounded, plus the previous day's unused); empty for the prior."""
 
     def risk_action(self, rank_key: float) -> Action:
         """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
@@ -40,10 +56,88 @@ class Thresholds:
         return Action.RELEASE
 
 
+def _zero_per_lane() -> dict[Action, int]:
+    return {lane: 0 for lane in SELECTED_LANES}
+
+
 @dataclass
 class _DayStats:
     keys: list[float] = field(default_factory=list)
-    forced_above: dict[Action, int] = field(default_factory=lambda: {lane: 0 for lane in SELECTED_LANES})
+    forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
+    selected: dict[Action, int] = field(default_factory=_zero_per_lane)
+    """Selections of each lane (score, rules, random): what the day's lane caps count."""
+
+
+def lane_cap(target: float) -> int:
+    """An office-day's cap on a lane's selections: its expected selections, rounded half up.
+
+    >>> lane_cap(7.5), lane_cap(7.49), lane_cap(0.2)
+    (8, 7, 0)
+    """
+    return math.floor(target + 0.5)
+
+
+@dataclass(frozen=True)
+class LaneRoom:
+    """Per lane, an office-day's cap and the selections its folded epochs already made."""
+
+    caps: Mapping[Action, int]
+    used: Mapping[Action, int]
+
+    def left(self, lane: Action) -> int:
+        """Selections ``lane`` can still take that day."""
+        return max(0, self.caps[lane] - self.used[lane])
+
+
+@dataclass(frozen=True)
+class GrantedLane:
+    """The lane that the score and the rules get within the office-day's lane caps (the random sample comes on top)."""
+
+    lane: Action
+    floor: Action | None
+    """The rules' minimum lane when granted (the lane reaches it), else None."""
+    reason: str | None = None
+    """Plain-language reason when a full lane moved the declaration down."""
+
+
+MODEL_ASKED = "the model's score"
+_CAPPED = re.compile(r"^(?P<who>.+) asked for (?P<lane>[A-Z_]+); the office's \S+ capacity for the day \(\d+\) was used")
+
+
+def capped_reason(who: str, asked: Action, cap: int, fallback: Action) -> str:
+    """Why a full lane refused what ``who`` asked for (:func:`capped_ask` reads it back)."""
+    then = "released" if fallback is Action.RELEASE else f"{fallback.value} instead"
+    return f"{who} asked for {asked.value}; the office's {asked.value} capacity for the day ({cap}) was used by earlier selections: {then}"
+
+
+def capped_ask(reason: str) -> tuple[str, Action] | None:
+    """("rules" or "model", the lane refused) of a :func:`capped_reason`; None for any other reason.
+
+    >>> capped_ask(capped_reason("rule r1", Action.SCAN, 3, Action.RELEASE))
+    ('rules', <Action.SCAN: 'SCAN'>)
+    >>> capped_ask(capped_reason(MODEL_ASKED, Action.SCAN, 3, Action.DOCUMENT_CHECK))[0], capped_ask("rule r1: cheap")
+    ('model', None)
+    """
+    found = _CAPPED.match(reason)
+    if found is None:
+        return None
+    return ("model" if found["who"] == MODEL_ASKED else "rules"), Action(found["lane"])
+
+
+def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], room: LaneRoom | None) -> GrantedLane:
+    """The stronger of the score's lane ``risk`` and the rules' ``floor`` if it has room left; else the first lane
+    below it with room that the score reaches (a rule's lane falls back to the score's), or RELEASE.
+
+    No room (prior cuts, no volume yet): no cap."""
+    wanted = strongest(risk, floor)
+    if room is None or wanted is Action.RELEASE or room.left(wanted) > 0:
+        return GrantedLane(wanted, floor)
+    fallback = next((lane for lane in SELECTED_LANES if lane < wanted and lane <= risk and room.left(lane) > 0),
+                    Action.RELEASE)
+    by_rules = floor is not None and floor > risk
+    who = (("rule " if len(floor_rules) == 1 else "rules ") + ", ".join(floor_rules)) if by_rules else MODEL_ASKED
+    granted_floor = floor if floor is not None and fallback >= floor else None
+    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.caps[wanted], fallback))
 
 
 def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
@@ -74,7 +168,7 @@ class CapacityTracker:
             self._cache[key] = found
             if self._on_thresholds is not None:
                 self._on_thresholds(office_id, found)
-            self._forget_before(office_id, day - self._config.window_days)
+            self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the previous day's cap
         return found
 
     def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action) -> None:
@@ -84,11 +178,23 @@ class CapacityTracker:
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
+        if final is not Action.RELEASE:
+            stats.selected[final] += 1
+
+    def lane_room(self, office_id: str, day: int) -> LaneRoom | None:
+        """The lane caps of ``office_id`` on ``day`` and their use so far (None on prior cuts: no volume yet)."""
+        thresholds = self.thresholds(office_id, day)
+        if not thresholds.caps:
+            return None
+        stats = self._days.get(office_id, {}).get(day)
+        used = stats.selected if stats is not None else _zero_per_lane()
+        return LaneRoom(thresholds.caps, dict(used))
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able day statistics (thresholds are recomputed from them on demand)."""
         return {
-            office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()}}
+            office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
+                                "selected": {lane.value: n for lane, n in st.selected.items()}}
                      for day, st in days.items()}
             for office, days in self._days.items()
         }
@@ -97,35 +203,53 @@ class CapacityTracker:
         """Replace the day statistics by a :meth:`snapshot`."""
         self._cache.clear()
         self._days = {
-            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()})
+            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
+                                         {Action(k): int(n) for k, n in st["selected"].items()})
                      for day, st in days.items()}
             for office, days in snapshot.items()
         }
 
+    def _history(self, office_id: str, day: int) -> list[_DayStats]:
+        cfg = self._config
+        return [stats for d, stats in self._days.get(office_id, {}).items() if day - cfg.window_days <= d < day]
+
+    def _targets(self, office_id: str, history: list[_DayStats]) -> dict[Action, float] | None:
+        """Expected selections per lane on a day with ``history`` before it (None: too little history)."""
+        volume = sum(len(stats.keys) for stats in history)
+        if volume < self._config.min_history:
+            return None
+        expected_volume = volume / len(history)
+        return {lane: self._config.capacity_share(office_id, lane, expected_volume) * expected_volume
+                for lane in SELECTED_LANES}
+
+    def _caps(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, int]:
+        """``day``'s lane caps: its targets rounded, plus the previous day's rounded targets it left unused."""
+        caps = {lane: lane_cap(targets[lane]) for lane in SELECTED_LANES}
+        before = self._days.get(office_id, {}).get(day - 1)
+        previous = self._targets(office_id, self._history(office_id, day - 1)) if before is not None else None
+        if before is not None and previous is not None:
+            for lane in SELECTED_LANES:
+                caps[lane] += max(0, lane_cap(previous[lane]) - before.selected[lane])
+        return caps
+
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config
-        history = [
-            stats
-            for d, stats in self._days.get(office_id, {}).items()
-            if day - cfg.window_days <= d < day
-        ]
-        pool = sorted(k for stats in history for k in stats.keys)
-        if len(pool) < cfg.min_history:
+        history = self._history(office_id, day)
+        targets = self._targets(office_id, history)
+        if targets is None:
             return Thresholds(cuts={lane: cfg.prior_thresholds[lane] for lane in SELECTED_LANES}, basis="prior")
+        pool = sorted(k for stats in history for k in stats.keys)
         expected_volume = len(pool) / len(history)
         cuts: dict[Action, float] = {}
-        targets: dict[Action, float] = {}
         cumulative = 0.0
         previous_cut = math.inf
         for lane in SELECTED_LANES:
-            lane_share = cfg.capacity_share(office_id, lane, expected_volume)
-            targets[lane] = lane_share * expected_volume
-            cumulative += lane_share
+            cumulative += cfg.capacity_share(office_id, lane, expected_volume)
             forced = sum(stats.forced_above[lane] for stats in history)
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
-        return Thresholds(cuts=cuts, basis="history", targets=targets)
+        return Thresholds(cuts=cuts, basis="history", targets=targets, caps=self._caps(office_id, day, targets))
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})
