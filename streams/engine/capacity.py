@@ -6,10 +6,21 @@ the live stream and ``zeikan replay`` derive exactly the same cuts. Selections
 forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
 
-Each lane is also capped per office-day: it takes at most its capacity for the day
-(its expected selections, rounded, plus what the office left unused of it the day
-before), counting every selection made into it on the epochs of that day already
-folded (:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). Once a lane is full,
+Each office-lane also has a token bucket (:class:`LaneBucket`): every declaration
+folded adds the lane's capacity share to it, every selection made into the lane (by
+the score, rules or the random sample) takes one, and a lane is full while its bucket
+holds less than one (:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). The
+tokens follow the office's actual volume, not the volume the previous days lead one
+to expect: a day busier than its history gets more room, one quieter gets less. The
+fractional remainder is carried from day to day, so a lane expected less than once a
+day still gets its share over several days. At a day's start the balance is capped at
+the expected selections of the window's days (at least one): a lane may make up for a
+quiet spell, but an idle lane does not hoard beyond that; a debt
+(the epoch that filled the lane kept all its selections) is paid back. The bucket is
+rolled from day to day when a day's thresholds are first computed, from per-day
+counts, so the order in which an epoch's decisions are folded does not matter; it
+starts, full, on an office's first day with history (the prior cuts have no cap) and
+is in the snapshot. Once a lane is full,
 a declaration that a rule or the model's score sends there goes to the next lane
 down that has room and that its score reaches, or is released, and its reasons say
 so; the random control sample is counted but never refused. The score cuts alone
@@ -45,8 +56,10 @@ class Thresholds:
     basis: str
     targets: Mapping[Action, float] = field(default_factory=dict)
     """Expected selections per lane on that day (capacity share x expected volume); empty for the prior."""
-    caps: Mapping[Action, int] = field(default_factory=dict)
-    """Most selections per lane on that day (its target rounded, plus the previous day's unused); empty for the prior."""
+    shares: Mapping[Action, float] = field(default_factory=dict)
+    """Capacity share per lane: the tokens each declaration of that day adds to the lane's bucket; empty for the prior."""
+    carry: Mapping[Action, float] = field(default_factory=dict)
+    """Each lane's bucket balance at the day's start; empty for the prior."""
 
     def risk_action(self, rank_key: float) -> Action:
         """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
@@ -65,33 +78,67 @@ class _DayStats:
     keys: list[float] = field(default_factory=list)
     forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
     selected: dict[Action, int] = field(default_factory=_zero_per_lane)
-    """Selections of each lane (score, rules, random): what the day's lane caps count."""
+    """Selections of each lane (score, rules, random): what the lane buckets take."""
 
 
-def lane_cap(target: float) -> int:
-    """An office-day's cap on a lane's selections: its expected selections, rounded half up.
+def day_burst(target: float, window_days: int) -> float:
+    """Most tokens a lane's bucket may carry into a day: the expected selections of the ``window_days`` days the cuts
+    look back on (``target`` a day), at least one.
 
-    >>> lane_cap(7.5), lane_cap(7.49), lane_cap(0.2)
-    (8, 7, 0)
+    >>> day_burst(7.5, 3), day_burst(0.2, 3)
+    (22.5, 1.0)
     """
-    return math.floor(target + 0.5)
+    return max(1.0, window_days * target)
+
+
+@dataclass
+class LaneBucket:
+    """An office's lane buckets at the start of ``day``, and that day's shares (what rolling it over adds)."""
+
+    day: int
+    balance: dict[Action, float]
+    shares: dict[Action, float]
+
+    def roll(self, stats: _DayStats | None, day: int, bursts: Mapping[Action, float], shares: Mapping[Action, float]) -> None:
+        """Move to the start of the later ``day``: add the tokens of ``self.day``'s declarations (``stats``), take its
+        selections, cap the balance at ``day``'s ``bursts``; the days between had no declarations."""
+        for lane in SELECTED_LANES:
+            if stats is not None:
+                self.balance[lane] += self.shares[lane] * len(stats.keys) - stats.selected[lane]
+            self.balance[lane] = min(self.balance[lane], bursts[lane])
+        self.day, self.shares = day, dict(shares)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able (floats round-trip exactly)."""
+        return {"day": self.day, "balance": {lane.value: v for lane, v in self.balance.items()},
+                "shares": {lane.value: v for lane, v in self.shares.items()}}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "LaneBucket":
+        """Inverse of :meth:`to_json`."""
+        return cls(int(raw["day"]), {Action(k): float(v) for k, v in raw["balance"].items()},
+                   {Action(k): float(v) for k, v in raw["shares"].items()})
 
 
 @dataclass(frozen=True)
 class LaneRoom:
-    """Per lane, an office-day's cap and the selections its folded epochs already made."""
+    """Per lane, an office's tokens so far that day (its carry plus its declarations' shares) and the selections made."""
 
-    caps: Mapping[Action, int]
+    tokens: Mapping[Action, float]
     used: Mapping[Action, int]
 
+    def cap(self, lane: Action) -> int:
+        """Selections ``lane`` may have made so far that day (whole tokens)."""
+        return max(0, math.floor(self.tokens[lane] + 1e-9))
+
     def left(self, lane: Action) -> int:
-        """Selections ``lane`` can still take that day."""
-        return max(0, self.caps[lane] - self.used[lane])
+        """Selections ``lane`` can still take now."""
+        return max(0, self.cap(lane) - self.used[lane])
 
 
 @dataclass(frozen=True)
 class GrantedLane:
-    """The lane that the score and the rules get within the office-day's lane caps (the random sample comes on top)."""
+    """The lane that the score and the rules get within the office's lane buckets (the random sample comes on top)."""
 
     lane: Action
     floor: Action | None
@@ -101,13 +148,13 @@ class GrantedLane:
 
 
 MODEL_ASKED = "the model's score"
-_CAPPED = re.compile(r"^(?P<who>.+) asked for (?P<lane>[A-Z_]+); the office's \S+ capacity for the day \(\d+\) was used")
+_CAPPED = re.compile(r"^(?P<who>.+) asked for (?P<lane>[A-Z_]+); the office's \S+ capacity so far today \(\d+\) was used")
 
 
 def capped_reason(who: str, asked: Action, cap: int, fallback: Action) -> str:
     """Why a full lane refused what ``who`` asked for (:func:`capped_ask` reads it back)."""
     then = "released" if fallback is Action.RELEASE else f"{fallback.value} instead"
-    return f"{who} asked for {asked.value}; the office's {asked.value} capacity for the day ({cap}) was used by earlier selections: {then}"
+    return f"{who} asked for {asked.value}; the office's {asked.value} capacity so far today ({cap}) was used by earlier selections: {then}"
 
 
 def capped_ask(reason: str) -> tuple[str, Action] | None:
@@ -137,7 +184,7 @@ def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], r
     by_rules = floor is not None and floor > risk
     who = (("rule " if len(floor_rules) == 1 else "rules ") + ", ".join(floor_rules)) if by_rules else MODEL_ASKED
     granted_floor = floor if floor is not None and fallback >= floor else None
-    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.caps[wanted], fallback))
+    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.cap(wanted), fallback))
 
 
 def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
@@ -157,6 +204,7 @@ class CapacityTracker:
         self._config = config
         self._on_thresholds = on_thresholds
         self._days: dict[str, dict[int, _DayStats]] = {}
+        self._buckets: dict[str, LaneBucket] = {}
         self._cache: dict[tuple[str, int], Thresholds] = {}
 
     def thresholds(self, office_id: str, day: int) -> Thresholds:
@@ -168,7 +216,7 @@ class CapacityTracker:
             self._cache[key] = found
             if self._on_thresholds is not None:
                 self._on_thresholds(office_id, found)
-            self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the previous day's cap
+            self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the bucket rolls it over
         return found
 
     def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action) -> None:
@@ -182,32 +230,38 @@ class CapacityTracker:
             stats.selected[final] += 1
 
     def lane_room(self, office_id: str, day: int) -> LaneRoom | None:
-        """The lane caps of ``office_id`` on ``day`` and their use so far (None on prior cuts: no volume yet)."""
+        """The lane tokens of ``office_id`` so far on ``day`` and their use (None on prior cuts: no volume yet)."""
         thresholds = self.thresholds(office_id, day)
-        if not thresholds.caps:
+        if not thresholds.shares:
             return None
         stats = self._days.get(office_id, {}).get(day)
         used = stats.selected if stats is not None else _zero_per_lane()
-        return LaneRoom(thresholds.caps, dict(used))
+        volume = len(stats.keys) if stats is not None else 0
+        return LaneRoom({lane: thresholds.carry[lane] + thresholds.shares[lane] * volume for lane in SELECTED_LANES},
+                        dict(used))
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-able day statistics (thresholds are recomputed from them on demand)."""
+        """JSON-able day statistics and lane buckets (thresholds are recomputed from them on demand)."""
         return {
-            office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
-                                "selected": {lane.value: n for lane, n in st.selected.items()}}
-                     for day, st in days.items()}
-            for office, days in self._days.items()
+            "days": {
+                office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
+                                    "selected": {lane.value: n for lane, n in st.selected.items()}}
+                         for day, st in days.items()}
+                for office, days in self._days.items()
+            },
+            "buckets": {office: bucket.to_json() for office, bucket in self._buckets.items()},
         }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
-        """Replace the day statistics by a :meth:`snapshot`."""
+        """Replace the day statistics and buckets by a :meth:`snapshot` (KeyError if it has another layout)."""
         self._cache.clear()
         self._days = {
             office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
                                          {Action(k): int(n) for k, n in st["selected"].items()})
                      for day, st in days.items()}
-            for office, days in snapshot.items()
+            for office, days in snapshot["days"].items()
         }
+        self._buckets = {office: LaneBucket.from_json(raw) for office, raw in snapshot["buckets"].items()}
 
     def _history(self, office_id: str, day: int) -> list[_DayStats]:
         cfg = self._config
@@ -222,15 +276,20 @@ class CapacityTracker:
         return {lane: self._config.capacity_share(office_id, lane, expected_volume) * expected_volume
                 for lane in SELECTED_LANES}
 
-    def _caps(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, int]:
-        """``day``'s lane caps: its targets rounded, plus the previous day's rounded targets it left unused."""
-        caps = {lane: lane_cap(targets[lane]) for lane in SELECTED_LANES}
-        before = self._days.get(office_id, {}).get(day - 1)
-        previous = self._targets(office_id, self._history(office_id, day - 1)) if before is not None else None
-        if before is not None and previous is not None:
-            for lane in SELECTED_LANES:
-                caps[lane] += max(0, lane_cap(previous[lane]) - before.selected[lane])
-        return caps
+    def _carry(self, office_id: str, day: int, targets: Mapping[Action, float],
+               shares: Mapping[Action, float]) -> dict[Action, float]:
+        """Each lane's bucket balance at ``day``'s start, rolling the office's bucket forward to it (a full bucket on
+        its first day with history; a day before the bucket's, decided late, carries nothing)."""
+        bursts = {lane: day_burst(targets[lane], self._config.window_days) for lane in SELECTED_LANES}
+        bucket = self._buckets.get(office_id)
+        if bucket is None:
+            bucket = LaneBucket(day, bursts, dict(shares))
+            self._buckets[office_id] = bucket
+        elif day > bucket.day:
+            bucket.roll(self._days.get(office_id, {}).get(bucket.day), day, bursts, shares)
+        elif day < bucket.day:
+            return {lane: 0.0 for lane in SELECTED_LANES}
+        return dict(bucket.balance)
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config
@@ -249,7 +308,9 @@ class CapacityTracker:
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
-        return Thresholds(cuts=cuts, basis="history", targets=targets, caps=self._caps(office_id, day, targets))
+        shares = {lane: cfg.capacity_share(office_id, lane, expected_volume) for lane in SELECTED_LANES}
+        return Thresholds(cuts=cuts, basis="history", targets=targets, shares=shares,
+                          carry=self._carry(office_id, day, targets, shares))
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})
