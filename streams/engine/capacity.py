@@ -93,31 +93,30 @@ def day_burst(target: float, window_days: int) -> float:
 
 @dataclass
 class LaneBucket:
-    """An office's lane buckets at the start of ``day``, and that day's shares (what rolling it over adds)."""
+    """An office's lane token balances at the start of ``day``."""
 
     day: int
     balance: dict[Action, float]
-    shares: dict[Action, float]
 
-    def roll(self, stats: _DayStats | None, day: int, bursts: Mapping[Action, float], shares: Mapping[Action, float]) -> None:
-        """Move to the start of the later ``day``: add the tokens of ``self.day``'s declarations (``stats``), take its
-        selections, cap the balance at ``day``'s ``bursts``; the days between had no declarations."""
+    def accrue(self, stats: _DayStats, shares: Mapping[Action, float]) -> None:
+        """Add the tokens of one day's declarations (``shares`` each) and take its selections."""
         for lane in SELECTED_LANES:
-            if stats is not None:
-                self.balance[lane] += self.shares[lane] * len(stats.keys) - stats.selected[lane]
+            self.balance[lane] += shares[lane] * len(stats.keys) - stats.selected[lane]
+
+    def start_day(self, day: int, bursts: Mapping[Action, float]) -> None:
+        """Move to the start of the later ``day``, the balance capped at its ``bursts``."""
+        self.day = day
+        for lane in SELECTED_LANES:
             self.balance[lane] = min(self.balance[lane], bursts[lane])
-        self.day, self.shares = day, dict(shares)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able (floats round-trip exactly)."""
-        return {"day": self.day, "balance": {lane.value: v for lane, v in self.balance.items()},
-                "shares": {lane.value: v for lane, v in self.shares.items()}}
+        return {"day": self.day, "balance": {lane.value: v for lane, v in self.balance.items()}}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> "LaneBucket":
         """Inverse of :meth:`to_json`."""
-        return cls(int(raw["day"]), {Action(k): float(v) for k, v in raw["balance"].items()},
-                   {Action(k): float(v) for k, v in raw["shares"].items()})
+        return cls(int(raw["day"]), {Action(k): float(v) for k, v in raw["balance"].items()})
 
 
 @dataclass(frozen=True)
@@ -267,50 +266,64 @@ class CapacityTracker:
         cfg = self._config
         return [stats for d, stats in self._days.get(office_id, {}).items() if day - cfg.window_days <= d < day]
 
-    def _targets(self, office_id: str, history: list[_DayStats]) -> dict[Action, float] | None:
-        """Expected selections per lane on a day with ``history`` before it (None: too little history)."""
+    def _plan(self, office_id: str, day: int) -> tuple[dict[Action, float], dict[Action, float]] | None:
+        """``day``'s expected selections and capacity share per lane, from the days before it (None: too little
+        history, the prior cuts)."""
+        history = self._history(office_id, day)
         volume = sum(len(stats.keys) for stats in history)
         if volume < self._config.min_history:
             return None
         expected_volume = volume / len(history)
-        return {lane: self._config.capacity_share(office_id, lane, expected_volume) * expected_volume
-                for lane in SELECTED_LANES}
+        shares = {lane: self._config.capacity_share(office_id, lane, expected_volume) for lane in SELECTED_LANES}
+        return {lane: shares[lane] * expected_volume for lane in SELECTED_LANES}, shares
 
-    def _carry(self, office_id: str, day: int, targets: Mapping[Action, float],
-               shares: Mapping[Action, float]) -> dict[Action, float]:
-        """Each lane's bucket balance at ``day``'s start, rolling the office's bucket forward to it (a full bucket on
-        its first day with history; a day before the bucket's, decided late, carries nothing)."""
-        bursts = {lane: day_burst(targets[lane], self._config.window_days) for lane in SELECTED_LANES}
+    def _bursts(self, targets: Mapping[Action, float]) -> dict[Action, float]:
+        return {lane: day_burst(targets[lane], self._config.window_days) for lane in SELECTED_LANES}
+
+    def _carry(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, float]:
+        """Each lane's bucket balance at ``day``'s start (``targets``: that day's expected selections).
+
+        The bucket starts full on the office's first day with history and is rolled over every later day with
+        declarations, whichever of those days this worker decided (days on the prior cuts add and take nothing), so
+        every worker and ``zeikan replay`` carry the same balance. A day before the bucket's, decided late, carries
+        nothing."""
+        days = self._days.get(office_id, {})
+        planned = {d: self._plan(office_id, d) for d in days if d < day}
+        planned[day] = (dict(targets), {})
         bucket = self._buckets.get(office_id)
         if bucket is None:
-            bucket = LaneBucket(day, bursts, dict(shares))
-            self._buckets[office_id] = bucket
-        elif day > bucket.day:
-            bucket.roll(self._days.get(office_id, {}).get(bucket.day), day, bursts, shares)
-        elif day < bucket.day:
+            first = min(d for d, plan in planned.items() if plan is not None)
+            bucket = self._buckets[office_id] = LaneBucket(first, self._bursts(planned[first][0]))
+        if day < bucket.day:
             return {lane: 0.0 for lane in SELECTED_LANES}
+        rolled = sorted(d for d in planned if bucket.day <= d)
+        for d, following in zip(rolled, rolled[1:]):
+            if planned[d] is not None:
+                bucket.accrue(days[d], planned[d][1])
+            if planned[following] is not None:
+                bucket.start_day(following, self._bursts(planned[following][0]))
+        bucket.day = day
         return dict(bucket.balance)
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config
-        history = self._history(office_id, day)
-        targets = self._targets(office_id, history)
-        if targets is None:
+        plan = self._plan(office_id, day)
+        if plan is None:
             return Thresholds(cuts={lane: cfg.prior_thresholds[lane] for lane in SELECTED_LANES}, basis="prior")
+        targets, shares = plan
+        history = self._history(office_id, day)
         pool = sorted(k for stats in history for k in stats.keys)
-        expected_volume = len(pool) / len(history)
         cuts: dict[Action, float] = {}
         cumulative = 0.0
         previous_cut = math.inf
         for lane in SELECTED_LANES:
-            cumulative += cfg.capacity_share(office_id, lane, expected_volume)
+            cumulative += shares[lane]
             forced = sum(stats.forced_above[lane] for stats in history)
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
-        shares = {lane: cfg.capacity_share(office_id, lane, expected_volume) for lane in SELECTED_LANES}
         return Thresholds(cuts=cuts, basis="history", targets=targets, shares=shares,
-                          carry=self._carry(office_id, day, targets, shares))
+                          carry=self._carry(office_id, day, targets))
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})

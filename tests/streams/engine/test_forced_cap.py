@@ -208,3 +208,19 @@ def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
     refused_to_scan = [v for v in verdicts if v.granted.reason is not None and v.action is Action.SCAN]
     assert refused_to_scan and all(capped_ask(v.granted.reason) == ("rules", Action.PHYSICAL_EXAM) for v in refused_to_scan)
     assert {opening(v, config)["rule_floor"] for v in refused_to_scan} == {None}, "POST_SCAN must not force the exam back"
+
+
+def test_a_worker_that_decided_none_of_the_office_s_days_carries_the_same_balance():
+    """Every worker folds every decision but computes an office's thresholds only on the days it decides one of its
+    declarations: the bucket must not depend on which days those were."""
+    everyday, last_day_only = tracker_with_a_day_of_history(), tracker_with_a_day_of_history()
+    rng = random.Random(5)
+    for day in range(11, 16):
+        if day < 15:
+            everyday.thresholds("JPYOK", day)
+        for _ in range(rng.randrange(300, 500)):
+            key, lane = rng.random(), rng.choice([Action.RELEASE] * 8 + [Action.SCAN, Action.DOCUMENT_CHECK])
+            for tracker in (everyday, last_day_only):
+                tracker.record("JPYOK", day, key, Action.RELEASE, lane)
+    assert everyday.thresholds("JPYOK", 16) == last_day_only.thresholds("JPYOK", 16)
+    assert everyday.thresholds("JPYOK", 16).carry != everyday.thresholds("JPYOK", 12).carry, "the balance moved"
