@@ -15,13 +15,13 @@ to expect: a day busier than its history gets more room, one quieter gets less. 
 fractional remainder is carried from day to day, so a lane expected less than once a
 day still gets its share over several days. At a day's start the balance is capped at
 the expected selections of the window's days (at least one): a lane may make up for a
-quiet spell, but an idle lane does not hoard beyond that; a debt
-(the epoch that filled the lane kept all its selections) is paid back. The bucket is
-rolled from day to day when a day's thresholds are first computed, from per-day
-counts, so the order in which an epoch's decisions are folded does not matter; it
-starts, full, on an office's first day with history (the prior cuts have no cap) and
-is in the snapshot. Once a lane is full,
-a declaration that a rule or the model's score sends there goes to the next lane
+quiet spell, but an idle lane does not hoard beyond that; a debt (the epoch that
+filled the lane kept all its selections) is paid back. When a day's thresholds are
+first computed, the bucket is rolled over every day with declarations since its own,
+from per-day counts: neither the order in which an epoch's decisions are folded nor
+the days a worker happened to decide matter. It starts, full, on an office's first
+day with history (the prior cuts have no cap) and is in the snapshot. Once a lane is
+full, a declaration that a rule or the model's score sends there goes to the next lane
 down that has room and that its score reaches, or is released, and its reasons say
 so; the random control sample is counted but never refused. The score cuts alone
 track capacity only on average over days: without the cap, rules that force more
