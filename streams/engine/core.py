@@ -48,7 +48,7 @@ class Verdict:
     state_version: str
     """Version of the shared state it was decided on (part of the decision id)."""
     granted: GrantedLane
-    """The lane the score and the rules got within the office-day's lane caps, and why if a full lane moved it down."""
+    """The lane the score and the rules got within the office's lane buckets, and why if a full lane moved it down."""
     shadow_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
