@@ -2,7 +2,7 @@
 
 ``python -m zeikan.bench.learning drift`` replays a world with a drift at a random day
 (the held-out ``heldout_drift`` variant, or ``drift VARIANT`` for another one of
-``sim/variants.py``) twice with ``zeikan replay``'s own code (:func:`zeikan.streams.replay.replay`):
+``sim/variants.py``) twice with ``zeikan replay``'s own code and settings (``ZEIKAN_LEARN_*``, ``ZEIKAN_TRAIN_*``) (:func:`zeikan.streams.replay.replay`):
 with continuous learning and without, both starting from one base model that
 ``zeikan train`` would register on the days before DRIFT_BASE_DAYS. Printed
 (``drift_promotion`` per boundary with a candidate, then ``continuous_learning_drift``):
@@ -38,7 +38,7 @@ from zeikan.bench.common import emit, timed
 from zeikan.features.history import History, load_history
 from zeikan.models.evaluation import Truth, at_rate, truth_for
 from zeikan.models.registry import ModelRegistry
-from zeikan.models.training import train_tabular
+from zeikan.models.training import TrainSettings, train_tabular
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.variants import HELD_OUT, TUNING, variant
@@ -155,13 +155,13 @@ def drift(name: str) -> None:
     trained = History([d for d in history.declarations if int(d["filed_at"]) < start],
                       [r for r in history.inspections if int(r["inspected_at"]) < start], history.data_hash)
     registry = str(root / "registry")
-    base = ModelRegistry(registry).register(train_tabular(trained), history.data_hash, promote=True, version="base")
+    base = ModelRegistry(registry).register(train_tabular(trained, TrainSettings.from_env()), history.data_hash, promote=True, version="base")
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     seconds: dict[str, float] = {}
     records: list[dict[str, Any]] = []
     for run, enabled in (("without", False), ("with", True)):
         with timed() as took:
-            runs[run], found = _replayed(world, registry, LearningSettings(enabled=enabled))
+            runs[run], found = _replayed(world, registry, LearningSettings.from_env(enabled=enabled))
         seconds[run] = took.seconds
         records += found
     for r in records:
