@@ -8,7 +8,7 @@ with continuous learning and without, both starting from one base model that
 (``drift_promotion`` per boundary with a candidate, then ``continuous_learning_drift``):
 P@5 % of the PRE_ARRIVAL risk scores (and of the tabular scores alone) over the last
 third of the days after DRIFT_BASE_DAYS, with retraining and without, the oracle's, and
-their ratios; P@5 % per block of DRIFT_BLOCK_DAYS days; the promotions.
+their ratios; P@5 % of both per block of DRIFT_BLOCK_DAYS days; the promotions.
 
 Run ``python -m zeikan.bench.learning [HISTORY_DIR]`` for the cost figures. Without a directory it simulates
 SIM_DAYS x SIM_PER_DAY declarations (seed 1, no images). The learner runs exactly as
@@ -129,6 +129,10 @@ DRIFT_DAYS, DRIFT_PER_DAY, DRIFT_BASE_DAYS, DRIFT_BLOCK_DAYS = 45, 1000, 12, 3
 """Drift run: days, declarations a day, days the base model learns from, days per block of the per-block P@5."""
 
 
+_SCORES = {"risk": lambda d: d["risk_score"], "tabular": lambda d: d["scores"]["tabular"]}
+"""The rankings of a decision the drift figure compares: the engine's risk score and the model's alone."""
+
+
 def _p5(ids: list[str], scores: dict[str, float], truth: Truth) -> float:
     return at_rate(np.array([scores[i] for i in ids]), truth, 0.05)["precision"]
 
@@ -181,7 +185,7 @@ def drift(name: str) -> None:
     figures["declarations"] = len(tail)
     figures["p5_oracle"] = at_rate(oracle, truth, 0.05)["precision"]
     for run in ("with", "without"):
-        for field, pick in (("risk", lambda d: d["risk_score"]), ("tabular", lambda d: d["scores"]["tabular"])):
+        for field, pick in _SCORES.items():
             figures[f"p5_{field}_{run}_retraining"] = _p5(tail, {i: pick(d) for i, d in runs[run].items()}, truth)
     for field in ("risk", "tabular"):
         with_, without = figures[f"p5_{field}_with_retraining"], figures[f"p5_{field}_without_retraining"]
@@ -193,11 +197,12 @@ def drift(name: str) -> None:
         ids = [i for i in runs["with"] if first <= day_of[i] < first + DRIFT_BLOCK_DAYS]
         block_truth, _ = truth_for(history, ids)
         blocks[f"days_{first}_{first + DRIFT_BLOCK_DAYS - 1}"] = {
-            run: round(_p5(ids, {i: d["risk_score"] for i, d in runs[run].items()}, block_truth), 3) for run in runs
+            f"{field}_{run}": round(_p5(ids, {i: pick(d) for i, d in runs[run].items()}, block_truth), 3)
+            for field, pick in _SCORES.items() for run in runs
         } | {"oracle": round(at_rate(block_truth.oracle()[0], block_truth, 0.05)["precision"], 3)}
-    served = [d["model_versions"].get("tabular") for i, d in runs["with"].items() if i in set(tail)]
-    figures |= {"p5_risk_per_block": blocks, "boundaries": len(records), "candidates": sum(r["candidate"] is not None for r in records),
-                "promotions": sum(r["promoted"] for r in records), "versions_serving_last_third": len(set(served)),
+    served = {runs["with"][i]["model_versions"].get("tabular") for i in tail}
+    figures |= {"p5_per_block": blocks, "boundaries": len(records), "candidates": sum(r["candidate"] is not None for r in records),
+                "promotions": sum(r["promoted"] for r in records), "versions_serving_last_third": len(served),
                 "replay_seconds_with": seconds["with"], "replay_seconds_without": seconds["without"]}
     emit("continuous_learning_drift", **figures)
 
