@@ -9,10 +9,6 @@ waiting partition never blocks another. Per decided batch, in this order:
 2. then the declarations' facts and the partition's marker go to the facts log (in one record);
 3. then the events are acked (their offsets may be committed).
 
-Two batches overlap: the next one is decided while the previous one waits for the broker's
-acknowledgements, and batches publish in the order they were decided. A batch's markers are
-taken when it is decided, so a marker never reaches the log before the facts it covers.
-
 A declaration already folded with the same content is a duplicate: nothing is
 re-emitted. One with the same id and other content is a ``CONFLICT`` dead letter.
 """
@@ -58,15 +54,11 @@ class Decider:
         self.p = p
         self.queues: dict[TP, deque[Admitted]] = {}
         self.max_epoch: dict[TP, int] = {}
-        self._deciding = asyncio.Lock()
-        self._publishing = asyncio.Lock()
-        """Held from a batch's decision to its acknowledgement; taken in decision order (FIFO)."""
+        self._lock = asyncio.Lock()
         self._codec = codec_for(DECISIONS.name)
         self.last_progress = time.monotonic()
         self._recent: dict[str, tuple[str, int]] = {}
         """Declarations decided here but maybe not folded yet: id -> (digest, epoch)."""
-        self._recent_by_epoch: dict[int, list[str]] = {}
-        """The same ids by epoch, so that the folded ones are dropped without a walk over all of them."""
         self.gate = FetchGate(p.settings.waiting_limit)
 
     def waiting(self) -> int:
@@ -86,7 +78,7 @@ class Decider:
 
     def idle(self, tp: TP) -> bool:
         """Whether nothing of ``tp`` is waiting or being decided."""
-        return not self.queues.get(tp) and not self._deciding.locked() and not self._publishing.locked()
+        return not self.queues.get(tp) and not self._lock.locked()
 
     def revoke(self, tps: set[TP]) -> None:
         """Forget the queues of partitions this worker no longer owns (their new owner re-reads them)."""
@@ -119,7 +111,7 @@ class Decider:
         p = self.p
         outbox = outbox or p.runner.outbox()
         refused = refused or []
-        async with self._deciding:
+        async with self._lock:
             started = time.perf_counter()
             ready = self._pop_ready() if p.follower.caught_up.is_set() else []
             fresh = await self._screen(outbox, ready)
@@ -130,6 +122,8 @@ class Decider:
                 if record is not None:
                     decided.append((admitted, verdict, record))
             done_events = [a.event for a in ready] + refused
+            if not await outbox.flush(p.runner.owned({e.message.tp for e in done_events})):
+                return
             facts = p.runner.outbox()
             for admitted, verdict, _ in decided:
                 facts.add_fact(Fact(
@@ -137,30 +131,21 @@ class Decider:
                     raw=bytes(admitted.event.message.value),
                 ))
                 self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
-                self._recent_by_epoch.setdefault(admitted.epoch, []).append(verdict.declaration_id)
             p.markers.close_partitions(facts, self)
             idle_closed = p.markers.close_idle_into(facts, lambda tp: not self.queues.get(tp)) if decided else []
-            await self._publishing.acquire()
-        try:
-            published = (await outbox.flush(p.runner.owned({e.message.tp for e in done_events}))
-                         and await p.runner.finish(facts, done_events))
-        finally:
-            self._publishing.release()
-        if not published:  # the partitions moved away: their new owner decides them again
-            p.markers.forget(idle_closed)
-            for _, verdict, _ in decided:
-                self._recent.pop(verdict.declaration_id, None)
-            return
-        self._forget_folded()
-        if ready or not self.waiting():
-            self.last_progress = time.monotonic()
-        if decided:
-            p.hooks.on_decisions([r for _, _, r in decided])
-            p.hooks.on_features([v.features for _, v, _ in decided])
-        p.hooks.on_waiting(self.waiting())
-        if ready or refused:
-            p.hooks.on_batch_latency("decide", time.perf_counter() - started)
-        await self.gate.regulate(p.app.consumer, self.queues)
+            if not await p.runner.finish(facts, done_events):
+                p.markers.forget(idle_closed)
+                return
+            self._forget_folded()
+            if ready or not self.waiting():
+                self.last_progress = time.monotonic()
+            if decided:
+                p.hooks.on_decisions([r for _, _, r in decided])
+                p.hooks.on_features([v.features for _, v, _ in decided])
+            p.hooks.on_waiting(self.waiting())
+            if ready or refused:
+                p.hooks.on_batch_latency("decide", time.perf_counter() - started)
+            await self.gate.apply(p.app.consumer, *self.gate.changes(self.queues))
 
     def head_epoch(self, tp: TP) -> int | None:
         """Epoch of the first declaration waiting on ``tp`` (None when none waits)."""
@@ -197,9 +182,8 @@ class Decider:
 
     def _forget_folded(self) -> None:
         ready = self.p.state.ready_epoch
-        for epoch in [e for e in self._recent_by_epoch if e < ready - 1]:
-            for decl_id in self._recent_by_epoch.pop(epoch):
-                self._recent.pop(decl_id, None)
+        for decl_id in [d for d, (_, epoch) in self._recent.items() if epoch < ready - 1]:
+            del self._recent[decl_id]
 
 
 def _always(record: dict[str, Any]) -> bool:

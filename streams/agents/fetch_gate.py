@@ -16,7 +16,6 @@ partitions catch up. A rebalance starts every partition unpaused.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sized
 from typing import Any
 
@@ -33,7 +32,6 @@ class FetchGate:
         self.paused: set[TP] = set()
         self.pauses = 0
         """Times a partition was paused (``/zeikan/state``)."""
-        self._applying = asyncio.Lock()
 
     def changes(self, queues: Mapping[TP, Sized]) -> tuple[set[TP], set[TP]]:
         """The partitions to pause and to resume now, given each one's queue; both are recorded."""
@@ -47,14 +45,10 @@ class FetchGate:
         """Forget what was paused (a rebalance gives every partition a fresh, unpaused fetch state)."""
         self.paused.clear()
 
-    async def regulate(self, consumer: Any, queues: Mapping[TP, Sized]) -> None:
-        """Pause and resume the fetch of Faust's consumer ``consumer`` for the queues' lengths now."""
-        async with self._applying:  # the changes reach the consumer in the order they were taken
-            pause, resume = self.changes(queues)
-            if pause or resume:
-                await self._apply(consumer, pause, resume)
-
-    async def _apply(self, consumer: Any, pause: set[TP], resume: set[TP]) -> None:
+    async def apply(self, consumer: Any, pause: set[TP], resume: set[TP]) -> None:
+        """Pause and resume the fetch of those partitions on Faust's aiokafka consumer ``consumer``."""
+        if not (pause or resume):
+            return
         thread = consumer._thread  # noqa: SLF001  # the aiokafka consumer lives on this thread's loop
 
         async def on_thread() -> None:
