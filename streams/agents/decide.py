@@ -59,6 +59,8 @@ class Decider:
         self.last_progress = time.monotonic()
         self._recent: dict[str, tuple[str, int]] = {}
         """Declarations decided here but maybe not folded yet: id -> (digest, epoch)."""
+        self._recent_by_epoch: dict[int, list[str]] = {}
+        """The same ids by epoch, so that the folded ones are dropped without a walk over all of them."""
         self.gate = FetchGate(p.settings.waiting_limit)
 
     def waiting(self) -> int:
@@ -131,6 +133,7 @@ class Decider:
                     raw=bytes(admitted.event.message.value),
                 ))
                 self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
+                self._recent_by_epoch.setdefault(admitted.epoch, []).append(verdict.declaration_id)
             p.markers.close_partitions(facts, self)
             idle_closed = p.markers.close_idle_into(facts, lambda tp: not self.queues.get(tp)) if decided else []
             if not await p.runner.finish(facts, done_events):
@@ -182,8 +185,9 @@ class Decider:
 
     def _forget_folded(self) -> None:
         ready = self.p.state.ready_epoch
-        for decl_id in [d for d, (_, epoch) in self._recent.items() if epoch < ready - 1]:
-            del self._recent[decl_id]
+        for epoch in [e for e in self._recent_by_epoch if e < ready - 1]:
+            for decl_id in self._recent_by_epoch.pop(epoch):
+                self._recent.pop(decl_id, None)
 
 
 def _always(record: dict[str, Any]) -> bool:
