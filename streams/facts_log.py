@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 """Waits between attempts while the broker is unreachable."""
 SHORT_READ = 4
-"""Fewer facts records than this in a poll that leaves the follower behind is a short read: a full
-fetch holds 8 MB, at least 32 records of at most 256 KB (see :mod:`~zeikan.streams.kafka.fetch_wait`)."""
+"""Fewer facts records than this in a poll that leaves at least as many unread is a short read: a
+full fetch holds 8 MB, at least 32 records of at most 256 KB (see :mod:`~zeikan.streams.kafka.fetch_wait`)."""
 
 
 class FactsFollower:
@@ -132,8 +132,8 @@ class FactsFollower:
                         self._report_fold()
             self._note_frontier()
             highwater = consumer.highwater(tp)
-            behind = highwater is not None and self.position < highwater
-            if self.fetch_wait.observe(len(batch.get(tp, ())), behind):
+            lag = highwater - self.position if highwater is not None else 0
+            if self.fetch_wait.observe(len(batch.get(tp, ())), lag):
                 self.fetch_wait.apply(consumer)
                 log.info("facts log: fetches come back short at offset %d of %d; fetch wait now %d ms",
                          self.position, highwater, self.fetch_wait.ms)

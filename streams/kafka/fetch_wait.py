@@ -10,8 +10,9 @@ reaches that size near a million declarations, and a follower with a fixed 5 ms 
 stopped reading its tail.
 
 A :class:`FetchWait` starts at the configured wait and doubles it whenever
-:data:`EMPTY_POLLS` polls in a row found the reader behind the high watermark and got (almost)
-nothing. It never shrinks within a process: the partition only grows. Kafka answers a fetch as
+:data:`EMPTY_POLLS` polls in a row came back short: nothing while behind the high watermark, or
+fewer than ``short`` records while at least ``short`` more were there. One record with one more
+behind it is a busy tail (a record appended while the fetch was answered), not a short fetch. It never shrinks within a process: the partition only grows. Kafka answers a fetch as
 soon as records arrive, so a longer wait costs nothing there while records flow; on Tansu an
 idle reader sees a new record up to half the wait later.
 """
@@ -42,13 +43,11 @@ class FetchWait:
         """How long a poll should wait for a fetch of the current wait to come back."""
         return 2 * self.ms + 20
 
-    def observe(self, got: int, behind: bool) -> bool:
-        """Note one poll that returned ``got`` records; True when the wait was just stretched.
-
-        A poll counts as short when it returned fewer than ``short`` records while the reader
-        was still behind the high watermark the broker reported.
-        """
-        if not behind or got >= self._short:
+    def observe(self, got: int, lag: int) -> bool:
+        """Note one poll that returned ``got`` records and left the reader ``lag`` records behind the
+        high watermark the broker reported; True when the wait was just stretched."""
+        short = lag > 0 and (got == 0 or (got < self._short and lag >= self._short))
+        if not short:
             self._empty = 0
             return False
         self._empty += 1

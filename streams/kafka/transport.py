@@ -92,15 +92,14 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         if self._fetch_wait is None:
             self._fetch_wait = FetchWait(transport.fetch_wait_ms, AGENT_WAIT_CEILING_MS)  # type: ignore[attr-defined]
-        # read by AIOKafkaConsumer.start() when it builds its fetcher
-        consumer._fetch_max_wait_ms = self._fetch_wait.ms  # noqa: SLF001
+        self._fetch_wait.apply(consumer)  # read by AIOKafkaConsumer.start() when it builds its fetcher
         return consumer
 
     async def _fetch_records(self, consumer: Any, active_partitions: Any, timeout: float | None = None,
                              max_records: int | None = None) -> Any:
         records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
         wait, got = self._fetch_wait, sum(len(batch) for batch in records.values())
-        if wait is not None and wait.observe(got, got == 0 and lagging(consumer, active_partitions)):
+        if wait is not None and wait.observe(got, int(got == 0 and lagging(consumer, active_partitions))):
             wait.apply(consumer)
             log.info("agents' fetches come back empty behind the high watermark; fetch wait now %d ms", wait.ms)
         return records

@@ -18,12 +18,13 @@ BATCHES = 15_000
 
 def test_the_wait_doubles_only_after_short_polls_in_a_row_while_behind_and_never_shrinks() -> None:
     wait = FetchWait(5, ceiling_ms=40, short=4)
-    assert not any(wait.observe(0, behind=False) for _ in range(10)), "caught up: nothing to stretch"
-    assert not any(wait.observe(32, behind=True) for _ in range(10)), "full reads while behind"
-    steps = [wait.observe(1, behind=True) for _ in range(EMPTY_POLLS * 4)]
+    assert not any(wait.observe(0, lag=0) for _ in range(10)), "caught up: nothing to stretch"
+    assert not any(wait.observe(32, lag=1000) for _ in range(10)), "full reads while behind"
+    assert not any(wait.observe(1, lag=1) for _ in range(10)), "a busy tail: one record, one more behind it"
+    steps = [wait.observe(1, lag=1000) for _ in range(EMPTY_POLLS * 4)]
     assert steps == ([False] * (EMPTY_POLLS - 1) + [True]) * 3 + [False] * EMPTY_POLLS
     assert wait.ms == 40, "doubled three times, then held at the ceiling"
-    wait.observe(0, behind=False)
+    wait.observe(0, lag=0)
     assert wait.ms == 40 and wait.poll_timeout_ms > 2 * wait.ms
 
 
