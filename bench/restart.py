@@ -2,7 +2,8 @@
 
 ``python -m zeikan.bench.restart [--sizes 250000 --sizes 1000000] [--per-day 5000]`` publishes
 each simulated history (declarations ``per_day`` a day, from the simulator) to its own embedded broker while one worker
-decides it, SIGKILLs that worker, starts a new one on the same work folder, and reports:
+decides it, waits until its decision count settles and the quiet log's snapshot is written, SIGKILLs
+that worker, starts a new one on the same work folder, and reports:
 
 * ``ready_s``: from the new process's start to ``/readyz`` 200 (its shared state caught up);
 * ``first_decision_s``: from its start to the decision of a declaration published right
@@ -22,7 +23,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,21 @@ def _publish_simulated(bootstrap: str, size: int, per_day: int, out: Path) -> in
     return last
 
 
+SNAPSHOT_QUIET_S = 10
+"""The worker's ``snapshot_min_s``: it snapshots once no event came for that long."""
+
+
+def _settle(count: Callable[[], float], still_s: float = 6.0) -> None:
+    """Return once ``count`` has not moved for ``still_s`` (the worker decided all it can: the history's
+    last epoch stays open until something newer comes)."""
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < still_s:
+        time.sleep(1.0)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
     """One history of ``size`` declarations: decide it, kill the worker, restart, measure."""
     step = 86_400_000 / per_day
@@ -73,7 +89,8 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         last = _publish_simulated(broker.bootstrap, size, per_day, Path(tmp) / "sim")
         decided = lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL")  # noqa: E731
         wait_for(lambda: decided() >= 0.99 * size - per_day, timeout_s, f"{size} decisions")
-        time.sleep(12)  # the last snapshot interval passes
+        _settle(decided)
+        time.sleep(SNAPSHOT_QUIET_S + 2)  # the quiet log's snapshot is written
         first_rss = metric_sum(port, "process_resident_memory_bytes") / 2**20
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -90,6 +107,8 @@ def measure(size: int, per_day: int, timeout_s: float) -> dict[str, Any]:
         wait_for(lambda: metric_sum(port, "zeikan_decisions_total", stage="PRE_ARRIVAL") >= 1, timeout_s, "the probe's decision")
         first_decision_s = time.monotonic() - started
         phases = _phases((workdir / "worker.log").read_bytes()[log_size:].decode(errors="replace"), started_wall)
+        if "facts_caught_up_offset" in phases and "snapshot_restored_offset" in phases:
+            phases["facts_tail_records"] = int(phases["facts_caught_up_offset"] - phases["snapshot_restored_offset"])
     return {
         "history": size, "per_day": per_day, "ready_s": round(ready_s, 2), "first_decision_s": round(first_decision_s, 2),
         "rss_mb": round(rss, 1), "first_worker_rss_mb": round(first_rss, 1), **phases,

@@ -76,13 +76,14 @@ def test_a_worker_folds_its_own_facts_as_it_sent_them_and_another_workers_decode
     assert sent.ready_epoch > 0 and sent.digest() == other.digest()
 
 
-class _QuietAfter(_Consumer):
-    """The scripted batches, then empty polls (a quiet log) for ``quiet_s``, then the loop stops."""
+class _MarkersAfter(_Consumer):
+    """The scripted batches, then one marker record per poll (an idle log that markers still reach) for ``quiet_s``."""
 
     def __init__(self, batches: list[list[Fact]], quiet_s: float) -> None:
         super().__init__(batches)
         self._quiet_s = quiet_s
         self._quiet_since: float | None = None
+        self._epoch = 10_000
 
     async def getmany(self, tp, timeout_ms: int, max_records: int):  # type: ignore[no-untyped-def]
         if self._batches:
@@ -92,14 +93,20 @@ class _QuietAfter(_Consumer):
         if loop.time() - self._quiet_since > self._quiet_s:
             raise _Done
         await asyncio.sleep(0.01)
-        return {}
+        self._epoch += 1
+        self._batches.append([Fact("marker", "declarations:1", self._epoch)])
+        return await super().getmany(tp, timeout_ms, max_records)
 
 
-def test_a_quiet_log_gets_its_snapshot_even_below_the_snapshot_count(tmp_path: Path) -> None:
-    state = SharedState(EngineConfig(), sources=["declarations:0"])
+def test_a_log_without_new_events_gets_its_snapshot_though_markers_still_come(tmp_path: Path) -> None:
+    decls = history(days=1, per_day=9, seed=4)["declarations"]
+    facts = [Fact("declaration", "declarations:0", epoch_of(d["filed_at"]), d, Outcome(0.5, "RELEASE", "RELEASE", None, "x"))
+             for d in decls]
+    state = SharedState(EngineConfig(), sources=["declarations:0", "declarations:1"])
     store = SnapshotStore(str(tmp_path / "snapshots"))
     follower = FactsFollower("unused:9092", "facts", state, store, snapshot_every=1_000_000, snapshot_min_s=0.1)
-    batches = [[Fact("marker", "declarations:0", 100 + 3 * b + i) for i in range(3)] for b in range(3)]
     with pytest.raises(_Done):
-        asyncio.run(follower._loop(_QuietAfter(batches, quiet_s=0.5)))  # noqa: SLF001
-    assert store.offsets() == [9], "one snapshot, at the end of the log, once it was quiet"
+        asyncio.run(follower._loop(_MarkersAfter([facts[:3], facts[3:6], facts[6:]], quiet_s=0.6)))  # noqa: SLF001
+    offsets = store.offsets()
+    assert len(offsets) == 1, "one snapshot once no event came for snapshot_min_s, none for the markers after it"
+    assert offsets[0] >= len(facts), "it holds every declaration"
