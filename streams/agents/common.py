@@ -284,7 +284,8 @@ class BatchRunner:
 
 
 def put(stream: Any, table: Any, key: str, value: Any, event: EventT) -> None:
-    """Write ``table[key]`` as if inside ``event``'s iteration (its changelog partition).
+    """Write ``table[key]`` (delete it when ``value`` is None) as if inside ``event``'s iteration (its
+    changelog partition).
 
     Batches come from ``take_events``, outside Faust's per-event context; the
     table needs the source event to pick the changelog partition.
@@ -292,6 +293,9 @@ def put(stream: Any, table: Any, key: str, value: Any, event: EventT) -> None:
     previous = stream.current_event
     stream._set_current_event(event)  # noqa: SLF001 - faust has no public setter
     try:
-        table[key] = value
+        if value is not None:
+            table[key] = value
+        elif key in table:
+            del table[key]
     finally:
         stream._set_current_event(previous)  # noqa: SLF001

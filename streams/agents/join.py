@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from zeikan.schemas.codec import codec_for
@@ -38,15 +40,20 @@ if TYPE_CHECKING:
 
 
 class Deadlines:
-    """The open joins' scan deadlines, so the deadline timer never walks the whole (on-disk) table.
+    """The joins' scan deadlines and forget times, so the deadline timer never walks the whole (on-disk) table.
 
     Rebuilt from the table once per assignment of the declaration-keyed partitions (a
-    restart, a rebalance), then kept current by the agent's own writes.
+    restart, a rebalance), then kept current by the agent's own writes. A finished join is
+    deleted once its forget time (:func:`~zeikan.streams.engine.join.forget_at`) passes: the
+    table holds a horizon of joins, not the history (every join state carries its whole
+    declaration).
     """
 
     def __init__(self) -> None:
         self.pending: dict[str, tuple[int, int]] = {}
         """declaration_id -> (partition, scan deadline) of joins still waiting for scans."""
+        self.finished: dict[str, tuple[int, int]] = {}
+        """declaration_id -> (partition, forget time) of joins done or overdue, still in the table."""
         self.entries = 0
         """Join states in the assigned partitions (counted at the rescan, plus the ones created since)."""
         self.scanned_for: frozenset[int] | None = None
@@ -61,24 +68,30 @@ class Deadlines:
         flooded a backlog: 1,300 checks every 2 s, each tick took 2-5 s, and the join topics lagged
         2,000 records a partition (``bench/restart.py``, round 5).
         """
-        due = [decl_id for decl_id, (partition, deadline) in self.pending.items()
+        due = [decl_id for decl_id, (partition, deadline) in chain(self.pending.items(), self.finished.items())
                if partition in assigned and clock > deadline and now - self._checked.get(decl_id, -RECHECK_S) >= RECHECK_S]
         self._checked.update((decl_id, now) for decl_id in due)
         return due
 
-    def note(self, decl_id: str, state: dict[str, Any], created: bool = False) -> None:
-        """Take the state just written for ``decl_id`` (``created``: the table had none)."""
-        self.entries += created
-        opened = state.get("open")
-        if opened is not None and not state["done"] and not state["overdue"]:
+    def note(self, decl_id: str, state: dict[str, Any] | None, created: bool = False) -> None:
+        """Take the state just written for ``decl_id`` (``created``: the table had none; None: deleted)."""
+        self.entries += int(created) - int(state is None)
+        opened = state.get("open") if state is not None else None
+        self.pending.pop(decl_id, None)
+        self.finished.pop(decl_id, None)
+        self._checked.pop(decl_id, None)
+        if state is None or opened is None:
+            return
+        forget = join.forget_at(state)
+        if forget is None:
             self.pending[decl_id] = (int(state["partition"]), int(opened["deadline"]))
         else:
-            self.pending.pop(decl_id, None)
-            self._checked.pop(decl_id, None)
+            self.finished[decl_id] = (int(state["partition"]), forget)
 
-    def rescan(self, items: list[tuple[str, Any]], assigned: frozenset[int]) -> None:
-        """Rebuild from the table's ``items`` for the ``assigned`` partitions."""
-        self.pending, self.entries, self.scanned_for, self._checked = {}, 0, assigned, {}
+    def rescan(self, items: Iterable[tuple[str, Any]], assigned: frozenset[int]) -> None:
+        """Rebuild from the table's ``items`` for the ``assigned`` partitions (read one at a time: the
+        table is on disk, and a list of it all made the restarted worker's memory follow its size)."""
+        self.pending, self.finished, self.entries, self.scanned_for, self._checked = {}, {}, 0, assigned, {}
         for decl_id, state in items:
             if state is None or state.get("partition") not in assigned:
                 continue
@@ -136,6 +149,7 @@ def register(p: Pipeline) -> None:
             created: set[str] = set()
             completed: list[tuple[dict, list, Any]] = []
             overdue: list[tuple[dict, list[str], Any]] = []
+            checked: dict[str, int] = {}  # declaration_id -> event-time clock of a deadline check in this batch
 
             async def step(outbox: Any, event: Any) -> bool:
                 decl_id = event_key(event)
@@ -155,6 +169,7 @@ def register(p: Pipeline) -> None:
                         missing = join.overdue_containers(state, int(clock))
                         if missing is not None:
                             overdue.append((state["open"], missing, event))
+                        checked[decl_id] = int(clock)
                     case _:
                         raise ValueError(f"{type(message).__name__} is no declaration message")
                 if scans is not None:
@@ -164,8 +179,10 @@ def register(p: Pipeline) -> None:
 
             outbox, _ = await runner.each(events, "join-declarations", step)
             for decl_id, (state, event) in touched.items():
-                put(stream, tables.joins, decl_id, state, event)
-                deadlines.note(decl_id, state, decl_id in created)
+                forget = join.forget_at(state)
+                kept = None if forget is not None and checked.get(decl_id, -1) > forget else state
+                put(stream, tables.joins, decl_id, kept, event)
+                deadlines.note(decl_id, kept, decl_id in created and kept is not None)
             decided = await _post_scan(completed, outbox) if completed else []
             for opened, missing, event in overdue:
                 async def send_overdue(opened: dict = opened, missing: list = missing) -> bool:
@@ -216,7 +233,7 @@ def register(p: Pipeline) -> None:
             tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()
         )
         if deadlines.scanned_for != assigned:
-            deadlines.rescan(list(tables.joins.items()), assigned)
+            deadlines.rescan(tables.joins.items(), assigned)
         for decl_id in deadlines.due(clock, assigned, time.monotonic()):
             try:
                 await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))

@@ -180,6 +180,16 @@ def expire_container(state: State, clock_ms: int, lookback_ms: int) -> None:
         del state["requests"][decl_id]
 
 
+def forget_at(state: State) -> int | None:
+    """Event time from which a declaration's join may be deleted: once it is done or overdue, and
+    :data:`REQUEST_HORIZON_MS` after its filing, when its containers no longer hold its scan requests
+    (None: still open, or never opened)."""
+    opening = state.get("open")
+    if opening is None or not (state["done"] or state["overdue"]):
+        return None
+    return int(opening["filed_at"]) + REQUEST_HORIZON_MS
+
+
 def _complete(state: State) -> list[Mapping[str, Any]] | None:
     opening = state["open"]
     if state["done"] or opening is None:

@@ -4,7 +4,9 @@ the container join, dead letters, rule hot reload (no mocks)."""
 from __future__ import annotations
 
 import copy
+import re
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -22,6 +24,7 @@ from tests.streams.worker_harness import (
 from zeikan.schemas.jsonl import write_jsonl
 from zeikan.schemas.reference import make_container_id
 from zeikan.streams.engine.config import EngineConfig
+from zeikan.streams.engine.join import REQUEST_HORIZON_MS
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.kafka.kafka_io import publish
 from zeikan.streams.replay import replay
@@ -68,6 +71,27 @@ def join_scenario(tmp_path):
     return hist, scans, rules_path
 
 
+def a_month_later(declarations: list[dict]) -> list[dict]:
+    """The last 16 declarations again, new ids, filed past the join horizon (10 minutes apart)."""
+    later = []
+    for i, d in enumerate(declarations[-16:]):
+        d = copy.deepcopy(d)
+        shift = REQUEST_HORIZON_MS + 2 * 86_400_000 + i * 600_000
+        d["declaration_id"] = f"DEC-{9_000_000 + i:07d}"
+        d["filed_at"] += shift
+        d["expected_arrival"] += shift
+        later.append(d)
+    return later
+
+
+def finished_joins(worker: WorkerProcess) -> float:
+    """Join states the worker still holds that are done or overdue (entries less the pending ones)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    gauge = {m[1]: float(m[2]) for m in re.finditer(r"^zeikan_join_(state_entries|pending_scans) (\S+)$", text, re.M)}
+    return gauge.get("state_entries", 0.0) - gauge.get("pending_scans", 0.0)
+
+
 def poison():
     """Undecodable and semantically invalid records on every input topic."""
     bad_container = copy.deepcopy(history(1, 1, seed=99)["declarations"][0])
@@ -96,6 +120,9 @@ def test_live_decisions_equal_replay_with_join_and_dead_letters(fresh_broker, tm
         publish_events(broker.bootstrap, events[cut:])
         live = decision_ids_settle(broker.bootstrap, len(expected), 90, worker.log_path)
         dead = read_decoded(broker.bootstrap, "dead-letters")
+        assert wait_until(lambda: finished_joins(worker) >= len(JOIN_IDS), 30, worker.log_path)
+        publish_events(broker.bootstrap, [("declarations", d) for d in a_month_later(hist["declarations"])])
+        wait_until(lambda: finished_joins(worker) == 0, 60, worker.log_path)  # forgotten once their containers forgot them
     finally:
         worker.stop()
 

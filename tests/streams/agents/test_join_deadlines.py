@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from zeikan.streams.agents.join import RECHECK_S, Deadlines
-from zeikan.streams.engine.join import new_declaration_state
+from zeikan.streams.engine.join import REQUEST_HORIZON_MS, forget_at, new_declaration_state
+
+HORIZON = REQUEST_HORIZON_MS
 
 
 def _state(partition: int, deadline: int | None, done: bool = False, overdue: bool = False) -> dict:
     state = new_declaration_state()
-    state.update(partition=partition, done=done, overdue=overdue, open={"deadline": deadline} if deadline is not None else None)
+    opened = {"deadline": deadline, "filed_at": deadline - 10} if deadline is not None else None
+    state.update(partition=partition, done=done, overdue=overdue, open=opened)
     return state
 
 
@@ -18,10 +21,22 @@ def test_the_index_holds_the_open_joins_of_the_assigned_partitions_and_follows_t
     index = Deadlines()
     index.rescan(table, frozenset({0, 1}))
     assert index.pending == {"D1": (0, 100), "D3": (1, 300)} and index.entries == 5
+    assert index.finished == {"D2": (0, 190 + HORIZON), "D5": (0, 490 + HORIZON)}, "finished joins wait to be forgotten"
     index.note("D1", _state(0, 100, done=True))
     index.note("D7", _state(1, 700), created=True)
     index.note("D3", _state(1, 300, overdue=True))
     assert index.pending == {"D7": (1, 700)} and index.entries == 6
+    index.note("D2", None)
+    assert "D2" not in index.finished and index.entries == 5, "a deleted join leaves the index"
+
+
+def test_a_finished_join_is_due_for_a_check_once_its_forget_time_passes_and_an_open_one_never() -> None:
+    index = Deadlines()
+    index.rescan(iter([("D1", _state(0, 100, done=True)), ("D2", _state(0, 10 * HORIZON))]), frozenset({0}))
+    assert index.due(clock=90 + HORIZON, assigned=frozenset({0}), now=0.0) == [], "not yet past its forget time"
+    assert index.due(clock=91 + HORIZON, assigned=frozenset({0}), now=1.0) == ["D1"]
+    assert forget_at(_state(0, 100)) is None and forget_at(new_declaration_state()) is None
+    assert forget_at(_state(0, 100, overdue=True)) == 90 + REQUEST_HORIZON_MS
 
 
 def test_a_check_is_sent_once_per_overdue_join_and_again_only_if_it_is_still_pending_later() -> None:
