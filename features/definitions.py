@@ -209,14 +209,15 @@ def line_keys(declaration: Mapping) -> list[tuple[str, ...]]:
     return out
 
 
+DECLARATION_INFO = ("importer_id", "declarant_id", "origin_country", "filed_at")
+"""What an inspection result needs to know about its declaration (:func:`declaration_info`)."""
+
+
 def declaration_info(declaration: Mapping) -> dict[str, Any]:
-    """What an inspection result needs to know about its declaration."""
-    return {
-        "importer_id": declaration["importer_id"],
-        "declarant_id": declaration["declarant_id"],
-        "origin_country": declaration["origin_country"],
-        "filed_at": int(declaration["filed_at"]),
-    }
+    """What an inspection result needs to know about its declaration (``filed_at`` as an int)."""
+    info = {field: declaration[field] for field in DECLARATION_INFO}
+    info["filed_at"] = int(info["filed_at"])
+    return info
 
 
 def inspection_counts(result: Mapping, info: Mapping) -> bool:

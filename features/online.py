@@ -10,9 +10,10 @@ every changed record is written back with ``store[key] = record``). Records:
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
   (the price checks of ``definitions.price_probes`` read other keys' norms, never write them);
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
-* ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations, so an
-  inspection result can be attributed; ``seen|DAY`` / ``dix|DAY`` — event ids and
-  declaration ids by day, for idempotency and expiry; ``clock`` — day bookkeeping.
+* ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations and the digest of
+  what they said, so an inspection result can be attributed: one string per declaration
+  (:func:`pack_info`); ``seen|DAY`` — event ids by day, for idempotency and expiry (a
+  declaration's ``decl|`` entry goes with its day); ``clock`` — day bookkeeping.
 
 Memory is bounded: norms keep the last ``WINDOW`` values per key (a rolling window
 by count, so the median and quartiles are exact over it; the window is kept
@@ -128,9 +129,17 @@ class OnlineFeatureState:
         self._pending.clear()
         self._parsed.clear()
 
-    def declaration_info(self, declaration_id: str) -> Mapping[str, Any] | None:
-        """What the history keeps of a folded declaration (within the retention), or None."""
-        return self.store.get(f"decl|{declaration_id}")
+    def declaration_info(self, declaration_id: str) -> dict[str, Any] | None:
+        """What the history keeps of a folded declaration (within the retention, with its ``digest``), or None."""
+        packed = self.store.get(f"decl|{declaration_id}")
+        return None if packed is None else unpack_info(packed)
+
+    def note_digest(self, declaration_id: str, digest: str) -> None:
+        """Keep the content digest of a folded declaration with its index entry (no-op once it expired)."""
+        key = f"decl|{declaration_id}"
+        packed = self.store.get(key)
+        if packed is not None:
+            self.store[key] = packed[: packed.rindex(INFO_SEP) + 1] + digest
 
     def features(self, declaration: Mapping) -> dict[str, float]:
         """Features of one declaration as of the start of its epoch (only earlier events count)."""
@@ -274,15 +283,14 @@ class OnlineFeatureState:
                     rec["n"] += 1.0
                 store[key] = rec
         decl_id = declaration["declaration_id"]
-        store[f"decl|{decl_id}"] = fd.declaration_info(declaration)
-        self._bucket_add("dix", t, decl_id)
+        store[f"decl|{decl_id}"] = pack_info(fd.declaration_info(declaration))
         for orphan in store.pop(f"orph|{decl_id}", None) or ():
             self.unmatched_inspections -= 1
             self._fold_inspection(int(orphan["inspected_at"]), orphan)
 
     def _fold_inspection(self, t: int, result: Mapping) -> None:
         decl_id = result["declaration_id"]
-        info = self.store.get(f"decl|{decl_id}")
+        info = self.declaration_info(decl_id)
         if info is None:  # kept for a declaration that arrives late, within the retention
             self.store[f"orph|{decl_id}"] = [*(self.store.get(f"orph|{decl_id}") or ()), dict(result)]
             self._bucket_add("orx", t, decl_id)
@@ -321,7 +329,7 @@ class OnlineFeatureState:
         seen = self.store.get(f"seen|{day}") or {}
         if event_id in seen:
             return False
-        seen[event_id] = 1.0
+        seen[event_id] = True
         self.store[f"seen|{day}"] = seen
         clock["min_day"] = min(clock["min_day"], float(day))
         clock["max_day"] = max(clock["max_day"], float(day))
@@ -339,9 +347,8 @@ class OnlineFeatureState:
         store = self.store
         while clock["min_day"] < clock["max_day"] - self.retention_days:
             day = int(clock["min_day"])
-            store.pop(f"seen|{day}", None)
-            for decl_id in store.pop(f"dix|{day}", None) or ():
-                store.pop(f"decl|{decl_id}", None)
+            for event_id in store.pop(f"seen|{day}", None) or ():
+                store.pop(f"decl|{event_id}", None)
             for decl_id in store.pop(f"orx|{day}", None) or ():
                 if store.pop(f"orph|{decl_id}", None) is not None:
                     self.unmatched_inspections -= 1
@@ -354,6 +361,30 @@ class OnlineFeatureState:
         store = self.store
         for key in [k for k, rec in store.items() if isinstance(rec, dict) and rec.get("last", before) < before]:
             del store[key]
+
+
+INFO_SEP = "\x1f"
+"""Separates the fields of a packed declaration index entry (no identifier holds a control character)."""
+
+
+def pack_info(info: Mapping[str, Any], digest: str = "") -> str:
+    """A declaration index entry as one string: the fields of :data:`~zeikan.features.definitions.DECLARATION_INFO`
+    and the digest. A dict each took 512 bytes, and a 62-day retention holds 308,000 of them at 5,000
+    declarations a day (``bench/restart.py``, round 6)."""
+    return INFO_SEP.join([*(str(info[f]) for f in fd.DECLARATION_INFO), digest])
+
+
+def unpack_info(packed: str) -> dict[str, Any]:
+    """The fields of a :func:`pack_info` entry (``filed_at`` an int) and its ``digest``.
+
+    >>> unpack_info(pack_info({"importer_id": "I1", "declarant_id": "D1", "origin_country": "CN", "filed_at": 5}, "ab"))
+    {'importer_id': 'I1', 'declarant_id': 'D1', 'origin_country': 'CN', 'filed_at': 5, 'digest': 'ab'}
+    """
+    *values, digest = packed.split(INFO_SEP)
+    info: dict[str, Any] = dict(zip(fd.DECLARATION_INFO, values))
+    info["filed_at"] = int(info["filed_at"])
+    info["digest"] = digest
+    return info
 
 
 def _window_order(m: int) -> tuple[int, int, int, int]:

@@ -39,7 +39,7 @@ from zeikan.streams.engine.facts import Fact, decode_facts, encode_facts
 from zeikan.streams.engine.lanes import INSPECTION_LANES, parse_action
 from zeikan.streams.engine.selection import RandomSelector
 
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 """Bumped when the snapshot layout changes (an older snapshot is then ignored)."""
 
 NOT_READY = -1
@@ -172,9 +172,7 @@ class SharedState:
         facts = new
         for fact in facts:  # the declaration index now holds them: remember what they said
             if fact.kind == "declaration" and fact.outcome is not None:
-                info = self.features.declaration_info(fact.event_id)
-                if info is not None:
-                    info["digest"] = fact.outcome.digest
+                self.features.note_digest(fact.event_id, fact.outcome.digest)
         ids = ",".join(f"{f.kind[0]}{f.event_id}" for f in facts)
         self.version = hashlib.sha256(f"{self.version}|{until_epoch}|{ids}".encode()).hexdigest()[:16]
         return True

@@ -114,3 +114,16 @@ def test_norm_observations_follow_the_norm_feature_order() -> None:
     decl = make_declaration("A", T0, items=[make_item(), make_item(value="7")])
     for line in norm_observations(decl):
         assert [feature for feature, _, _ in line] == list(NORM_FEATURES)
+
+
+def test_the_declaration_index_keeps_a_digest_and_leaves_with_its_day_past_the_retention() -> None:
+    state = OnlineFeatureState(retention_ms=10 * DAY)
+    state.observe_declaration(make_declaration("D0", T0, importer="IMP-7"))
+    state.advance(T0 + DAY)
+    state.note_digest("D0", "abc")
+    assert state.declaration_info("D0") == {"importer_id": "IMP-7", "declarant_id": "D1", "origin_country": "CN",
+                                            "filed_at": T0, "digest": "abc"}
+    state.observe_declaration(make_declaration("D1", T0 + 12 * DAY))
+    state.advance(T0 + 13 * DAY)
+    assert state.declaration_info("D0") is None and state.declaration_info("D1") is not None
+    assert not any("D0" in key or "D0" in str(value) for key, value in state.store.items()), "nothing of D0 is left"
