@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,27 @@ def _internal_topic(app: faust.App, name: str, partitions: int) -> TopicT:
     )
 
 
-def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> faust.App:
+class _App(faust.App):
+    """Faust's App, plus tasks that start with it (:meth:`early_task`) instead of after table recovery."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._early_tasks: list[Callable[[], Awaitable[None]]] = []
+
+    def early_task(self, fun: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Start ``fun()`` when the app first starts, while the worker joins its group and recovers its tables."""
+        self._early_tasks.append(fun)
+        return fun
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        for fun in self._early_tasks:
+            self.add_future(fun())
+
+
+def _faust_app(settings: WorkerSettings, kafka: KafkaSettings) -> _App:
     Path(settings.workdir).mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in kafka.bootstrap.split(",")],
         store="rocksdb://",  # the join tables: a restart reads only the changelogs' tails (rocksdict driver)
@@ -219,8 +238,10 @@ def create_pipeline(
             last_rules[:] = [rules.book.version, rules.last_error]
             hooks.on_rules_reloaded(rules.book.version, rules.last_error is None)
 
-    @app.task
+    @app.early_task
     async def follow_facts() -> None:
+        """Restore the snapshot and read the log's tail while Faust joins the group (a restarted worker waits
+        there for its old session to expire) instead of after it: 1.2 s of restore and the tail at 1M."""
         await asyncio.to_thread(follower.restore)
         await follower.run()
 
