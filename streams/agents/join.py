@@ -12,6 +12,9 @@
   event time the history follower has folded in), so overdue detection follows
   the simulated or replayed time, not the wall clock; it sends a check message
   per overdue candidate so the owner updates its table inside the stream.
+* Both tables hold a horizon, not the history: the same timer sends a check to each finished
+  join once its containers forgot it, and to each container state once it has emptied
+  (:class:`DueIndex`); the owner deletes them.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterable
-from itertools import chain
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from zeikan.schemas.codec import codec_for
@@ -39,64 +41,84 @@ if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
 
-class Deadlines:
-    """The joins' scan deadlines and forget times, so the deadline timer never walks the whole (on-disk) table.
+DueAt = Callable[[dict[str, Any]], "tuple[str, int] | None"]
+"""When a table state falls due, and for what: ``(what, event time)``, or None (never)."""
 
-    Rebuilt from the table once per assignment of the declaration-keyed partitions (a
-    restart, a rebalance), then kept current by the agent's own writes. A finished join is
-    deleted once its forget time (:func:`~zeikan.streams.engine.join.forget_at`) passes: the
+
+class DueIndex:
+    """When each state of an on-disk join table falls due, so the timer never walks the table.
+
+    Rebuilt from the table once per assignment of its partitions (a restart, a rebalance), then
+    kept current by the agent's own writes. The declarations' index holds each open join's scan
+    deadline (``pending``) and each finished join's forget time (``finished``): a finished join is
+    deleted once its forget time (:func:`~zeikan.streams.engine.join.forget_at`) passes, so the
     table holds a horizon of joins, not the history (every join state carries its whole
-    declaration).
+    declaration). The containers' index holds when each container state empties (``expire``).
     """
 
-    def __init__(self) -> None:
-        self.pending: dict[str, tuple[int, int]] = {}
-        """declaration_id -> (partition, scan deadline) of joins still waiting for scans."""
-        self.finished: dict[str, tuple[int, int]] = {}
-        """declaration_id -> (partition, forget time) of joins done or overdue, still in the table."""
+    def __init__(self, due_at: DueAt) -> None:
+        self._due_at = due_at
+        self.at: dict[str, tuple[str, int, int]] = {}
+        """key -> (what, partition, event time it falls due)."""
         self.entries = 0
-        """Join states in the assigned partitions (counted at the rescan, plus the ones created since)."""
+        """States in the assigned partitions (counted at the rescan, plus the ones created since)."""
         self.scanned_for: frozenset[int] | None = None
         self._checked: dict[str, float] = {}
-        """declaration_id -> when (monotonic s) its last deadline check was sent."""
+        """key -> when (monotonic s) its last check was sent."""
+
+    def of(self, what: str) -> dict[str, tuple[int, int]]:
+        """The keys due for ``what``: key -> (partition, event time)."""
+        return {key: (partition, at) for key, (w, partition, at) in self.at.items() if w == what}
 
     def due(self, clock: int, assigned: frozenset[int], now: float) -> list[str]:
-        """The assigned joins past their deadline at event time ``clock`` that need a check sent at ``now``.
+        """The assigned keys past their time at event time ``clock`` that need a check sent at ``now``.
 
-        A check is sent once, and again only if the join is still pending :data:`RECHECK_S` later
-        (the check was lost, or the join agent is behind). Re-sending every join on every tick
+        A check is sent once, and again only if the key is still due :data:`RECHECK_S` later
+        (the check was lost, or the agent is behind). Re-sending every join on every tick
         flooded a backlog: 1,300 checks every 2 s, each tick took 2-5 s, and the join topics lagged
         2,000 records a partition (``bench/restart.py``, round 5).
         """
-        due = [decl_id for decl_id, (partition, deadline) in chain(self.pending.items(), self.finished.items())
-               if partition in assigned and clock > deadline and now - self._checked.get(decl_id, -RECHECK_S) >= RECHECK_S]
-        self._checked.update((decl_id, now) for decl_id in due)
+        due = [key for key, (_, partition, at) in self.at.items()
+               if partition in assigned and clock > at and now - self._checked.get(key, -RECHECK_S) >= RECHECK_S]
+        self._checked.update((key, now) for key in due)
         return due
 
-    def note(self, decl_id: str, state: dict[str, Any] | None, created: bool = False) -> None:
-        """Take the state just written for ``decl_id`` (``created``: the table had none; None: deleted)."""
+    def note(self, key: str, state: dict[str, Any] | None, created: bool = False) -> None:
+        """Take the state just written for ``key`` (``created``: the table had none; None: deleted)."""
         self.entries += int(created) - int(state is None)
-        opened = state.get("open") if state is not None else None
-        self.pending.pop(decl_id, None)
-        self.finished.pop(decl_id, None)
-        self._checked.pop(decl_id, None)
-        if state is None or opened is None:
-            return
-        forget = join.forget_at(state)
-        if forget is None:
-            self.pending[decl_id] = (int(state["partition"]), int(opened["deadline"]))
-        else:
-            self.finished[decl_id] = (int(state["partition"]), forget)
+        self.at.pop(key, None)
+        self._checked.pop(key, None)
+        due = self._due_at(state) if state is not None and "partition" in state else None
+        if due is not None:
+            self.at[key] = (due[0], int(state["partition"]), due[1])  # type: ignore[index]
 
     def rescan(self, items: Iterable[tuple[str, Any]], assigned: frozenset[int]) -> None:
         """Rebuild from the table's ``items`` for the ``assigned`` partitions (read one at a time: the
         table is on disk, and a list of it all made the restarted worker's memory follow its size)."""
-        self.pending, self.finished, self.entries, self.scanned_for, self._checked = {}, {}, 0, assigned, {}
-        for decl_id, state in items:
+        self.at, self.entries, self.scanned_for, self._checked = {}, 0, assigned, {}
+        for key, state in items:
             if state is None or state.get("partition") not in assigned:
                 continue
             self.entries += 1
-            self.note(decl_id, state)
+            self.note(key, state)
+
+
+def join_due_at(state: dict[str, Any]) -> tuple[str, int] | None:
+    """A declaration's join: its scan deadline while open, its forget time once finished."""
+    opened = state.get("open")
+    if opened is None:
+        return None
+    forget = join.forget_at(state)
+    return ("pending", int(opened["deadline"])) if forget is None else ("finished", forget)
+
+
+def container_due_at(lookback_ms: int) -> DueAt:
+    """A container's state: when it empties."""
+    def due_at(state: dict[str, Any]) -> tuple[str, int] | None:
+        empty_at = join.container_empty_at(state, lookback_ms)
+        return None if empty_at is None else ("expire", empty_at)
+
+    return due_at
 
 
 def register(p: Pipeline) -> None:
@@ -105,23 +127,29 @@ def register(p: Pipeline) -> None:
     lookback = p.config.scan_lookback_ms
     decisions_codec = codec_for(DECISIONS.name)
     overdue_codec = codec_for(SCAN_OVERDUE.name)
-    deadlines = Deadlines()
+    deadlines, expiries = DueIndex(join_due_at), DueIndex(container_due_at(lookback))
 
     @p.app.agent(topics.container_events, name="zeikan.join-containers")
     async def containers(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             touched: dict[str, tuple[dict, Any]] = {}
+            created: set[str] = set()
 
             async def step(outbox: Any, event: Any) -> int:
                 container_id = event_key(event)
-                state = touched[container_id][0] if container_id in touched else None
-                state = copy.deepcopy(state or tables.containers.get(container_id) or join.new_container_state())
+                state = touched[container_id][0] if container_id in touched else tables.containers.get(container_id)
+                if state is None:
+                    created.add(container_id)
+                state = copy.deepcopy(state or join.new_container_state())
+                state["partition"] = event.message.partition
                 message = join.decode_message(event.value)
                 match message:
                     case join.ScanArrived(scan=scan):
                         matches = join.container_on_scan(state, scan, lookback)
                     case join.ScanRequested(request=request):
                         matches = join.container_on_request(state, container_id, request, lookback)
+                    case join.ExpiryCheck():
+                        matches = []
                     case _:
                         raise ValueError(f"{type(message).__name__} is no container message")
                 touched[container_id] = (state, event)
@@ -135,7 +163,9 @@ def register(p: Pipeline) -> None:
             outbox, unmatched = await runner.each(list(events), "join-containers", step)
             for container_id, (state, event) in touched.items():
                 join.expire_container(state, p.state.clock, lookback)
-                put(stream, tables.containers, container_id, state, event)
+                kept = state if state["scans"] or state["requests"] else None  # an empty state is the default
+                put(stream, tables.containers, container_id, kept, event)
+                expiries.note(container_id, kept, container_id in created and kept is not None)
             if any(unmatched):
                 hooks.on_unmatched("scans", sum(n or 0 for n in unmatched))
             await runner.finish(outbox, events)
@@ -229,15 +259,18 @@ def register(p: Pipeline) -> None:
     @p.app.timer(settings.overdue_interval_s, name="zeikan.scan-deadlines")
     async def scan_deadlines() -> None:
         clock = p.state.clock
-        assigned = frozenset(
-            tp.partition for tp in p.app.consumer.assignment() if tp.topic == topics.declaration_joins.get_topic_name()
-        )
-        if deadlines.scanned_for != assigned:
-            deadlines.rescan(tables.joins.items(), assigned)
-        for decl_id in deadlines.due(clock, assigned, time.monotonic()):
+        await _send_checks(deadlines, topics.declaration_joins, tables.joins, join.DeadlineCheck(clock), clock)
+        await _send_checks(expiries, topics.container_events, tables.containers, join.ExpiryCheck(clock), clock)
+        hooks.on_join_state(deadlines.entries, len(deadlines.of("pending")), expiries.entries)
+
+    async def _send_checks(index: DueIndex, topic: Any, table: Any, check: Any, clock: int) -> None:
+        """Send ``check`` to every key of ``index`` that fell due (rescanning ``table`` after a rebalance)."""
+        assigned = frozenset(tp.partition for tp in p.app.consumer.assignment() if tp.topic == topic.get_topic_name())
+        if index.scanned_for != assigned:
+            index.rescan(table.items(), assigned)
+        for key in index.due(clock, assigned, time.monotonic()):
             try:
-                await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))
+                await topic.send(key=key.encode(), value=join.encode_message(check))
             except Exception as exc:  # noqa: BLE001 - the broker may be away: the check is sent again after RECHECK_S
-                log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
+                log.warning("%s of %s not sent: %s", type(check).__name__, key, exc)
                 break
-        hooks.on_join_state(deadlines.entries, len(deadlines.pending))

@@ -59,6 +59,13 @@ class ScanRequested:
 
 
 @dataclass(frozen=True)
+class ExpiryCheck:
+    """Container topic: drop what can no longer match at this event-time ``clock`` (the state too, once empty)."""
+
+    clock: int
+
+
+@dataclass(frozen=True)
 class Opened:
     """Declaration topic: the PRE_ARRIVAL SCAN decision's opening of the join."""
 
@@ -80,11 +87,12 @@ class DeadlineCheck:
     clock: int
 
 
-ContainerMessage = ScanArrived | ScanRequested
+ContainerMessage = ScanArrived | ScanRequested | ExpiryCheck
 DeclarationMessage = Opened | ScanMatched | DeadlineCheck
 
 MESSAGE_KINDS: dict[str, type] = {
-    "scan": ScanArrived, "request": ScanRequested, "open": Opened, "match": ScanMatched, "check": DeadlineCheck,
+    "scan": ScanArrived, "request": ScanRequested, "expire": ExpiryCheck, "open": Opened, "match": ScanMatched,
+    "check": DeadlineCheck,
 }
 """Wire ``kind`` -> message class."""
 
@@ -188,6 +196,13 @@ def forget_at(state: State) -> int | None:
     if opening is None or not (state["done"] or state["overdue"]):
         return None
     return int(opening["filed_at"]) + REQUEST_HORIZON_MS
+
+
+def container_empty_at(state: State, lookback_ms: int) -> int | None:
+    """Event time after which :func:`expire_container` leaves the state empty (None: it is empty)."""
+    times = [int(s["scanned_at"]) + lookback_ms for s in state["scans"].values()]
+    times += [int(r["filed_at"]) + REQUEST_HORIZON_MS for r in state["requests"].values()]
+    return max(times) if times else None
 
 
 def _complete(state: State) -> list[Mapping[str, Any]] | None:

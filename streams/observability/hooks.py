@@ -27,8 +27,8 @@ class PipelineHooks:
     def on_feedback(self, result: Mapping) -> None:
         """One new (deduplicated) inspection result was folded in."""
 
-    def on_join_state(self, size: int, pending: int) -> None:
-        """Join state size and declarations still waiting for scans (this worker's partitions)."""
+    def on_join_state(self, size: int, pending: int, containers: int) -> None:
+        """Join states, declarations still waiting for scans, and container states (this worker's partitions)."""
 
     def on_batch_latency(self, stage: str, seconds: float) -> None:
         """One batch of pipeline ``stage`` took ``seconds``."""

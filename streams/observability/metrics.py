@@ -54,6 +54,7 @@ class ZeikanMetrics:
     consumer_lag: Gauge
     join_state: Gauge
     join_pending_scans: Gauge
+    join_containers: Gauge
     scans_overdue: Counter
     decisions: Counter
     capacity_target: Gauge
@@ -104,8 +105,9 @@ class ZeikanMetrics:
             ),
             join_state=Gauge("zeikan_join_state_entries", "Entries in the declaration-container join state", **kw),
             join_pending_scans=Gauge(
-                "zeikan_join_pending_scans", "Containers sent to SCAN still waiting for their scan", **kw
+                "zeikan_join_pending_scans", "Declarations sent to SCAN still waiting for their scans", **kw
             ),
+            join_containers=Gauge("zeikan_join_container_entries", "Container states held by the join", **kw),
             scans_overdue=Counter("zeikan_scans_overdue", "SCAN decisions whose scans missed the deadline", **kw),
             decisions=Counter(
                 "zeikan_decisions", "Decisions, per stage, lane (action), office and selection (risk|random)",
@@ -228,10 +230,11 @@ class PrometheusHooks(PipelineHooks):
             outcome=str(result["outcome"]),
         ).inc()
 
-    def on_join_state(self, size: int, pending: int) -> None:
-        """Current join state size and containers still waiting for a scan."""
+    def on_join_state(self, size: int, pending: int, containers: int) -> None:
+        """Current join states, declarations still waiting for their scans, and container states."""
         self.metrics.join_state.set(size)
         self.metrics.join_pending_scans.set(pending)
+        self.metrics.join_containers.set(containers)
 
     def on_batch_latency(self, stage: str, seconds: float) -> None:
         """One batch of pipeline ``stage`` took ``seconds``."""

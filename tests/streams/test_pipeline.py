@@ -84,11 +84,16 @@ def a_month_later(declarations: list[dict]) -> list[dict]:
     return later
 
 
-def finished_joins(worker: WorkerProcess) -> float:
-    """Join states the worker still holds that are done or overdue (entries less the pending ones)."""
+def join_gauges(worker: WorkerProcess) -> dict[str, float]:
+    """The worker's ``zeikan_join_*`` gauges, by the rest of their name."""
     with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    gauge = {m[1]: float(m[2]) for m in re.finditer(r"^zeikan_join_(state_entries|pending_scans) (\S+)$", text, re.M)}
+    return {m[1]: float(m[2]) for m in re.finditer(r"^zeikan_join_(\w+) (\S+)$", text, re.M)}
+
+
+def finished_joins(worker: WorkerProcess) -> float:
+    """Join states the worker still holds that are done or overdue (entries less the pending ones)."""
+    gauge = join_gauges(worker)
     return gauge.get("state_entries", 0.0) - gauge.get("pending_scans", 0.0)
 
 
@@ -121,8 +126,13 @@ def test_live_decisions_equal_replay_with_join_and_dead_letters(fresh_broker, tm
         live = decision_ids_settle(broker.bootstrap, len(expected), 90, worker.log_path)
         dead = read_decoded(broker.bootstrap, "dead-letters")
         assert wait_until(lambda: finished_joins(worker) >= len(JOIN_IDS), 30, worker.log_path)
-        publish_events(broker.bootstrap, [("declarations", d) for d in a_month_later(hist["declarations"])])
+        assert join_gauges(worker)["container_entries"] >= len(JOIN_IDS) + 1
+        later = {d["declaration_id"]: d for d in a_month_later(hist["declarations"])}
+        publish_events(broker.bootstrap, [("declarations", d) for d in later.values()])
         wait_until(lambda: finished_joins(worker) == 0, 60, worker.log_path)  # forgotten once their containers forgot them
+        later_scans = {c for d in read_decoded(broker.bootstrap, "decisions") if d["declaration_id"] in later
+                       and d["action"] == "SCAN" for c in later[d["declaration_id"]]["containers"]}
+        wait_until(lambda: join_gauges(worker)["container_entries"] <= len(later_scans), 60, worker.log_path)
     finally:
         worker.stop()
 

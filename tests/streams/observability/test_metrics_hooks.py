@@ -74,7 +74,7 @@ def test_inspection_feedback_counts_hits_per_lane_and_selection(hooks: Prometheu
 
 
 def test_state_overdue_capacity_and_latency_hooks(hooks: PrometheusHooks) -> None:
-    hooks.on_join_state(40, 7)
+    hooks.on_join_state(40, 7, 12)
     hooks.on_overdue(2)
     hooks.on_capacity("NLRTM", "SCAN", 120)
     hooks.on_batch_latency("decide", 0.004)
@@ -83,6 +83,7 @@ def test_state_overdue_capacity_and_latency_hooks(hooks: PrometheusHooks) -> Non
     hooks.on_rules_reloaded("v2", ok=False)
     assert value(hooks, "zeikan_join_state_entries") == 40
     assert value(hooks, "zeikan_join_pending_scans") == 7
+    assert value(hooks, "zeikan_join_container_entries") == 12
     assert value(hooks, "zeikan_scans_overdue_total") == 2
     assert value(hooks, "zeikan_events_out_total", topic="scan-overdue") == 2
     assert value(hooks, "zeikan_capacity_target_per_day", office="NLRTM", lane="SCAN") == 120
