@@ -11,7 +11,7 @@ def evaluate_set(data: RenderedSet, settings: ImageScorerSettings = ImageScorerS
     """Metrics of the ONNX model on a rendered set (detection at 1 % false alarms, AUC, per kind)."""
     scorer = OnnxImageScorer(settings)
     try:
-        scores, _ = scorer.score_inputs(data.x)
+        scores, _ = scorer.score_inputs(data.x, data.manifests)
     finally:
         scorer.close()
     result = evaluate_scores(data.y, scores, data.kinds, fa=0.01)

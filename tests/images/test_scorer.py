@@ -68,6 +68,16 @@ def test_concealed_loads_score_higher_than_clean_ones(scorer):
     assert np.mean(scores[: len(kinds)]) > np.mean(scores[len(kinds) :]) + 0.3
 
 
+def test_a_scan_without_declared_goods_is_scored_and_says_so(scorer):
+    from zeikan.images.scorer import NO_DECLARATION_REASON
+
+    store = open_store(STORE_URL)
+    scans = [_scan(store, _load(60, "wall")), _scan(store, _load(61, None))]
+    declared, undeclared = scorer.assess_batch(scans, [_declared(6000.0), []])
+    assert undeclared.anomaly_score is not None and undeclared.unassessed is None
+    assert NO_DECLARATION_REASON in undeclared.reasons and NO_DECLARATION_REASON not in declared.reasons
+
+
 def test_unreadable_images_get_no_score_and_do_not_break_the_batch():
     store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
     scorer = OnnxImageScorer(ImageScorerSettings(store_url=store.url))  # its own store: a missing object is really missing
