@@ -159,3 +159,27 @@ def test_the_head_learns_an_opaque_block_is_suspicious_only_where_no_heavy_goods
     undeclared_heavy, declared_heavy, undeclared = logits
     assert undeclared_heavy > declared_heavy + 2.0, "the same opaque block counts against a load that declares no heavy goods"
     assert np.isfinite(undeclared), "a scan without a declaration is still scored"
+
+
+def test_stage_two_draws_hard_negatives_over_the_opaque_goods_of_clean_heavy_loads():
+    n = 3
+    x = np.zeros((n, *MODEL_SHAPE), np.float32)
+    x[:, :, 20:110, 10:500] = 1.5
+    x[:, :, 40:60, 400:420] = 8.0  # an opaque heavy unit far from the container front
+    manifests = manifest_inputs([[("780110", 8000.0)], [("610910", 8000.0)], [("780110", 8000.0)]])
+    y = np.array([0, 0, 1])
+    boxes = np.array([NO_BOX, NO_BOX, (100.0, 50.0, 10.0, 10.0)], np.float32)
+    data = RenderedSet(x, y, ["none", "none", "among_goods"], ["Aster-6MV"] * n, ["A", "B", "C"], boxes, manifests)
+    assert image_model.heavy_clean(data).tolist() == [True, False, False]
+    opaque = np.argwhere(x[0, 1] > image_model.OPACITY_LEVELS[-1])
+    rng = np.random.default_rng(0)
+
+    def covered(i: int, where) -> float:
+        hits = 0
+        for _ in range(200):
+            r, c = image_model._patch_origin(rng, data, i, 500, where)
+            hits += bool((x[i, 1, r : r + image_model.PATCH[0], c : c + image_model.PATCH[1]] > 7).any())
+        return hits / 200
+
+    assert covered(0, opaque) > 0.6, "most of a clean heavy load's patches hold its opaque unit"
+    assert covered(1, None) < 0.4, "other clean loads are sampled anywhere"
