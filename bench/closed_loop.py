@@ -18,8 +18,9 @@
 
 Prints one JSON line per policy and one with the ratios (zeikan / legacy): seizures
 and hits per 1,000 inspections, revenue recovered, officer-hours per seizure and per
-hit, the share of found fraud found by a scan alone; and writes a PNG of the
-cumulative revenue recovered and seizures per day.
+hit, the share of found fraud found by a scan alone; each policy's inspections per
+lane, zeikan's selections that a full lane refused (by who asked, rules or the model,
+and lane), its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
 """
 
 from __future__ import annotations
@@ -37,14 +38,16 @@ import numpy as np
 
 from zeikan.bench.common import emit, timed
 from zeikan.sim.closed_loop import LoopResult, run_closed_loop
-from zeikan.sim.policy import DISCREPANCY, SCAN, SEIZURE
+from zeikan.sim.ids import day_tag, declaration_id
+from zeikan.sim.policy import DISCREPANCY, INSPECTION_TYPES, SCAN, SEIZURE
 from zeikan.sim.port import OFFICER_HOURS
 from zeikan.sim.replay_day import replay_decider
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.world import Day
+from zeikan.streams.engine.capacity import capped_ask
 from zeikan.streams.engine.config import EngineConfig
-from zeikan.streams.engine.lanes import INSPECTION_LANES, Action, parse_action
+from zeikan.streams.engine.lanes import INSPECTION_LANES, SELECTED_LANES, Action, parse_action
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.settings import DEFAULT_RULES
 
@@ -89,6 +92,39 @@ def summary(days: Sequence[Day]) -> dict[str, float]:
         "officer_hours_per_hit": t["officer_hours"] / max(t["hits"], 1),
         "found_by_scan_alone_share": t["hits_by_scan_alone"] / max(t["hits"], 1),
     }
+
+
+def inspections_by_lane(days: Sequence[Day]) -> dict[str, int]:
+    """Inspections per lane (Action name) over ``days``."""
+    kinds = Counter(int(k) for day in days for k in day.selection.inspection_type if k >= 0)
+    return {INSPECTION_LANES[name]: kinds.get(code, 0) for code, name in enumerate(INSPECTION_TYPES)}
+
+
+def capped(decisions: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Selections a full lane refused, by who asked (rules, model) and lane asked for (from the PRE_ARRIVAL reasons)."""
+    refused = Counter(ask for d in decisions if d["stage"] == "PRE_ARRIVAL"
+                      for ask in (capped_ask(r) for r in d["reasons"]) if ask is not None)
+    return {who: {lane.value: refused.get((who, lane), 0) for lane in SELECTED_LANES} for who in ("rules", "model")}
+
+
+def by_selection_source(loop: LoopResult) -> dict[str, dict[str, int]]:
+    """zeikan's inspections and seizures by what its PRE_ARRIVAL selection hit: each rule, else the model or the random sample."""
+    seized: dict[str, bool] = {}
+    for legacy_day in loop.legacy:
+        day = loop.port.inspected(legacy_day.index)
+        tag = day_tag(loop.port.world.settings.start, legacy_day.index)
+        for k in np.flatnonzero(day.selection.inspection_type >= 0):
+            seized[declaration_id(tag, int(k))] = bool(day.findings.outcome[k] == SEIZURE)
+    out: dict[str, dict[str, int]] = {}
+    for decision in loop.decisions:
+        found = seized.get(str(decision["declaration_id"]))
+        if decision["stage"] != "PRE_ARRIVAL" or found is None:
+            continue
+        for source in decision["rule_hits"] or ["random" if decision["random_selected"] else "model"]:
+            entry = out.setdefault(source, {"inspections": 0, "seizures": 0})
+            entry["inspections"] += 1
+            entry["seizures"] += int(found)
+    return dict(sorted(out.items()))
 
 
 def equal_capacity_config(legacy_share: float, base: EngineConfig = EngineConfig(),
@@ -200,13 +236,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, timed() as elapsed:
         loop, version, config = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix)
-        zeikan = summary([loop.port.inspected(d.index) for d in loop.legacy])
-        legacy = summary(loop.legacy)
+        inspected = [loop.port.inspected(d.index) for d in loop.legacy]
+        zeikan, legacy = summary(inspected), summary(loop.legacy)
+        lanes = {"zeikan": inspections_by_lane(inspected), "legacy": inspections_by_lane(loop.legacy)}
         chart(loop, args.chart)
     shares = {lane.value: share for lane, share in config.default_share.items()}
     emit("closed_loop.zeikan", model=version, images=args.images, mix=args.mix if isinstance(args.mix, str) else "weights",
-         lane_shares=shares, **zeikan)
-    emit("closed_loop.legacy", capacity_share=sum(shares.values()), **legacy)
+         lane_shares=shares, inspections_by_lane=lanes["zeikan"], capped=capped(loop.decisions),
+         by_selection_source=by_selection_source(loop), **zeikan)
+    emit("closed_loop.legacy", capacity_share=sum(shares.values()), inspections_by_lane=lanes["legacy"], **legacy)
     emit("closed_loop.ratio_zeikan_over_legacy", seconds=elapsed.seconds, chart=str(args.chart), **ratios(zeikan, legacy))
 
 

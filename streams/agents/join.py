@@ -30,6 +30,9 @@ from zeikan.streams.serving.scoring import assess_off_loop
 
 log = logging.getLogger(__name__)
 
+RECHECK_S = 30.0
+"""Seconds before a deadline check is sent again for a join that is still pending."""
+
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
@@ -47,6 +50,21 @@ class Deadlines:
         self.entries = 0
         """Join states in the assigned partitions (counted at the rescan, plus the ones created since)."""
         self.scanned_for: frozenset[int] | None = None
+        self._checked: dict[str, float] = {}
+        """declaration_id -> when (monotonic s) its last deadline check was sent."""
+
+    def due(self, clock: int, assigned: frozenset[int], now: float) -> list[str]:
+        """The assigned joins past their deadline at event time ``clock`` that need a check sent at ``now``.
+
+        A check is sent once, and again only if the join is still pending :data:`RECHECK_S` later
+        (the check was lost, or the join agent is behind). Re-sending every join on every tick
+        flooded a backlog: 1,300 checks every 2 s, each tick took 2-5 s, and the join topics lagged
+        2,000 records a partition (``bench/restart.py``, round 5).
+        """
+        due = [decl_id for decl_id, (partition, deadline) in self.pending.items()
+               if partition in assigned and clock > deadline and now - self._checked.get(decl_id, -RECHECK_S) >= RECHECK_S]
+        self._checked.update((decl_id, now) for decl_id in due)
+        return due
 
     def note(self, decl_id: str, state: dict[str, Any], created: bool = False) -> None:
         """Take the state just written for ``decl_id`` (``created``: the table had none)."""
@@ -56,10 +74,11 @@ class Deadlines:
             self.pending[decl_id] = (int(state["partition"]), int(opened["deadline"]))
         else:
             self.pending.pop(decl_id, None)
+            self._checked.pop(decl_id, None)
 
     def rescan(self, items: list[tuple[str, Any]], assigned: frozenset[int]) -> None:
         """Rebuild from the table's ``items`` for the ``assigned`` partitions."""
-        self.pending, self.entries, self.scanned_for = {}, 0, assigned
+        self.pending, self.entries, self.scanned_for, self._checked = {}, 0, assigned, {}
         for decl_id, state in items:
             if state is None or state.get("partition") not in assigned:
                 continue
@@ -198,11 +217,10 @@ def register(p: Pipeline) -> None:
         )
         if deadlines.scanned_for != assigned:
             deadlines.rescan(list(tables.joins.items()), assigned)
-        for decl_id, (partition, deadline) in list(deadlines.pending.items()):
-            if partition in assigned and clock > deadline:
-                try:
-                    await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))
-                except Exception as exc:  # noqa: BLE001 - the broker may be away: the next tick checks again
-                    log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
-                    break
+        for decl_id in deadlines.due(clock, assigned, time.monotonic()):
+            try:
+                await topics.declaration_joins.send(key=decl_id.encode(), value=join.encode_message(join.DeadlineCheck(clock)))
+            except Exception as exc:  # noqa: BLE001 - the broker may be away: the check is sent again after RECHECK_S
+                log.warning("scan deadline check of %s not sent: %s", decl_id, exc)
+                break
         hooks.on_join_state(deadlines.entries, len(deadlines.pending))

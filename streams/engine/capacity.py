@@ -5,17 +5,42 @@ scores of ``o``'s declarations on the previous ``window_days`` days (pooled), so
 the live stream and ``zeikan replay`` derive exactly the same cuts. Selections
 forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
+
+Each office-lane also has a token bucket (:class:`LaneBucket`): every declaration
+folded adds the lane's capacity share to it, every selection made into the lane (by
+the score, rules or the random sample) takes one, and a lane is full while its bucket
+holds less than one (:meth:`CapacityTracker.lane_room`, :func:`grant_lane`). The
+tokens follow the office's actual volume, not the volume the previous days lead one
+to expect: a day busier than its history gets more room, one quieter gets less. The
+fractional remainder is carried from day to day, so a lane expected less than once a
+day still gets its share over several days. At a day's start the balance is capped at
+the expected selections of the window's days (at least one): a lane may make up for a
+quiet spell, but an idle lane does not hoard beyond that; a debt (the epoch that
+filled the lane kept all its selections) is paid back. When a day's thresholds are
+first computed, the bucket is rolled over every day with declarations since its own,
+from per-day counts: neither the order in which an epoch's decisions are folded nor
+the days a worker happened to decide matter. It starts, full, on an office's first
+day with history (the prior cuts have no cap) and is in the snapshot. Once a lane is
+full, a declaration that a rule or the model's score sends there goes to the next lane
+down that has room and that its score reaches, or is released, and its reasons say
+so; the random control sample is counted but never refused. The score cuts alone
+track capacity only on average over days: without the cap, rules that force more
+each day than the days before put the office over its capacity. Decisions are
+irrevocable and a declaration is decided on the state as of its epoch's start, so
+a full lane keeps the day's earliest selections; within the epoch that fills a
+lane, all of that epoch's are kept (the day's excess is at most that epoch's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from dataclasses import dataclass, field
 
 from zeikan.streams.engine.config import DAY_MS, EngineConfig
-from zeikan.streams.engine.lanes import SELECTED_LANES, Action
+from zeikan.streams.engine.lanes import SELECTED_LANES, Action, strongest
 
 
 def event_day(epoch_ms: int) -> int:
@@ -31,6 +56,10 @@ class Thresholds:
     basis: str
     targets: Mapping[Action, float] = field(default_factory=dict)
     """Expected selections per lane on that day (capacity share x expected volume); empty for the prior."""
+    shares: Mapping[Action, float] = field(default_factory=dict)
+    """Capacity share per lane: the tokens each declaration of that day adds to the lane's bucket; empty for the prior."""
+    carry: Mapping[Action, float] = field(default_factory=dict)
+    """Each lane's bucket balance at the day's start; empty for the prior."""
 
     def risk_action(self, rank_key: float) -> Action:
         """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
@@ -40,10 +69,121 @@ class Thresholds:
         return Action.RELEASE
 
 
+def _zero_per_lane() -> dict[Action, int]:
+    return {lane: 0 for lane in SELECTED_LANES}
+
+
 @dataclass
 class _DayStats:
     keys: list[float] = field(default_factory=list)
-    forced_above: dict[Action, int] = field(default_factory=lambda: {lane: 0 for lane in SELECTED_LANES})
+    forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
+    selected: dict[Action, int] = field(default_factory=_zero_per_lane)
+    """Selections of each lane (score, rules, random): what the lane buckets take."""
+
+
+def day_burst(target: float, window_days: int) -> float:
+    """Most tokens a lane's bucket may carry into a day: the expected selections of the ``window_days`` days the cuts
+    look back on (``target`` a day), at least one.
+
+    >>> day_burst(7.5, 3), day_burst(0.2, 3)
+    (22.5, 1.0)
+    """
+    return max(1.0, window_days * target)
+
+
+@dataclass
+class LaneBucket:
+    """An office's lane token balances at the start of ``day``."""
+
+    day: int
+    balance: dict[Action, float]
+
+    def accrue(self, stats: _DayStats, shares: Mapping[Action, float]) -> None:
+        """Add the tokens of one day's declarations (``shares`` each) and take its selections."""
+        for lane in SELECTED_LANES:
+            self.balance[lane] += shares[lane] * len(stats.keys) - stats.selected[lane]
+
+    def start_day(self, day: int, bursts: Mapping[Action, float]) -> None:
+        """Move to the start of the later ``day``, the balance capped at its ``bursts``."""
+        self.day = day
+        for lane in SELECTED_LANES:
+            self.balance[lane] = min(self.balance[lane], bursts[lane])
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able (floats round-trip exactly)."""
+        return {"day": self.day, "balance": {lane.value: v for lane, v in self.balance.items()}}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "LaneBucket":
+        """Inverse of :meth:`to_json`."""
+        return cls(int(raw["day"]), {Action(k): float(v) for k, v in raw["balance"].items()})
+
+
+@dataclass(frozen=True)
+class LaneRoom:
+    """Per lane, an office's tokens so far that day (its carry plus its declarations' shares) and the selections made."""
+
+    tokens: Mapping[Action, float]
+    used: Mapping[Action, int]
+
+    def cap(self, lane: Action) -> int:
+        """Selections ``lane`` may have made so far that day (whole tokens)."""
+        return max(0, math.floor(self.tokens[lane] + 1e-9))
+
+    def left(self, lane: Action) -> int:
+        """Selections ``lane`` can still take now."""
+        return max(0, self.cap(lane) - self.used[lane])
+
+
+@dataclass(frozen=True)
+class GrantedLane:
+    """The lane that the score and the rules get within the office's lane buckets (the random sample comes on top)."""
+
+    lane: Action
+    floor: Action | None
+    """The rules' minimum lane when granted (the lane reaches it), else None."""
+    reason: str | None = None
+    """Plain-language reason when a full lane moved the declaration down."""
+
+
+MODEL_ASKED = "the model's score"
+_CAPPED = re.compile(r"^(?P<who>.+) asked for (?P<lane>[A-Z_]+); the office's \S+ capacity so far today \(\d+\) was used")
+
+
+def capped_reason(who: str, asked: Action, cap: int, fallback: Action) -> str:
+    """Why a full lane refused what ``who`` asked for (:func:`capped_ask` reads it back)."""
+    then = "released" if fallback is Action.RELEASE else f"{fallback.value} instead"
+    return f"{who} asked for {asked.value}; the office's {asked.value} capacity so far today ({cap}) was used by earlier selections: {then}"
+
+
+def capped_ask(reason: str) -> tuple[str, Action] | None:
+    """("rules" or "model", the lane refused) of a :func:`capped_reason`; None for any other reason.
+
+    >>> capped_ask(capped_reason("rule r1", Action.SCAN, 3, Action.RELEASE))
+    ('rules', <Action.SCAN: 'SCAN'>)
+    >>> capped_ask(capped_reason(MODEL_ASKED, Action.SCAN, 3, Action.DOCUMENT_CHECK))[0], capped_ask("rule r1: cheap")
+    ('model', None)
+    """
+    found = _CAPPED.match(reason)
+    if found is None:
+        return None
+    return ("model" if found["who"] == MODEL_ASKED else "rules"), Action(found["lane"])
+
+
+def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], room: LaneRoom | None) -> GrantedLane:
+    """The stronger of the score's lane ``risk`` and the rules' ``floor`` if it has room left; else the first lane
+    below it with room that the score reaches (a rule's lane falls back to the score's), or RELEASE.
+
+    No room (prior cuts, no volume yet): no cap."""
+    wanted = strongest(risk, floor)
+    if room is None or wanted is Action.RELEASE or room.left(wanted) > 0:
+        return GrantedLane(wanted, floor)
+    fallback = next((lane for lane in SELECTED_LANES if lane < wanted and lane <= risk and room.left(lane) > 0),
+                    Action.RELEASE)
+    by_rules = floor is not None and floor > risk
+    who = (("rule " if len(floor_rules) == 1 else "rules ") + ", ".join(floor_rules)) if by_rules else MODEL_ASKED
+    granted_floor = floor if floor is not None and fallback >= floor else None
+    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.cap(wanted), fallback))
 
 
 def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
@@ -63,6 +203,7 @@ class CapacityTracker:
         self._config = config
         self._on_thresholds = on_thresholds
         self._days: dict[str, dict[int, _DayStats]] = {}
+        self._buckets: dict[str, LaneBucket] = {}
         self._cache: dict[tuple[str, int], Thresholds] = {}
 
     def thresholds(self, office_id: str, day: int) -> Thresholds:
@@ -74,7 +215,7 @@ class CapacityTracker:
             self._cache[key] = found
             if self._on_thresholds is not None:
                 self._on_thresholds(office_id, found)
-            self._forget_before(office_id, day - self._config.window_days)
+            self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the bucket rolls it over
         return found
 
     def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action) -> None:
@@ -84,48 +225,105 @@ class CapacityTracker:
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
+        if final is not Action.RELEASE:
+            stats.selected[final] += 1
+
+    def lane_room(self, office_id: str, day: int) -> LaneRoom | None:
+        """The lane tokens of ``office_id`` so far on ``day`` and their use (None on prior cuts: no volume yet)."""
+        thresholds = self.thresholds(office_id, day)
+        if not thresholds.shares:
+            return None
+        stats = self._days.get(office_id, {}).get(day)
+        used = stats.selected if stats is not None else _zero_per_lane()
+        volume = len(stats.keys) if stats is not None else 0
+        return LaneRoom({lane: thresholds.carry[lane] + thresholds.shares[lane] * volume for lane in SELECTED_LANES},
+                        dict(used))
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-able day statistics (thresholds are recomputed from them on demand)."""
+        """JSON-able day statistics and lane buckets (thresholds are recomputed from them on demand)."""
         return {
-            office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()}}
-                     for day, st in days.items()}
-            for office, days in self._days.items()
+            "days": {
+                office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
+                                    "selected": {lane.value: n for lane, n in st.selected.items()}}
+                         for day, st in days.items()}
+                for office, days in self._days.items()
+            },
+            "buckets": {office: bucket.to_json() for office, bucket in self._buckets.items()},
         }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
-        """Replace the day statistics by a :meth:`snapshot`."""
+        """Replace the day statistics and buckets by a :meth:`snapshot` (KeyError if it has another layout)."""
         self._cache.clear()
         self._days = {
-            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()})
+            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
+                                         {Action(k): int(n) for k, n in st["selected"].items()})
                      for day, st in days.items()}
-            for office, days in snapshot.items()
+            for office, days in snapshot["days"].items()
         }
+        self._buckets = {office: LaneBucket.from_json(raw) for office, raw in snapshot["buckets"].items()}
+
+    def _history(self, office_id: str, day: int) -> list[_DayStats]:
+        cfg = self._config
+        return [stats for d, stats in self._days.get(office_id, {}).items() if day - cfg.window_days <= d < day]
+
+    def _plan(self, office_id: str, day: int) -> tuple[dict[Action, float], dict[Action, float]] | None:
+        """``day``'s expected selections and capacity share per lane, from the days before it (None: too little
+        history, the prior cuts)."""
+        history = self._history(office_id, day)
+        volume = sum(len(stats.keys) for stats in history)
+        if volume < self._config.min_history:
+            return None
+        expected_volume = volume / len(history)
+        shares = {lane: self._config.capacity_share(office_id, lane, expected_volume) for lane in SELECTED_LANES}
+        return {lane: shares[lane] * expected_volume for lane in SELECTED_LANES}, shares
+
+    def _bursts(self, targets: Mapping[Action, float]) -> dict[Action, float]:
+        return {lane: day_burst(targets[lane], self._config.window_days) for lane in SELECTED_LANES}
+
+    def _carry(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, float]:
+        """Each lane's bucket balance at ``day``'s start (``targets``: that day's expected selections).
+
+        The bucket starts full on the office's first day with history and is rolled over every later day with
+        declarations, whichever of those days this worker decided (days on the prior cuts add and take nothing), so
+        every worker and ``zeikan replay`` carry the same balance. A day before the bucket's, decided late, carries
+        nothing."""
+        days = self._days.get(office_id, {})
+        planned = {d: self._plan(office_id, d) for d in days if d < day}
+        planned[day] = (dict(targets), {})
+        bucket = self._buckets.get(office_id)
+        if bucket is None:
+            first = min(d for d, plan in planned.items() if plan is not None)
+            bucket = self._buckets[office_id] = LaneBucket(first, self._bursts(planned[first][0]))
+        if day < bucket.day:
+            return {lane: 0.0 for lane in SELECTED_LANES}
+        rolled = sorted(d for d in planned if bucket.day <= d)
+        for d, following in zip(rolled, rolled[1:]):
+            if planned[d] is not None:
+                bucket.accrue(days[d], planned[d][1])
+            if planned[following] is not None:
+                bucket.start_day(following, self._bursts(planned[following][0]))
+        bucket.day = day
+        return dict(bucket.balance)
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config
-        history = [
-            stats
-            for d, stats in self._days.get(office_id, {}).items()
-            if day - cfg.window_days <= d < day
-        ]
-        pool = sorted(k for stats in history for k in stats.keys)
-        if len(pool) < cfg.min_history:
+        plan = self._plan(office_id, day)
+        if plan is None:
             return Thresholds(cuts={lane: cfg.prior_thresholds[lane] for lane in SELECTED_LANES}, basis="prior")
-        expected_volume = len(pool) / len(history)
+        targets, shares = plan
+        history = self._history(office_id, day)
+        pool = sorted(k for stats in history for k in stats.keys)
         cuts: dict[Action, float] = {}
-        targets: dict[Action, float] = {}
         cumulative = 0.0
         previous_cut = math.inf
         for lane in SELECTED_LANES:
-            lane_share = cfg.capacity_share(office_id, lane, expected_volume)
-            targets[lane] = lane_share * expected_volume
-            cumulative += lane_share
+            cumulative += shares[lane]
             forced = sum(stats.forced_above[lane] for stats in history)
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
-        return Thresholds(cuts=cuts, basis="history", targets=targets)
+        return Thresholds(cuts=cuts, basis="history", targets=targets, shares=shares,
+                          carry=self._carry(office_id, day, targets))
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})

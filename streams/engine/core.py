@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeikan.models.base import FeatureRow, PerDeclarationScorer, TabularScorer
-from zeikan.streams.engine.capacity import Thresholds, event_day
+from zeikan.streams.engine.capacity import GrantedLane, Thresholds, event_day, grant_lane
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.streams.engine.facts import Fact, Outcome, content_digest
 from zeikan.streams.engine.records import ENGINE_VERSION, PRE_ARRIVAL, decision_record
@@ -47,6 +47,8 @@ class Verdict:
     """Content digest of the declaration (part of the decision id)."""
     state_version: str
     """Version of the shared state it was decided on (part of the decision id)."""
+    granted: GrantedLane
+    """The lane the score and the rules got within the office's lane buckets, and why if a full lane moved it down."""
     shadow_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -66,6 +68,8 @@ class Verdict:
             cut = self.thresholds.cuts[self.risk_action]
             out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
         out += self.rules.reasons
+        if self.granted.reason is not None:
+            out.append(self.granted.reason)
         if self.random_action is not None:
             out.append(f"random selection for {self.random_action.value} (unbiased control sample)")
         out += explanation
@@ -161,10 +165,12 @@ class DecisionEngine:
     ) -> Verdict:
         state = self.state
         office = str(decl["office_id"])
-        thresholds = state.capacity.thresholds(office, event_day(int(decl["filed_at"])))
+        day = event_day(int(decl["filed_at"]))
+        thresholds = state.capacity.thresholds(office, day)
         rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
         risk_action = thresholds.risk_action(rank_key)
         outcome = book.evaluate(decl, feats)
+        granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day))
         random_action = state.random.draw(office, str(decl["declaration_id"]))
         return Verdict(
             declaration=decl,
@@ -173,13 +179,14 @@ class DecisionEngine:
             rules=outcome,
             risk_action=risk_action,
             random_action=random_action,
-            action=strongest(risk_action, outcome.floor, random_action),
+            action=strongest(granted.lane, random_action),
             thresholds=thresholds,
             versions=versions,
             rank_key=rank_key,
             digest=digest,
             state_version=state.version,
             shadow_scores=shadow,
+            granted=granted,
         )
 
 

@@ -38,7 +38,7 @@ def opening(verdict: Verdict, config: EngineConfig) -> dict[str, Any]:
         "tabular": verdict.tabular_score,
         "rules_score": verdict.rules.score,
         "rule_hits": list(verdict.rules.hits),
-        "rule_floor": verdict.rules.floor.value if verdict.rules.floor else None,
+        "rule_floor": verdict.granted.floor.value if verdict.granted.floor else None,
         "random_selected": verdict.random_action is not None,
         "versions": dict(verdict.versions),
         "declaration": _plain(decl),

@@ -162,6 +162,8 @@ class RuleOutcome:
     score: float = 0.0
     floor: Action | None = None
     reasons: tuple[str, ...] = ()
+    floor_rules: tuple[str, ...] = ()
+    """Ids of the rules that asked for ``floor`` (the most intrusive lane asked for)."""
 
 
 @dataclass(frozen=True)
@@ -176,11 +178,13 @@ class RuleBook:
         hit = [rule for rule in self.rules if rule.matches(declaration, features)]
         if not hit:
             return RuleOutcome()
+        floor = strongest(*(rule.action for rule in hit)) if any(r.action for r in hit) else None
         return RuleOutcome(
             hits=tuple(rule.rule_id for rule in hit),
             score=max(rule.score for rule in hit),
-            floor=strongest(*(rule.action for rule in hit)) if any(r.action for r in hit) else None,
+            floor=floor,
             reasons=tuple(f"rule {rule.rule_id}: {rule.description}" for rule in hit),
+            floor_rules=tuple(rule.rule_id for rule in hit if floor is not None and rule.action is floor),
         )
 
 

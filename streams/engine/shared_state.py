@@ -30,6 +30,8 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from zeikan.features.online import OnlineFeatureState
 from zeikan.streams.engine.capacity import CapacityTracker, Thresholds, event_day
 from zeikan.streams.engine.config import EngineConfig
@@ -41,6 +43,12 @@ SNAPSHOT_FORMAT = 2
 """Bumped when the snapshot layout changes (an older snapshot is then ignored)."""
 
 NOT_READY = -1
+
+
+def pack_snapshot(body: bytes) -> bytes:
+    """Compress and checksum a :meth:`SharedState.snapshot_body` (pure: safe in a thread)."""
+    blob = zlib.compress(body, 1)
+    return hashlib.sha256(blob).digest() + blob
 
 
 def hit_key(result: Mapping[str, Any]) -> str:
@@ -184,7 +192,15 @@ class SharedState:
     # -- snapshots ----------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A compressed, checksummed snapshot of everything above (see :meth:`from_bytes`)."""
+        """A compressed, checksummed snapshot of everything above (see :meth:`restore`)."""
+        return pack_snapshot(self.snapshot_body())
+
+    def snapshot_body(self) -> bytes:
+        """The snapshot's JSON: the part taken on the event loop; :func:`pack_snapshot` may then run in a thread.
+
+        orjson, because this blocks the loop: 0.44 s against json's 4.4 s for a 30 MB state
+        (120,000 declarations of history, round 5).
+        """
         buffered = [value.hex() for value, _ in encode_facts([f for facts in self.buffer.values() for f in facts])]
         body = {
             "format": SNAPSHOT_FORMAT,
@@ -199,8 +215,7 @@ class SharedState:
             "late_facts": self.late_facts,
             "buffer": buffered,
         }
-        blob = zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 1)
-        return hashlib.sha256(blob).digest() + blob
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
     def restore(self, data: bytes) -> None:
         """Load a snapshot made by :meth:`to_bytes`, all or nothing; ValueError if it is corrupt or of another format."""
@@ -216,7 +231,7 @@ class SharedState:
         if len(data) < 33 or hashlib.sha256(blob).digest() != digest:
             raise ValueError("snapshot checksum mismatch")
         try:
-            body = json.loads(zlib.decompress(blob))
+            body = orjson.loads(zlib.decompress(blob))
         except (zlib.error, ValueError) as exc:
             raise ValueError(f"snapshot unreadable: {exc}") from None
         if body.get("format") != SNAPSHOT_FORMAT:

@@ -6,7 +6,9 @@ Three changes to the worker's group consumer, and one to its stream buffers:
   long-poll fetch as soon as data arrives, but Tansu holds it for the whole wait,
   so every record an agent read waited ~0.4 s at the median and up to 1.5 s
   (measured on Tansu: 1500 ms wait -> p50 400 ms / max 750 ms delivery; 5 ms wait
-  -> p50 3.5 ms). The consumer waits ``fetch_wait_ms`` instead.
+  -> p50 3.5 ms). The consumer waits ``fetch_wait_ms`` instead, stretched while its polls
+  come back empty behind the high watermark (:mod:`~zeikan.streams.kafka.fetch_wait`: Tansu
+  lists a partition's every batch per fetch and stops at the wait).
 * Buffers kept on resume. Faust's flow control empties every stream buffer
   whenever it is resumed, even when it was not suspended. After table recovery it
   resumes the stream partitions, seeks them to their committed offsets and *then*
@@ -33,6 +35,7 @@ Three changes to the worker's group consumer, and one to its stream buffers:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,10 +45,15 @@ from faust.types import TP
 from kafka import TopicPartition
 from mode.utils.queues import FlowControlEvent
 
+from zeikan.streams.kafka.fetch_wait import FetchWait, lagging
 from zeikan.streams.kafka.kafka_io import end_offsets, kafka_consumer
+
+log = logging.getLogger(__name__)
 
 HIGHWATER_TIMEOUT_S = 10.0
 """Longest wait for the fetch that reads the true high watermarks."""
+AGENT_WAIT_CEILING_MS = 400
+"""The longest the agents' fetch wait is stretched to: well within Faust's 1 s poll."""
 
 
 class _NoReadOffsets(dict):
@@ -78,11 +86,23 @@ def _true_ends(bootstrap: str, listed: Mapping[TP, int]) -> dict[TP, int]:
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    _fetch_wait: FetchWait | None = None
+
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        # read by AIOKafkaConsumer.start() when it builds its fetcher
-        consumer._fetch_max_wait_ms = transport.fetch_wait_ms  # type: ignore[attr-defined]  # noqa: SLF001
+        if self._fetch_wait is None:
+            self._fetch_wait = FetchWait(transport.fetch_wait_ms, AGENT_WAIT_CEILING_MS)  # type: ignore[attr-defined]
+        self._fetch_wait.apply(consumer)  # read by AIOKafkaConsumer.start() when it builds its fetcher
         return consumer
+
+    async def _fetch_records(self, consumer: Any, active_partitions: Any, timeout: float | None = None,
+                             max_records: int | None = None) -> Any:
+        records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
+        wait, got = self._fetch_wait, sum(len(batch) for batch in records.values())
+        if wait is not None and wait.observe(got, int(got == 0 and lagging(consumer, active_partitions))):
+            wait.apply(consumer)
+            log.info("agents' fetches come back empty behind the high watermark; fetch wait now %d ms", wait.ms)
+        return records
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = await super()._highwaters(partitions)

@@ -27,6 +27,8 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "unmatched_inspections": state.features.unmatched_inspections,
         "waiting": pipeline.decider.waiting(),
         "partitions": pipeline.decider.describe(),
+        "fetch_paused": sorted(f"{tp.topic}:{tp.partition}" for tp in pipeline.decider.gate.paused),
+        "fetch_pauses": pipeline.decider.gate.pauses,
         "marked": dict(sorted(state.marked.items())),
         "rules_version": pipeline.rules.book.version,
         "rules_error": pipeline.rules.last_error,

@@ -20,6 +20,8 @@ from typing import Any
 
 import faust
 from aiohttp.web import Response
+from aiokafka.errors import KafkaError
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -115,15 +117,29 @@ def lag_by_partition(
 
 
 async def sample_lag(consumer: Any) -> dict[tuple[str, int], int]:
-    """Read lag from a running Faust consumer (its assignment, highwaters, committed offsets)."""
+    """Read lag from a running Faust consumer (its assignment, highwaters, committed offsets).
+
+    The highwaters are those its own fetch responses carried (true on Tansu, whose ListOffsets
+    is not). Asking the broker instead cost a new client and a fetch of every assigned
+    partition's last record every 5 s, and Tansu's cost of a fetch grows with a partition's
+    batches (:mod:`~zeikan.streams.kafka.fetch_wait`). A partition whose fetch is paused
+    shows its lag as of its last fetch.
+    """
     assignment = consumer.assignment()
     if not assignment:
         return {}
-    highwaters = await consumer.highwaters(*assignment)
+    highwaters = {tp: end for tp in assignment if (end := _fetched_highwater(consumer, tp)) is not None}
     committed = {tp: consumer._committed_offset.get(tp) for tp in assignment}
     unknown = [tp for tp in assignment if committed[tp] is None]
     positions = dict(zip(unknown, await asyncio.gather(*(consumer.position(tp) for tp in unknown)), strict=True))
     return lag_by_partition(assignment, highwaters, committed, positions)
+
+
+def _fetched_highwater(consumer: Any, tp: TP) -> int | None:
+    try:
+        return consumer.highwater(tp)
+    except (KafkaError, ConsumerNotStarted):  # not assigned any more, or stopping
+        return None
 
 
 def install_web_routes(

@@ -63,6 +63,7 @@ def test_a_candidate_worse_than_the_live_model_is_not_promoted(history: History,
     assert step is not None and step.decision.live == "strong"
     assert step.decision.candidate_score <= step.decision.live_score
     assert not step.decision.promoted
+    assert step.candidate.window["to"] < BOUNDARY - SETTINGS.eval_days * DAY_MS
     registry = ModelRegistry(str(tmp_path / "reg"))
     record(registry, step)
     assert registry.live_version() is None and not registry.info(step.decision.candidate).promotion["promoted"]
@@ -73,6 +74,15 @@ def test_a_better_candidate_replaces_a_live_model_that_ranks_at_random(history: 
                         SETTINGS)
     assert step is not None and step.decision.promoted
     assert step.decision.candidate_score > step.decision.live_score
+
+
+def test_a_promoted_candidate_is_served_refit_on_the_evaluation_windows_labels_too(history: History) -> None:
+    cut = BOUNDARY - SETTINGS.eval_days * DAY_MS
+    step = day_boundary(history.declarations, history.inspections, BOUNDARY, ("random", _model(history, shuffled=True)),
+                        SETTINGS)
+    assert step is not None and step.decision.promoted
+    assert step.candidate.window["to"] >= cut
+    assert step.candidate.metrics["positives"] > training_hits(history.declarations, history.inspections, cut)
 
 
 @given(cand=st.floats(0, 1), live=st.floats(0, 1), gain=st.floats(0, 0.2), positives=st.integers(0, 100))

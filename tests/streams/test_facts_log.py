@@ -74,3 +74,32 @@ def test_a_worker_folds_its_own_facts_as_it_sent_them_and_another_workers_decode
         asyncio.run(FactsFollower("unused:9092", "facts", other, None)._loop(_Consumer([facts])))  # noqa: SLF001
     assert own.claim(b"unknown") is None and not own._facts, "every record sent was claimed back"  # noqa: SLF001
     assert sent.ready_epoch > 0 and sent.digest() == other.digest()
+
+
+class _QuietAfter(_Consumer):
+    """The scripted batches, then empty polls (a quiet log) for ``quiet_s``, then the loop stops."""
+
+    def __init__(self, batches: list[list[Fact]], quiet_s: float) -> None:
+        super().__init__(batches)
+        self._quiet_s = quiet_s
+        self._quiet_since: float | None = None
+
+    async def getmany(self, tp, timeout_ms: int, max_records: int):  # type: ignore[no-untyped-def]
+        if self._batches:
+            return await super().getmany(tp, timeout_ms, max_records)
+        loop = asyncio.get_running_loop()
+        self._quiet_since = self._quiet_since or loop.time()
+        if loop.time() - self._quiet_since > self._quiet_s:
+            raise _Done
+        await asyncio.sleep(0.01)
+        return {}
+
+
+def test_a_quiet_log_gets_its_snapshot_even_below_the_snapshot_count(tmp_path: Path) -> None:
+    state = SharedState(EngineConfig(), sources=["declarations:0"])
+    store = SnapshotStore(str(tmp_path / "snapshots"))
+    follower = FactsFollower("unused:9092", "facts", state, store, snapshot_every=1_000_000, snapshot_min_s=0.1)
+    batches = [[Fact("marker", "declarations:0", 100 + 3 * b + i) for i in range(3)] for b in range(3)]
+    with pytest.raises(_Done):
+        asyncio.run(follower._loop(_QuietAfter(batches, quiet_s=0.5)))  # noqa: SLF001
+    assert store.offsets() == [9], "one snapshot, at the end of the log, once it was quiet"

@@ -49,12 +49,13 @@ def replay_state(hist: dict, until_epoch: int) -> SharedState:
     return engine.state
 
 
-def assert_state_equals_replay(worker: WorkerProcess, hist: dict) -> None:
-    """The worker's shared state equals replay's folded to the worker's ready epoch."""
+def assert_state_equals_replay(worker: WorkerProcess, hist: dict) -> dict:
+    """The worker's shared state equals replay's folded to the worker's ready epoch; that state page."""
     state = wait_until(lambda: (s := worker.state()) and s["caught_up"] and s, 60, worker.log_path)
     expected = replay_state(hist, state["ready_epoch"])
     assert state["hit_rates"] == expected.hits
     assert state["state_digest"] == expected.digest(), f"ready epoch {state['ready_epoch']}"
+    return state
 
 
 def publish_in_background(bootstrap: str, events: list, rate: float) -> threading.Thread:
@@ -240,16 +241,24 @@ def test_worker_rides_out_a_broker_outage_and_is_not_ready_during_it(fresh_broke
     assert {d["decision_id"] for d in decisions} == expected
 
 
-def test_a_backlog_published_before_the_worker_starts_is_decided_as_replay_decides_it(fresh_broker, tmp_path):
-    """Every partition's whole backlog is there at once: the epochs still advance (no partition starves)."""
+@pytest.mark.parametrize("waiting_limit", [None, 6], ids=["unbounded", "fetch-paused-at-6"])
+def test_a_backlog_published_before_the_worker_starts_is_decided_as_replay_decides_it(fresh_broker, tmp_path, waiting_limit):
+    """Every partition's whole backlog is there at once: the epochs still advance (no partition starves).
+
+    With a small waiting limit the partitions' fetches are paused and resumed on the way, and the
+    decisions are still replay's (a paused partition never holds the frontier back).
+    """
     broker = fresh_broker()
     hist = history(days=4, per_day=150, seed=10)
     expected = replay_ids(tmp_path, hist)
     publish_events(broker.bootstrap, in_event_time_order(hist, []))
-    worker = WorkerProcess(broker.bootstrap, tmp_path / "w")
+    env = {"ZEIKAN_WAITING_LIMIT": str(waiting_limit)} if waiting_limit else {}
+    worker = WorkerProcess(broker.bootstrap, tmp_path / "w", env)
     try:
         decisions = decision_ids_settle(broker.bootstrap, expected, 180, worker.log_path, worker)
-        assert_state_equals_replay(worker, hist)
+        state = assert_state_equals_replay(worker, hist)
     finally:
         worker.stop()
     assert {d["decision_id"] for d in decisions} == expected
+    if waiting_limit:
+        assert state["fetch_pauses"] > 0 and state["fetch_paused"] == [], "paused on the way, all resumed at the end"

@@ -149,7 +149,8 @@ def pipeline(**parts: Any) -> SimpleNamespace:
     hooks = Hooks()
     p = SimpleNamespace(
         app=app, hooks=hooks, runner=BatchRunner(app, hooks, "zeikan-facts"), config=EngineConfig(),  # type: ignore[arg-type]
-        settings=SimpleNamespace(batch_size=100, batch_within_s=0.01, overdue_interval_s=1.0, marker_interval_s=1.0),
+        settings=SimpleNamespace(batch_size=100, batch_within_s=0.01, overdue_interval_s=1.0, marker_interval_s=1.0,
+                                 waiting_limit=5000),
         topics=SimpleNamespace(**{attr: Topic(name, app.producer) for attr, name in names.items()}),
         tables=SimpleNamespace(containers={}, joins={}),
         state=SimpleNamespace(clock=0, marked={}),

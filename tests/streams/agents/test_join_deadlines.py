@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zeikan.streams.agents.join import Deadlines
+from zeikan.streams.agents.join import RECHECK_S, Deadlines
 from zeikan.streams.engine.join import new_declaration_state
 
 
@@ -22,3 +22,13 @@ def test_the_index_holds_the_open_joins_of_the_assigned_partitions_and_follows_t
     index.note("D7", _state(1, 700), created=True)
     index.note("D3", _state(1, 300, overdue=True))
     assert index.pending == {"D7": (1, 700)} and index.entries == 6
+
+
+def test_a_check_is_sent_once_per_overdue_join_and_again_only_if_it_is_still_pending_later() -> None:
+    index = Deadlines()
+    index.rescan([("D1", _state(0, 100)), ("D2", _state(0, 900)), ("D3", _state(1, 50))], frozenset({0, 1}))
+    assert index.due(clock=500, assigned=frozenset({0}), now=10.0) == ["D1"], "past its deadline, assigned"
+    assert index.due(clock=600, assigned=frozenset({0}), now=11.0) == [], "just checked: not again on the next tick"
+    assert index.due(clock=1000, assigned=frozenset({0}), now=12.0) == ["D2"]
+    index.note("D2", _state(0, 900, overdue=True))
+    assert index.due(clock=1000, assigned=frozenset({0, 1}), now=10.0 + RECHECK_S) == ["D1", "D3"], "D1 still pending: checked again"
