@@ -343,6 +343,7 @@ def evaluate_command(
     from zeikan.images.evaluate import evaluate_set
     from zeikan.images.scorer import ImageScorerSettings
     from zeikan.sim.xray_dataset import render_set
+    from zeikan.streams.engine.config import EngineConfig
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
     if source is not None:
@@ -361,9 +362,9 @@ def evaluate_command(
             data = RenderedSet.load(str(data_file))
         except (OSError, ValueError, KeyError) as exc:
             raise ImageError(f"--data {str(data_file)!r} is not a rendered set: {type(exc).__name__}") from exc
-        _dump(evaluate_set(data, settings), out)
     else:
-        _dump(evaluate_set(render_set(n, seed, (scanner,), concealment_rate=0.4), settings), out)
+        data = render_set(n, seed, (scanner,), concealment_rate=0.4)
+    _dump(evaluate_set(data, settings, EngineConfig().post_scan_exam_threshold), out)
 
 
 @images_app.command("onboard")

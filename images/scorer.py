@@ -88,6 +88,8 @@ def heatmap_png(heatmap: np.ndarray, cells: tuple[int, int]) -> bytes:
     return buf.getvalue()
 
 
+SERVED_INPUTS: tuple[tuple[str, ...], ...] = (MODEL_INPUTS, ("image",))
+"""graph inputs this version serves: the image and its declared goods, or (earlier artefacts) the image alone"""
 NO_DECLARATION_REASON = "no declared goods for this container: the image model scored it without the manifest"
 
 
@@ -115,8 +117,8 @@ class OnnxImageScorer:
             if tuple(self.metadata["input_shape"]) != MODEL_SHAPE:
                 raise ValueError(f"input {tuple(self.metadata['input_shape'])}, this version serves {MODEL_SHAPE}")
             inputs = tuple(i.name for i in self._session.get_inputs())
-            if inputs != MODEL_INPUTS:
-                raise ValueError(f"inputs {inputs}, this version serves {MODEL_INPUTS} (the image and its declared goods)")
+            if inputs not in SERVED_INPUTS:
+                raise ValueError(f"inputs {inputs}, this version serves {' or '.join(map(str, SERVED_INPUTS))}")
         except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
             raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
         self.model_version: str = self.metadata["version"]
@@ -124,18 +126,23 @@ class OnnxImageScorer:
         self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
         self.version: str = self.scanners.version_of(self.model_version)
         self.batch_size = settings.batch_size
+        self.reads_manifest: bool = inputs == MODEL_INPUTS
+        """whether the graph takes the declared goods (an image-only artefact of an earlier version ignores them)"""
 
     def score_inputs(self, x: np.ndarray, manifests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores ``(N,)`` and heatmaps ``(N, 16, 64)`` of model inputs ``(N, 2, 128, 512)`` and their manifests ``(N, 6)``, in batches.
 
-        ``manifests`` come from :mod:`zeikan.images.manifest` (``NO_MANIFEST`` rows for scans without a declaration).
+        ``manifests`` come from :mod:`zeikan.images.manifest` (``NO_MANIFEST`` rows for scans without a declaration);
+        an image-only graph (:attr:`reads_manifest` false) is given the image alone.
         """
         if manifests.shape != (len(x), MANIFEST_SIZE):
             raise ValueError(f"manifests {manifests.shape} for {len(x)} model inputs, expected ({len(x)}, {MANIFEST_SIZE})")
         scores, heatmaps = [], []
         for i in range(0, len(x), self.batch_size):
-            s, h = self._session.run(None, {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32),
-                                            "manifest": np.ascontiguousarray(manifests[i : i + self.batch_size], dtype=np.float32)})
+            feeds = {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32)}
+            if self.reads_manifest:
+                feeds["manifest"] = np.ascontiguousarray(manifests[i : i + self.batch_size], dtype=np.float32)
+            s, h = self._session.run(None, feeds)
             scores.append(s.reshape(-1))
             heatmaps.append(h[:, 0])
         if not scores:
@@ -190,7 +197,7 @@ class OnnxImageScorer:
         onboarded = self.scanners.for_scan(str(scan.get("scanner_id", "")), image.meta.scanner_model)
         physics: PhysicsCheck = check(image, items, onboarded.physics if onboarded else self.calibration)
         reasons: list[str] = []
-        if not any(kg > 0 for _, kg in items):
+        if self.reads_manifest and not any(kg > 0 for _, kg in items):
             reasons.append(NO_DECLARATION_REASON)
         if score >= 0.5:
             rows, cols = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)

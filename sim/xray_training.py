@@ -16,6 +16,7 @@ from zeikan.images.evaluate import evaluate_set
 from zeikan.images import model as image_model
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_calibration import physics_calibration
+from zeikan.streams.engine.config import EngineConfig
 
 
 def _version_of(onnx_path: Path) -> str:
@@ -32,7 +33,8 @@ def train_and_export(
     ``stages_from``: a two-stage ``model.onnx`` whose stages are kept (its training facts come from the
     ``metadata.json`` beside it); with a ``train_set`` and ``config.fine_epochs`` > 0 its stage 2 goes on training
     there (hard negatives included, :func:`~zeikan.images.model.train_fine`), else only the head is trained.
-    The combined score's offset comes from ``heldout``'s clean scans (:func:`~zeikan.images.model.operating_offset`).
+    The combined score's offset comes from ``heldout``'s clean scans: the engine's exam threshold passes at most
+    :data:`~zeikan.images.model.EXAM_RATE_TARGET` of them (:func:`~zeikan.images.model.operating_offset`).
     """
     if stages_from:
         coarse, fine = image_model.stages_from_onnx(stages_from)
@@ -55,7 +57,8 @@ def train_and_export(
     net = image_model.TwoStageCam(coarse, fine, 0.0, head)
     clean = heldout.y == 0
     inputs = image_model.head_inputs(net, heldout.x[clean], heldout.manifests[clean])
-    net.offset = image_model.operating_offset(inputs[:, 0], image_model.combined_logits(net, inputs))
+    exam_threshold = EngineConfig().post_scan_exam_threshold
+    net.offset = image_model.operating_offset(image_model.combined_logits(net, inputs), exam_threshold)
     metadata = {
         "train_scanners": list(train_scanners),
         "heldout_scanners": sorted(set(heldout.scanners)),
@@ -67,7 +70,7 @@ def train_and_export(
     }
     image_model.export(net, out_dir, metadata)
     torch_scores = image_model.predict(net, heldout.x[:64], heldout.manifests[:64])
-    result = evaluate_set(heldout, ImageScorerSettings(model_dir=str(out_dir)))
+    result = evaluate_set(heldout, ImageScorerSettings(model_dir=str(out_dir)), exam_threshold)
     result["onnx_matches_torch"] = bool(np.allclose(torch_scores, _onnx_scores(out_dir, heldout.x[:64], heldout.manifests[:64]), atol=1e-4))
     return result
 

@@ -50,12 +50,14 @@ def test_rendered_sets_carry_the_concealment_box_in_model_pixels(tmp_path):
         RenderedSet.load(str(tmp_path / "undeclared.npz"))
 
 
-def test_the_offset_keeps_stage_ones_exam_rate_on_clean_scans():
-    rng = np.random.default_rng(0)
-    coarse, fine = rng.normal(-4, 1.5, 2000), rng.normal(1, 1, 2000)
-    offset = image_model.operating_offset(coarse, coarse + fine)
-    cut = np.quantile(coarse, 0.99)
-    assert np.mean(coarse + fine - offset > cut) == pytest.approx(np.mean(coarse > cut), abs=1e-3)
+def test_the_offset_puts_the_engine_threshold_under_the_target_share_of_clean_scans():
+    combined = np.random.default_rng(0).normal(-3, 2, 1000)
+    offset = image_model.operating_offset(combined, 0.7, target=0.007)
+    probability = 1 / (1 + np.exp(-(combined - offset)))
+    assert np.sum(probability > 0.7) == 7, "floor(0.7 % of 1000) clean scans pass the exam threshold"
+    assert np.sum(1 / (1 + np.exp(-(combined - offset + 1e-3))) > 0.7) == 8, "and the next one is just below it"
+    with pytest.raises(ValueError, match="no clean scans"):
+        image_model.operating_offset(np.zeros(0), 0.7)
 
 
 def test_stage_one_from_a_single_stage_artefact_scores_as_it_did(tmp_path):
@@ -130,12 +132,42 @@ def _single_stage_onnx(tmp_path: Path) -> Path:
     return path
 
 
-def test_an_artefact_without_the_manifest_input_is_refused(tmp_path):
-    path = _single_stage_onnx(tmp_path)
-    path.rename(tmp_path / "model.onnx")
+class _ImageOnly(torch.nn.Module):
+    """The graph of artefacts before the manifest input: (score, heatmap) of the image alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), 0.0)
+
+    def forward(self, x):
+        coarse, fine, cam = self.net.logits(x)
+        return torch.sigmoid(coarse + fine - 1.0), torch.sigmoid(cam)
+
+
+def _image_only_artefact(tmp_path: Path, input_name: str) -> tuple[Path, torch.nn.Module]:
+    tmp_path.mkdir(parents=True)
+    torch.manual_seed(3)
+    net = _ImageOnly().eval()
+    torch.onnx.export(net, (torch.zeros(1, *MODEL_SHAPE),), str(tmp_path / "model.onnx"), dynamo=False, opset_version=17,
+                      input_names=[input_name], output_names=["score", "heatmap"], dynamic_axes={input_name: {0: "batch"}})
     (tmp_path / "metadata.json").write_text(json.dumps({"version": "xray-cnn-old", "input_shape": list(MODEL_SHAPE), "physics": _physics()}))
-    with pytest.raises(ModelArtifactError, match="declared goods"):
-        OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path)))
+    return tmp_path, net
+
+
+def test_an_image_only_artefact_is_served_unchanged_and_other_graphs_are_refused(tmp_path):
+    model_dir, net = _image_only_artefact(tmp_path / "old", "image")
+    load = XrayLoad("S1", "MSCU0000015", "Aster-6MV", 20, (Goods("610910", "shirts", 1, 5000.0, "organic"),), seed=5)
+    x = np.repeat(model_input(render(load).image)[None], 2, axis=0)
+    scorer = OnnxImageScorer(ImageScorerSettings(model_dir=str(model_dir)))
+    scores, _ = scorer.score_inputs(x, manifest_inputs([[("780110", 5000.0)], []]))
+    assert not scorer.reads_manifest
+    scorer.close()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x))[0].numpy()
+    assert scores == pytest.approx(expected, abs=1e-5), "scored as the image-only graph scores, the manifest ignored"
+    odd_dir, _ = _image_only_artefact(tmp_path / "odd", "pixels")
+    with pytest.raises(ModelArtifactError, match="this version serves"):
+        OnnxImageScorer(ImageScorerSettings(model_dir=str(odd_dir)))
 
 
 def test_the_head_learns_an_opaque_block_is_suspicious_only_where_no_heavy_goods_are_declared():
