@@ -22,9 +22,11 @@ import numpy as np
 from zeikan.bench.common import emit, timed
 from zeikan.images.canonical import encode
 from zeikan.images.dataset import model_input
+from zeikan.images.manifest import manifest_inputs
 from zeikan.images.store import open_store
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
+from zeikan.sim.xray_dataset import declared_items
 from zeikan.streams.serving.scoring import assess_off_loop
 from zeikan.sim.xray_loads import random_loads
 
@@ -37,14 +39,14 @@ def bench_render(n: int) -> dict:
     return emit("images.render", images=n, images_per_s=t.rate(n), mean_bytes=float(np.mean([len(b) for b in encoded])))
 
 
-def bench_score(scorer: OnnxImageScorer, x: np.ndarray, batch_sizes: Sequence[int] = (1, 8, 32)) -> dict:
+def bench_score(scorer: OnnxImageScorer, x: np.ndarray, manifests: np.ndarray, batch_sizes: Sequence[int] = (1, 8, 32)) -> dict:
     """CNN images per second at each batch size."""
     rates = {}
     for size in batch_sizes:
         scorer.batch_size = size
-        scorer.score_inputs(x[:size])  # warm-up
+        scorer.score_inputs(x[:size], manifests[:size])  # warm-up
         with timed() as t:
-            scorer.score_inputs(x)
+            scorer.score_inputs(x, manifests)
         rates[f"batch_{size}_images_per_s"] = t.rate(len(x))
     scorer.batch_size = 32
     return emit("images.score", images=len(x), **rates)
@@ -86,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     bench_render(args.render)
     scorer = OnnxImageScorer(ImageScorerSettings.from_env())
     try:
-        x = np.stack([model_input(render(lo).image) for lo in random_loads(args.scans, seed=23)])
-        bench_score(scorer, x)
+        loads = random_loads(args.scans, seed=23)
+        x = np.stack([model_input(render(lo).image) for lo in loads])
+        bench_score(scorer, x, manifest_inputs([declared_items(lo) for lo in loads]))
         bench_assess(scorer, args.scans)
     finally:
         scorer.close()

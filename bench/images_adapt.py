@@ -5,7 +5,8 @@ three sets through :mod:`zeikan.sim.xray_kestrel` (a polychromatic, physically d
 renderer, never used in training), each written as Kestrel's vendor export and read back
 through the ``kestrel-dx9`` profile, then prints JSON lines:
 
-* ``images_adapt.zero_shot``: the committed CNN; threshold at 1 % false alarms from the
+* ``images_adapt.zero_shot``: the committed CNN, given each scan's declared goods (its
+  manifest input, :mod:`zeikan.images.manifest`); threshold at 1 % false alarms from the
   scanner's own clean (released) traffic; detection and false alarms on the test set, AUC,
   detection per concealment kind, and the scoring cost (model input + ONNX, ms per scan,
   at the scorer's threads);
@@ -34,6 +35,7 @@ import numpy as np
 
 from zeikan.bench.common import emit, timed
 from zeikan.images.evaluation_metrics import roc_auc
+from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, calibrate_physics, threshold_from_clean
 from zeikan.images.scanner_calibrations import ScannerCalibrations, onboard_scanner, save_calibrations
@@ -41,6 +43,7 @@ from zeikan.images.store import open_store
 from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxImageScorer
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.post_scan import post_scan_decision
+from zeikan.sim.xray_dataset import declared_items
 from zeikan.sim.xray_kestrel import SCANNER, render_kestrel_images
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
@@ -52,7 +55,7 @@ def _loads(n: int, seed: int, concealment_rate: float) -> list[XrayLoad]:
 
 
 def _declared(loads: list[XrayLoad]) -> list[list[tuple[str, float]]]:
-    return [[(g.hs_code, g.gross_weight_kg) for g in load.declared_goods] for load in loads]
+    return [declared_items(load) for load in loads]
 
 
 def _rendered(loads: list[XrayLoad], cache: Path | None, workers: int) -> list:
@@ -120,9 +123,9 @@ def main(argv: list[str] | None = None) -> None:
                                 scanners_url=str(Path(work.name) / "scanners.json"))
     scorer = OnnxImageScorer(plain)
     scored, score_s = {}, {}
-    for name, (_, images, _) in sets.items():
+    for name, (loads, images, _) in sets.items():
         with timed() as took:
-            scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]))
+            scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]), manifest_inputs(_declared(loads)))
         score_s[name] = took.seconds
         scored[name] = (scores, adaptation_features(scores, heatmaps, images))
     base_physics = scorer.calibration

@@ -206,11 +206,13 @@ def train_command(
     n_heldout: int = typer.Option(800, "--n-heldout", help="Rendered images of the held-out scanner model."),
     epochs: int = typer.Option(12, "--epochs", help="Epochs of stage 1 (the 50 mm CNN)."),
     fine_epochs: int = typer.Option(16, "--fine-epochs", help="Epochs of stage 2 (the 25 mm CNN, on patches)."),
+    n_head: int = typer.Option(1600, "--n-head", help="Rendered images (training scanner models, not seen by the stages) for the manifest head."),
     stage1_from: Path = typer.Option(None, "--stage1-from", help="Keep the CNN of this single-stage model.onnx as stage 1."),
+    stages_from: Path = typer.Option(None, "--stages-from", help="Keep both stages of this two-stage model.onnx (with --fine-epochs N > 0 stage 2 goes on training N epochs; 0: only the manifest head is trained)."),
     cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
     workers: int = typer.Option(2, "--workers", help="Render processes."),
 ) -> None:
-    """Render data, train the two-stage CNN on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
+    """Render data, train the two-stage CNN and its manifest head on two scanner models (torch, CPU), export ONNX, evaluate on the third."""
     try:
         from zeikan.sim.xray_training import train_and_export
         from zeikan.images.model import TrainConfig
@@ -220,8 +222,11 @@ def train_command(
     from zeikan.sim.xray_dataset import render_set
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, TRAIN_SCANNERS
 
-    if stage1_from is not None and not stage1_from.is_file():
-        raise ImageError(f"--stage1-from {stage1_from}: no such model.onnx")
+    for flag, path in (("--stage1-from", stage1_from), ("--stages-from", stages_from)):
+        if path is not None and not path.is_file():
+            raise ImageError(f"{flag} {path}: no such model.onnx")
+    if stage1_from is not None and stages_from is not None:
+        raise ImageError("give --stage1-from or --stages-from, not both")
     cache.mkdir(parents=True, exist_ok=True)
 
     def cached(name: str, n: int, seed: int, scanners: tuple[str, ...], rate: float) -> RenderedSet:
@@ -234,10 +239,11 @@ def train_command(
         data.save(str(path))
         return data
 
-    train_set = cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
+    train_set = None if stages_from and fine_epochs == 0 else cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
+    head_set = cached("head", n_head, 13, TRAIN_SCANNERS, 0.5)
     heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
-    result = train_and_export(train_set, heldout, out, TrainConfig(epochs=epochs, fine_epochs=fine_epochs),
-                              log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from)
+    result = train_and_export(train_set, head_set, heldout, out, TrainConfig(epochs=epochs, fine_epochs=fine_epochs),
+                              log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from, stages_from=stages_from)
     _dump(result, out / "evaluation.json")
 
 
@@ -337,6 +343,7 @@ def evaluate_command(
     from zeikan.images.evaluate import evaluate_set
     from zeikan.images.scorer import ImageScorerSettings
     from zeikan.sim.xray_dataset import render_set
+    from zeikan.streams.engine.config import EngineConfig
     from zeikan.sim.xray_physics import HELD_OUT_SCANNER, SCANNER_MODELS
 
     if source is not None:
@@ -355,9 +362,9 @@ def evaluate_command(
             data = RenderedSet.load(str(data_file))
         except (OSError, ValueError, KeyError) as exc:
             raise ImageError(f"--data {str(data_file)!r} is not a rendered set: {type(exc).__name__}") from exc
-        _dump(evaluate_set(data, settings), out)
     else:
-        _dump(evaluate_set(render_set(n, seed, (scanner,), concealment_rate=0.4), settings), out)
+        data = render_set(n, seed, (scanner,), concealment_rate=0.4)
+    _dump(evaluate_set(data, settings, EngineConfig().post_scan_exam_threshold), out)
 
 
 @images_app.command("onboard")
@@ -425,7 +432,7 @@ def al_experiment_command(
 
     data = RenderedSet.load(str(data_file)) if data_file else render_set(n, 11, (HELD_OUT_SCANNER,), concealment_rate=0.4)
     scorer = OnnxImageScorer(ImageScorerSettings.from_env())
-    scores, heatmaps = scorer.score_inputs(data.x)
+    scores, heatmaps = scorer.score_inputs(data.x, data.manifests)
     scorer.close()
     _dump(experiment(heatmap_features(scores, heatmaps), data.y, seeds=seeds, rounds=25, target_share=target_share), out)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeikan.images.canonical import CanonicalImage
+from zeikan.images.manifest import MANIFEST_SIZE
 from zeikan.images.resample import resample
 
 MODEL_PITCH_MM = 25.0
@@ -48,7 +49,8 @@ class RenderedSet:
     """A rendered data set: model inputs, labels (1 = concealment) and per-image facts.
 
     ``boxes`` ``(N, 4)``: the concealment's (x, y, w, h) in model-input pixels, :data:`NO_BOX` without one
-    (the second stage learns where, not only whether).
+    (the second stage learns where, not only whether). ``manifests`` ``(N, MANIFEST_SIZE)``: the model's
+    second input, from each load's declared goods (:mod:`zeikan.images.manifest`).
     """
 
     x: np.ndarray
@@ -57,17 +59,21 @@ class RenderedSet:
     scanners: list[str]
     scan_ids: list[str]
     boxes: np.ndarray
+    manifests: np.ndarray
 
     def save(self, path: str) -> None:
         """Write to an ``.npz`` file."""
         np.savez_compressed(path, x=self.x.astype(np.float16), y=self.y, kinds=np.array(self.kinds),
-                            scanners=np.array(self.scanners), scan_ids=np.array(self.scan_ids), boxes=self.boxes)
+                            scanners=np.array(self.scanners), scan_ids=np.array(self.scan_ids), boxes=self.boxes,
+                            manifests=self.manifests)
 
     @classmethod
     def load(cls, path: str) -> RenderedSet:
-        """Read a set written by :meth:`save`; refuses one of another input shape (written for an older model)."""
+        """Read a set written by :meth:`save`; refuses one of another input shape or without manifests (written for an older model)."""
         with np.load(path) as z:
             if tuple(z["x"].shape[1:]) != MODEL_SHAPE or "boxes" not in z:
                 raise ValueError(f"{path}: rendered for input {tuple(z['x'].shape[1:])}, the model takes {MODEL_SHAPE}; render it again")
+            if "manifests" not in z or z["manifests"].shape[1:] != (MANIFEST_SIZE,):
+                raise ValueError(f"{path}: rendered without the declared goods the model's manifest input takes; render it again")
             return cls(z["x"].astype(np.float32), z["y"], z["kinds"].tolist(), z["scanners"].tolist(), z["scan_ids"].tolist(),
-                       z["boxes"].astype(np.float32))
+                       z["boxes"].astype(np.float32), z["manifests"].astype(np.float32))

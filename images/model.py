@@ -12,8 +12,14 @@ stages, one ONNX graph:
   10 pixels, not 5) and is trained on 1.6 m x 3.2 m patches with a target per
   200 mm cell from the concealment's box (:func:`train_fine`); its logit is the
   maximum cell;
-* :class:`TwoStageCam`: score logit = stage 1 + stage 2 - ``offset`` (the
-  offset keeps stage 1's operating point: see :func:`operating_offset`);
+* :class:`ManifestHead`: a per-scan correction of that sum from the declared
+  goods (second input ``manifest``, :mod:`zeikan.images.manifest`) and the
+  share of the load the image shows opaque, so an opaque block counts against
+  a load only where no heavy goods are declared (:func:`train_head`, on images
+  neither stage was trained on);
+* :class:`TwoStageCam`: score logit = stage 1 + stage 2 + head - ``offset`` (the
+  offset puts the engine's exam threshold at a false-alarm rate under the bound on the
+  held-out scanner's clean scans: see :func:`operating_offset`);
   heatmap = the larger of the two CAMs, both on the 200 mm grid.
 """
 
@@ -30,6 +36,7 @@ import torch
 from torch import nn
 
 from zeikan.images.dataset import COARSE_POOL, HEATMAP_CELL_MM, HEATMAP_SHAPE, MODEL_PITCH_MM, MODEL_SHAPE, RenderedSet
+from zeikan.images.manifest import MANIFEST_FEATURES, MANIFEST_SIZE, MODEL_INPUTS
 
 OPSET = 17
 INPUT_SCALE = 0.25
@@ -48,6 +55,14 @@ class TrainConfig:
     seed: int = 0
     fine_epochs: int = 16
     """epochs of stage 2 (one patch per training image each)"""
+    head_hidden: int = 4
+    """hidden units of the manifest head"""
+    head_epochs: int = 800
+    """full-batch epochs of the manifest head"""
+    head_learning_rate: float = 3e-3
+    head_weight_decay: float = 1e-3
+    head_clean_weight: float = 3.0
+    """weight of a clean scan against a concealed one in the head's loss (the exam threshold sits in the clean scans' tail)"""
 
 
 def smooth_max(cam: torch.Tensor) -> torch.Tensor:
@@ -97,12 +112,43 @@ class FineCam(nn.Module):
         return self.cam(self.features(x * INPUT_SCALE))[:, 0]
 
 
-class TwoStageCam(nn.Module):
-    """Both stages in one graph: (probability, heatmap ``(N, 1, 16, 64)``) of 25 mm inputs."""
+OPACITY_LEVELS = (5.0, 7.0)
+"""high-energy attenuation levels whose share of the loaded area the head reads (heavy goods reach them, other goods rarely)"""
+LOADED_LEVEL = 0.5
+"""attenuation above which a pixel counts as loaded (container structure included)"""
 
-    def __init__(self, coarse: TinyCam, fine: FineCam, offset: float) -> None:
+
+def opacity(x: torch.Tensor) -> torch.Tensor:
+    """Share of the loaded pixels above each of :data:`OPACITY_LEVELS` ``(N, levels)`` (high-energy channel)."""
+    high = x[:, -1]
+    loaded = (high > LOADED_LEVEL).float().flatten(1).sum(dim=1).clamp(min=1.0)
+    return torch.stack([(high > level).float().flatten(1).sum(dim=1) / loaded for level in OPACITY_LEVELS], dim=1)
+
+
+HEAD_INPUTS: tuple[str, ...] = ("stage1_logit", "stage2_logit", *(f"opaque_above_{v:g}" for v in OPACITY_LEVELS), *MANIFEST_FEATURES)
+
+
+class ManifestHead(nn.Module):
+    """Per-scan correction of the stages' logit from :data:`HEAD_INPUTS`; starts at zero (no correction)."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(len(HEAD_INPUTS), hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Correction logit ``(N,)`` of head inputs ``(N, len(HEAD_INPUTS))``."""
+        return self.net(inputs)[:, 0]
+
+
+class TwoStageCam(nn.Module):
+    """Both stages and the manifest head in one graph: (probability, heatmap ``(N, 1, 16, 64)``) of 25 mm inputs and manifests."""
+
+    def __init__(self, coarse: TinyCam, fine: FineCam, offset: float, head: ManifestHead | None = None) -> None:
         super().__init__()
         self.coarse, self.fine, self.offset = coarse, fine, float(offset)
+        self.head = head if head is not None else ManifestHead()
 
     def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(stage 1 logit, stage 2 logit, CAM of the larger) per image."""
@@ -110,9 +156,10 @@ class TwoStageCam(nn.Module):
         fine_cam = self.fine(x)
         return coarse_logit, fine_cam.flatten(1).amax(dim=1), torch.maximum(coarse_cam, fine_cam.unsqueeze(1))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, manifest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         coarse_logit, fine_logit, cam = self.logits(x)
-        return torch.sigmoid(coarse_logit + fine_logit - self.offset), torch.sigmoid(cam)
+        inputs = torch.cat([coarse_logit[:, None], fine_logit[:, None], opacity(x), manifest], dim=1)
+        return torch.sigmoid(coarse_logit + fine_logit + self.head(inputs) - self.offset), torch.sigmoid(cam)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -194,14 +241,28 @@ def cell_targets(box: np.ndarray, row: int, col: int) -> np.ndarray:
     return targets
 
 
-def _patch_origin(rng: np.random.Generator, data: RenderedSet, i: int, extent: int) -> tuple[int, int]:
-    """A patch on the heatmap grid: over the concealment (70 % of a concealed image's draws), else anywhere in the load."""
+HARD_NEGATIVE_SHARE = 0.7
+"""share of a clean heavy-goods load's stage-2 patches drawn over its opaque goods (hard negatives)"""
+
+
+def heavy_clean(data: RenderedSet) -> np.ndarray:
+    """Whether each image is a clean load that declares heavy goods (its opaque units are hard negatives for stage 2)."""
+    return (data.y == 0) & (data.manifests[:, MANIFEST_FEATURES.index("heavy_share")] > 0)
+
+
+def _patch_origin(rng: np.random.Generator, data: RenderedSet, i: int, extent: int, opaque: np.ndarray | None) -> tuple[int, int]:
+    """A patch on the heatmap grid: over the concealment (70 % of a concealed image's draws), over an opaque pixel
+    (``opaque``, ``(k, 2)`` rows and columns) of a clean heavy-goods load (:data:`HARD_NEGATIVE_SHARE`), else anywhere in the load."""
     height, width = MODEL_SHAPE[1:]
     if data.y[i] and rng.random() < 0.7:
         x, y, w, h = (float(v) for v in data.boxes[i])
         cx = x + rng.uniform(0.2, 0.8) * w if w > 3 * _CELL else x + w / 2
         row = (y + h / 2 - rng.uniform(12, PATCH[0] - 12)) // _CELL * _CELL
         col = (cx - rng.uniform(16, PATCH[1] - 16)) // _CELL * _CELL
+    elif opaque is not None and len(opaque) and rng.random() < HARD_NEGATIVE_SHARE:
+        r, c = opaque[rng.integers(len(opaque))]
+        row = (r - rng.uniform(12, PATCH[0] - 12)) // _CELL * _CELL
+        col = (c - rng.uniform(16, PATCH[1] - 16)) // _CELL * _CELL
     else:
         row = rng.integers(0, (height - PATCH[0]) // _CELL + 1) * _CELL
         col = rng.integers(0, max(1, (extent - PATCH[1] // 2) // _CELL) + 1) * _CELL
@@ -220,12 +281,18 @@ def _augment_fine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * gain * balance + noise
 
 
-def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> FineCam:
-    """Train stage 2 on patches of a rendered set with its concealment boxes (a target per 200 mm cell)."""
+def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print, start: FineCam | None = None) -> FineCam:
+    """Train stage 2 on patches of a rendered set with its concealment boxes (a target per 200 mm cell).
+
+    Clean loads that declare heavy goods give hard negatives: patches over their opaque units. ``start``: a
+    stage 2 to go on training (for example a shipped one) instead of a new one.
+    """
     gen = _seeded(config)
     rng = np.random.default_rng(config.seed)
-    net = FineCam()
+    net = start.train() if start is not None else FineCam()
     extents = [int(np.nonzero(col)[0].max()) + 1 if col.any() else MODEL_SHAPE[2] for col in (data.x[:, 1].max(axis=1) > 0.3)]
+    hard = heavy_clean(data)
+    opaque = {int(i): np.argwhere(data.x[i, 1] > OPACITY_LEVELS[-1]) for i in np.flatnonzero(hard)}
     batches = (len(data.y) + config.batch_size - 1) // config.batch_size
     opt, sched = _optimiser(net, config, config.fine_epochs * batches)
     for epoch in range(config.fine_epochs):
@@ -234,7 +301,7 @@ def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print
         total, started = 0.0, time.perf_counter()
         for b in range(batches):
             idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            origins = [_patch_origin(rng, data, int(i), extents[i]) for i in idx]
+            origins = [_patch_origin(rng, data, int(i), extents[i], opaque.get(int(i))) for i in idx]
             x = torch.from_numpy(np.stack([data.x[i, :, r : r + PATCH[0], c : c + PATCH[1]] for i, (r, c) in zip(idx, origins)]).astype(np.float32))
             targets = torch.from_numpy(np.stack([cell_targets(data.boxes[i], r, c) for i, (r, c) in zip(idx, origins)]))
             logits = net(_augment_fine(x, gen))
@@ -246,40 +313,85 @@ def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print
     return net.eval()
 
 
-def stage_logits(net: TwoStageCam, x: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """(stage 1, stage 2) logits of model inputs (torch)."""
+def head_inputs(net: TwoStageCam, x: np.ndarray, manifest: np.ndarray, batch: int = 16) -> np.ndarray:
+    """:data:`HEAD_INPUTS` ``(N, len(HEAD_INPUTS))`` of model inputs and their manifests (torch, no gradient)."""
     net.eval()
-    coarse, fine = [], []
+    parts = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            c, f, _ = net.logits(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)))
-            coarse.append(c.numpy())
-            fine.append(f.numpy())
-    return np.concatenate(coarse).astype(np.float64), np.concatenate(fine).astype(np.float64)
+            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32))
+            coarse, fine, _ = net.logits(xb)
+            parts.append(torch.cat([coarse[:, None], fine[:, None], opacity(xb), torch.from_numpy(manifest[i : i + batch])], dim=1).numpy())
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, len(HEAD_INPUTS)), np.float32)
 
 
-def operating_offset(coarse_clean: np.ndarray, fine_clean: np.ndarray, quantile: float = 0.99) -> float:
-    """Offset of the combined logit so that its ``quantile`` on clean scans equals stage 1's there.
+def combined_logits(net: TwoStageCam, inputs: np.ndarray) -> np.ndarray:
+    """Stage 1 + stage 2 + head logits (before the offset) of head inputs."""
+    with torch.no_grad():
+        t = torch.from_numpy(inputs)
+        return (t[:, 0] + t[:, 1] + net.head(t)).numpy().astype(np.float64)
 
-    Adding stage 2 then changes which scans rank highest, not how many clean scans reach a
-    given score: the engine's exam threshold keeps the exam rate it had with stage 1 alone.
+
+HEAD_DROPPED = 0.2
+"""share of the head's training scans shown without their declaration (a scan with none must still be scored)"""
+
+
+def train_head(net: TwoStageCam, data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> ManifestHead:
+    """Fit the manifest head on a rendered set that neither stage was trained on (stages frozen, full batch).
+
+    A share (:data:`HEAD_DROPPED`) of the scans, drawn anew each epoch, loses its declaration.
     """
-    return float(np.quantile(coarse_clean + fine_clean, quantile) - np.quantile(coarse_clean, quantile))
+    gen = _seeded(config)
+    inputs = torch.from_numpy(head_inputs(net, data.x, data.manifests))
+    y = torch.from_numpy(data.y.astype(np.float32))
+    base = inputs[:, 0] + inputs[:, 1]
+    head = ManifestHead(config.head_hidden)
+    opt = torch.optim.AdamW(head.parameters(), lr=config.head_learning_rate, weight_decay=config.head_weight_decay)
+    weight = torch.where(y > 0, 1.0, config.head_clean_weight)
+    first = slice(0, 2 + len(OPACITY_LEVELS))
+    for epoch in range(config.head_epochs):
+        dropped = torch.rand(len(y), generator=gen) < HEAD_DROPPED
+        shown = inputs.clone()
+        shown[dropped, first.stop:] = 0.0
+        loss = nn.functional.binary_cross_entropy_with_logits(base + head(shown), y, weight=weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (epoch + 1) % max(1, config.head_epochs // 4) == 0:
+            log(f"head epoch {epoch + 1}/{config.head_epochs} loss {loss.item():.4f}")
+    return head.eval()
 
 
-def predict(net: nn.Module, x: np.ndarray, batch: int = 16) -> np.ndarray:
-    """Probabilities of concealment for model inputs (torch, for checking the export)."""
+EXAM_RATE_TARGET = 0.007
+"""share of the held-out scanner's clean scans that may pass the engine's exam threshold: a margin under the
+1 % false-alarm bound, so that a scanner the model never saw does not break it"""
+
+
+def operating_offset(combined_clean: np.ndarray, exam_threshold: float, target: float = EXAM_RATE_TARGET) -> float:
+    """Offset of the combined logit so that at most ``target`` of the clean scans score above ``exam_threshold``.
+
+    The engine's one exam threshold is then the model's operating point: on the held-out scanner's clean
+    scans it examines ``floor(target * n)`` of ``n`` at most.
+    """
+    ranked = np.sort(np.asarray(combined_clean, dtype=np.float64))[::-1]
+    if not len(ranked):
+        raise ValueError("no clean scans to set the operating point on")
+    allowed = int(np.floor(target * len(ranked)))
+    return float(ranked[allowed] - np.log(exam_threshold / (1.0 - exam_threshold))) + 1e-6
+
+
+def predict(net: nn.Module, x: np.ndarray, manifest: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Probabilities of concealment for model inputs and their manifests (torch, for checking the export)."""
     net.eval()
     with torch.no_grad():
-        parts = [net(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)))[0].numpy() for i in range(0, len(x), batch)]
+        parts = [net(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32)),
+                     torch.from_numpy(np.ascontiguousarray(manifest[i : i + batch], dtype=np.float32)))[0].numpy()
+                 for i in range(0, len(x), batch)]
     return np.concatenate(parts)
 
 
-def stage1_from_onnx(path: Path) -> TinyCam:
-    """Stage 1 with the weights of a single-stage artefact (``model.onnx`` of input ``(2, 64, 256)``, batch norms folded).
-
-    Lets a two-stage model keep a shipped stage 1 and train only stage 2.
-    """
+def _onnx_weights(path: Path) -> tuple[list, dict[str, np.ndarray]]:
+    """The Conv nodes of an exported graph (in forward order) and its initialisers by name."""
     import onnx
     from onnx import numpy_helper
 
@@ -287,12 +399,13 @@ def stage1_from_onnx(path: Path) -> TinyCam:
     weights = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     weights.update({node.output[0]: weights[node.input[0]] for node in graph.node
                     if node.op_type == "Identity" and node.input[0] in weights})  # the exporter's shared constants
-    convs = [node for node in graph.node if node.op_type == "Conv"]
-    net = TinyCam()
+    return [node for node in graph.node if node.op_type == "Conv"], weights
+
+
+def _load_folded(net: TinyCam | FineCam, convs: list, weights: dict[str, np.ndarray]) -> None:
+    """Copy exported convolutions (batch norms folded into them) into ``net``: identity norms, the CAM last."""
     layers = [m for m in net.features if isinstance(m, nn.Conv2d)]
     norms = [m for m in net.features if isinstance(m, nn.BatchNorm2d)]
-    if len(convs) != len(layers) + 1:
-        raise ValueError(f"{path}: {len(convs)} convolutions, a single-stage model has {len(layers) + 1}")
     with torch.no_grad():
         for node, conv, norm in zip(convs, layers, norms):
             conv.weight.copy_(torch.from_numpy(weights[node.input[1]].copy()))
@@ -300,26 +413,57 @@ def stage1_from_onnx(path: Path) -> TinyCam:
             norm.bias.copy_(torch.from_numpy(weights[node.input[2]].copy()))
             norm.running_mean.zero_()
             norm.running_var.fill_(1.0 - norm.eps)
-        net.cam.weight.copy_(torch.from_numpy(weights[convs[-1].input[1]].copy()))
-        net.cam.bias.copy_(torch.from_numpy(weights[convs[-1].input[2]].copy()))
-    return net.eval()
+        net.cam.weight.copy_(torch.from_numpy(weights[convs[len(layers)].input[1]].copy()))
+        net.cam.bias.copy_(torch.from_numpy(weights[convs[len(layers)].input[2]].copy()))
+    net.eval()
+
+
+def _conv_count(net: nn.Module) -> int:
+    return sum(isinstance(m, nn.Conv2d) for m in net.modules())
+
+
+def stage1_from_onnx(path: Path) -> TinyCam:
+    """Stage 1 with the weights of a single-stage artefact (``model.onnx`` of input ``(2, 64, 256)``, batch norms folded).
+
+    Lets a two-stage model keep a shipped stage 1 and train only stage 2.
+    """
+    convs, weights = _onnx_weights(path)
+    net = TinyCam()
+    if len(convs) != _conv_count(net):
+        raise ValueError(f"{path}: {len(convs)} convolutions, a single-stage model has {_conv_count(net)}")
+    _load_folded(net, convs, weights)
+    return net
+
+
+def stages_from_onnx(path: Path) -> tuple[TinyCam, FineCam]:
+    """Both stages with the weights of a two-stage artefact (lets a model keep them and train only its manifest head)."""
+    convs, weights = _onnx_weights(path)
+    coarse, fine = TinyCam(), FineCam()
+    if len(convs) != _conv_count(coarse) + _conv_count(fine):
+        raise ValueError(f"{path}: {len(convs)} convolutions, a two-stage model has {_conv_count(coarse) + _conv_count(fine)}")
+    _load_folded(coarse, convs[: _conv_count(coarse)], weights)
+    _load_folded(fine, convs[_conv_count(coarse):], weights)
+    return coarse, fine
 
 
 def export(net: TwoStageCam, out_dir: Path, metadata: dict) -> Path:
     """Write ``model.onnx`` and ``metadata.json`` (version = hash of the ONNX bytes) to ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    dummy = torch.zeros((1, *MODEL_SHAPE))
+    dummy = (torch.zeros((1, *MODEL_SHAPE)), torch.zeros((1, MANIFEST_SIZE)))
     torch.onnx.export(
-        net.eval(), (dummy,), str(path), dynamo=False, opset_version=OPSET,
-        input_names=["image"], output_names=["score", "heatmap"],
-        dynamic_axes={"image": {0: "batch"}, "score": {0: "batch"}, "heatmap": {0: "batch"}},
+        net.eval(), dummy, str(path), dynamo=False, opset_version=OPSET,
+        input_names=list(MODEL_INPUTS), output_names=["score", "heatmap"],
+        dynamic_axes={**{name: {0: "batch"} for name in MODEL_INPUTS}, "score": {0: "batch"}, "heatmap": {0: "batch"}},
     )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     meta = {
         "version": f"xray-cnn-{digest[:12]}",
         "onnx_sha256": digest,
         "input_shape": list(MODEL_SHAPE),
+        "inputs": list(MODEL_INPUTS),
+        "manifest_features": list(MANIFEST_FEATURES),
+        "head_inputs": list(HEAD_INPUTS),
         "pitch_mm": MODEL_PITCH_MM,
         "heatmap_shape": list(HEATMAP_SHAPE),
         "heatmap_cell_mm": HEATMAP_CELL_MM,

@@ -45,6 +45,10 @@ _CHAPTER_MATERIAL: tuple[tuple[range, str], ...] = (
 )
 
 
+MATERIAL_CLASSES: tuple[str, ...] = ("organic", "inorganic", "metal", "heavy")
+"""the material classes the HS chapters map to (:func:`declared_material`)"""
+
+
 def declared_material(hs_code: str) -> str:
     """Material class expected for goods of this HS code (by chapter)."""
     try:
@@ -147,6 +151,14 @@ def _goods_material(net: tuple[float, ...], cal: PhysicsCalibration) -> tuple[st
     return min(cal.ratio, key=lambda m: abs(cal.ratio[m] - ratio)), ratio
 
 
+def declared_by_material(declared_items: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Declared kg per material class of ``(hs_code, kg)`` items (only the classes declared)."""
+    by_material: dict[str, float] = {}
+    for hs, w in declared_items:
+        by_material[declared_material(hs)] = by_material.get(declared_material(hs), 0.0) + w
+    return by_material
+
+
 def expected_ratio(by_material: Mapping[str, float], cal: PhysicsCalibration) -> float:
     """Dual-energy ratio of the declared mix: sum(w mu_low) / sum(w mu_high)."""
     high = sum(w * cal.mu_high_cm2_g[m] for m, w in by_material.items())
@@ -162,9 +174,7 @@ def check(image: CanonicalImage, declared_items: Sequence[tuple[str, float]], ca
     material, ratio = _goods_material(net, cal)
     implied = max(0.0, net[-1] / cal.mu_high_cm2_g[material or "organic"] / 1000.0)
     declared = float(sum(w for _, w in declared_items))
-    by_material: dict[str, float] = {}
-    for hs, w in declared_items:
-        by_material[declared_material(hs)] = by_material.get(declared_material(hs), 0.0) + w
+    by_material = declared_by_material(declared_items)
     expected = max(by_material, key=by_material.__getitem__) if by_material else None
     reasons: list[str] = []
     score = 0.0

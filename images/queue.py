@@ -10,6 +10,7 @@ import numpy as np
 from zeikan.images.annotation import Candidate, labels_from_inspection
 from zeikan.images.dataset import HEATMAP_CELL_MM, model_input
 from zeikan.images.labels import Box, ImageLabel
+from zeikan.images.manifest import no_manifests
 from zeikan.images.store import ImageStore
 from zeikan.images.scorer import OnnxImageScorer
 from zeikan.schemas.jsonl import read_jsonl
@@ -24,14 +25,17 @@ def suggested_box(heatmap: np.ndarray, canonical_pitch_mm: float, share: float =
 
 
 def candidates(store: ImageStore, scorer: OnnxImageScorer, batch: int = 64) -> tuple[list[Candidate], dict[str, list[Box]]]:
-    """Score every unlabeled image of the store; returns candidates and model-suggested boxes."""
+    """Score every unlabeled image of the store; returns candidates and model-suggested boxes.
+
+    Stored images carry no itemised declaration: they are scored without the manifest.
+    """
     todo = [sha for sha in store.ls() if not store.labels(sha)]
     out: list[Candidate] = []
     boxes: dict[str, list[Box]] = {}
     for i in range(0, len(todo), batch):
         shas = todo[i : i + batch]
         images = [store.get(sha) for sha in shas]
-        scores, heatmaps = scorer.score_inputs(np.stack([model_input(im) for im in images]))
+        scores, heatmaps = scorer.score_inputs(np.stack([model_input(im) for im in images]), no_manifests(len(images)))
         for sha, image, score, heatmap in zip(shas, images, scores, heatmaps):
             _, height, width = image.pixels.shape
             out.append(Candidate(sha, f"{store.url}/{store.key_of(sha)}", float(score), 0.0, width, height))

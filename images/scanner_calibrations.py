@@ -35,6 +35,7 @@ import numpy as np
 from zeikan.images.canonical import CanonicalImage
 from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
+from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import PhysicsCalibration, check
 from zeikan.images.scanner_adaptation import calibrate_physics, threshold_from_clean
 
@@ -162,7 +163,7 @@ def onboard_scanner(scorer, scanner: str, clean: Sequence[CanonicalImage], decla
     if len(declared) != len(clean):
         raise ImageError("onboarding needs the declared goods of every clean scan")
     physics = calibrate_physics(scorer.calibration, clean, declared)
-    cnn, _ = scorer.score_inputs(np.stack([model_input(img) for img in clean]))
+    cnn, _ = scorer.score_inputs(np.stack([model_input(img) for img in clean]), manifest_inputs(declared))
     scores = np.array([combined_score(s, check(img, items, physics).score) for s, img, items in zip(cnn, clean, declared)])
     cut = threshold_from_clean(scores, false_alarm_rate)
     # POST_SCAN examines at score >= threshold: the next float above the cut keeps the scans at the cut below it

@@ -6,7 +6,8 @@ from the configured store only (:class:`~zeikan.images.references.ImageReference
 any other reference is refused, and a refused or unreadable image gets no score
 and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
 heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
-the physics check against the declared goods. The stream calls it in a thread
+the physics check against the declared goods. The declared goods are also the
+model's second input (:mod:`zeikan.images.manifest`). The stream calls it in a thread
 (:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
 GIL) so a Faust agent never blocks its event loop.
 """
@@ -29,6 +30,7 @@ from zeikan.env_settings import settings_from_env
 from zeikan.images.canonical import CanonicalImage, decode
 from zeikan.images.dataset import HEATMAP_CELL_MM, HEATMAP_SHAPE, MODEL_SHAPE, model_input
 from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceError, ModelArtifactError
+from zeikan.images.manifest import MANIFEST_SIZE, MODEL_INPUTS, manifest_inputs
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
 from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
 from zeikan.images.scanner_calibrations import DEFAULT_SCANNERS_URL, ScannerCalibrations, combined_score, load_calibrations
@@ -86,6 +88,11 @@ def heatmap_png(heatmap: np.ndarray, cells: tuple[int, int]) -> bytes:
     return buf.getvalue()
 
 
+SERVED_INPUTS: tuple[tuple[str, ...], ...] = (MODEL_INPUTS, ("image",))
+"""graph inputs this version serves: the image and its declared goods, or (earlier artefacts) the image alone"""
+NO_DECLARATION_REASON = "no declared goods for this container: the image model scored it without the manifest"
+
+
 def _declared_items(declarations: Sequence[Mapping]) -> list[tuple[str, float]]:
     """(hs_code, gross kg) of the declared goods in one container (a declaration's weight split over its containers)."""
     items = []
@@ -109,6 +116,9 @@ class OnnxImageScorer:
             self.calibration = PhysicsCalibration.from_dict(self.metadata["physics"])
             if tuple(self.metadata["input_shape"]) != MODEL_SHAPE:
                 raise ValueError(f"input {tuple(self.metadata['input_shape'])}, this version serves {MODEL_SHAPE}")
+            inputs = tuple(i.name for i in self._session.get_inputs())
+            if inputs not in SERVED_INPUTS:
+                raise ValueError(f"inputs {inputs}, this version serves {' or '.join(map(str, SERVED_INPUTS))}")
         except Exception as exc:  # file, JSON and onnxruntime errors all mean an unusable artifact
             raise ModelArtifactError(str(model_dir), f"{type(exc).__name__}: {exc}") from exc
         self.model_version: str = self.metadata["version"]
@@ -116,12 +126,23 @@ class OnnxImageScorer:
         self.references = ImageReferences(open_configured_store(settings.store_url), settings.max_image_bytes)
         self.version: str = self.scanners.version_of(self.model_version)
         self.batch_size = settings.batch_size
+        self.reads_manifest: bool = inputs == MODEL_INPUTS
+        """whether the graph takes the declared goods (an image-only artefact of an earlier version ignores them)"""
 
-    def score_inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scores ``(N,)`` and heatmaps ``(N, 16, 64)`` of model inputs ``(N, 2, 128, 512)``, in batches."""
+    def score_inputs(self, x: np.ndarray, manifests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores ``(N,)`` and heatmaps ``(N, 16, 64)`` of model inputs ``(N, 2, 128, 512)`` and their manifests ``(N, 6)``, in batches.
+
+        ``manifests`` come from :mod:`zeikan.images.manifest` (``NO_MANIFEST`` rows for scans without a declaration);
+        an image-only graph (:attr:`reads_manifest` false) is given the image alone.
+        """
+        if manifests.shape != (len(x), MANIFEST_SIZE):
+            raise ValueError(f"manifests {manifests.shape} for {len(x)} model inputs, expected ({len(x)}, {MANIFEST_SIZE})")
         scores, heatmaps = [], []
         for i in range(0, len(x), self.batch_size):
-            s, h = self._session.run(None, {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32)})
+            feeds = {"image": np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32)}
+            if self.reads_manifest:
+                feeds["manifest"] = np.ascontiguousarray(manifests[i : i + self.batch_size], dtype=np.float32)
+            s, h = self._session.run(None, feeds)
             scores.append(s.reshape(-1))
             heatmaps.append(h[:, 0])
         if not scores:
@@ -157,7 +178,8 @@ class OnnxImageScorer:
                 failures[i] = str(exc)
         ok = [i for i, img in enumerate(images) if img is not None]
         inputs = np.stack([model_input(images[i]) for i in ok]) if ok else np.zeros((0, *MODEL_SHAPE), np.float32)
-        scores, heatmaps = self.score_inputs(inputs)
+        items = [_declared_items(declared[i] if i < len(declared) else ()) for i in ok]
+        scores, heatmaps = self.score_inputs(inputs, manifest_inputs(items))
         out: list[ImageAssessment] = []
         by_index = {i: k for k, i in enumerate(ok)}
         for i, scan in enumerate(scans):
@@ -165,15 +187,18 @@ class OnnxImageScorer:
                 out.append(ImageAssessment.not_assessed(scan, IMAGE_REFUSED, f"scan {scan['scan_id']}: {failures[i]}: analyst review"))
                 continue
             k = by_index[i]
-            out.append(self._assessment(scan, images[i], float(scores[k]), heatmaps[k], declared[i] if i < len(declared) else ()))
+            out.append(self._assessment(scan, images[i], float(scores[k]), heatmaps[k], items[k]))
         return out
 
-    def _assessment(self, scan: Mapping, image: CanonicalImage, score: float, heatmap: np.ndarray, declared: Sequence[Mapping]) -> ImageAssessment:
+    def _assessment(self, scan: Mapping, image: CanonicalImage, score: float, heatmap: np.ndarray,
+                    items: Sequence[tuple[str, float]]) -> ImageAssessment:
         store = self.references.store
         heatmap_uri = store.put_blob(heatmap_png(heatmap, heatmap_cells(image)), "png")
         onboarded = self.scanners.for_scan(str(scan.get("scanner_id", "")), image.meta.scanner_model)
-        physics: PhysicsCheck = check(image, _declared_items(declared), onboarded.physics if onboarded else self.calibration)
+        physics: PhysicsCheck = check(image, items, onboarded.physics if onboarded else self.calibration)
         reasons: list[str] = []
+        if self.reads_manifest and not any(kg > 0 for _, kg in items):
+            reasons.append(NO_DECLARATION_REASON)
         if score >= 0.5:
             rows, cols = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
             metres = (cols + 0.5) * HEATMAP_CELL_MM / 1000.0

@@ -1,4 +1,4 @@
-"""Training pipeline of the image model: render, calibrate the physics check, train both stages, export, evaluate.
+"""Training pipeline of the image model: render, calibrate the physics check, train both stages and the manifest head, export, evaluate.
 
 Imports torch (through :mod:`zeikan.images.model`): only ``zeikan images train`` loads it.
 """
@@ -6,6 +6,7 @@ Imports torch (through :mod:`zeikan.images.model`): only ``zeikan images train``
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,41 +16,68 @@ from zeikan.images.evaluate import evaluate_set
 from zeikan.images import model as image_model
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_calibration import physics_calibration
+from zeikan.streams.engine.config import EngineConfig
+
+
+def _version_of(onnx_path: Path) -> str:
+    return f"xray-cnn-{hashlib.sha256(onnx_path.read_bytes()).hexdigest()[:12]}"
 
 
 def train_and_export(
-    train_set: RenderedSet, heldout: RenderedSet, out_dir: Path, config: image_model.TrainConfig, log=print,
-    stage1_from: Path | None = None,
+    train_set: RenderedSet | None, head_set: RenderedSet, heldout: RenderedSet, out_dir: Path, config: image_model.TrainConfig,
+    log=print, stage1_from: Path | None = None, stages_from: Path | None = None,
 ) -> dict:
-    """Train on ``train_set``, export to ``out_dir``, evaluate on ``heldout``; returns the evaluation.
+    """Train on ``train_set`` (stages) and ``head_set`` (manifest head), export to ``out_dir``, evaluate on ``heldout``.
 
-    ``stage1_from``: a single-stage ``model.onnx`` whose CNN becomes stage 1 (only stage 2 is trained).
-    The combined score's offset comes from ``heldout``'s clean scans (:func:`~zeikan.images.model.operating_offset`).
+    ``stage1_from``: a single-stage ``model.onnx`` whose CNN becomes stage 1 (stage 2 and the head are trained);
+    ``stages_from``: a two-stage ``model.onnx`` whose stages are kept (its training facts come from the
+    ``metadata.json`` beside it); with a ``train_set`` and ``config.fine_epochs`` > 0 its stage 2 goes on training
+    there (hard negatives included, :func:`~zeikan.images.model.train_fine`), else only the head is trained.
+    The combined score's offset comes from ``heldout``'s clean scans: the engine's exam threshold passes at most
+    :data:`~zeikan.images.model.EXAM_RATE_TARGET` of them (:func:`~zeikan.images.model.operating_offset`).
     """
-    train_scanners = tuple(sorted(set(train_set.scanners)))
-    coarse = image_model.stage1_from_onnx(stage1_from) if stage1_from else image_model.train(train_set, config, log=log)
-    fine = image_model.train_fine(train_set, config, log=log)
-    clean = heldout.x[heldout.y == 0]
-    net = image_model.TwoStageCam(coarse, fine, 0.0)
-    net = image_model.TwoStageCam(coarse, fine, image_model.operating_offset(*image_model.stage_logits(net, clean)))
+    if stages_from:
+        coarse, fine = image_model.stages_from_onnx(stages_from)
+        earlier = json.loads((stages_from.parent / "metadata.json").read_text())
+        train_scanners = tuple(earlier["train_scanners"])
+        kept = {"stages": f"kept from {_version_of(stages_from)}", "train_images": earlier["train_images"],
+                "stages_train_config": earlier.get("stages_train_config", earlier["train_config"])}
+        if train_set is not None and config.fine_epochs > 0:
+            fine = image_model.train_fine(train_set, config, log=log, start=fine)
+            kept["stages"] = f"stage 1 kept from {_version_of(stages_from)}, stage 2 trained further"
+            kept["stage2_further_images"] = len(train_set.y)
+    elif train_set is None:
+        raise ValueError("training the stages needs a training set")
+    else:
+        train_scanners = tuple(sorted(set(train_set.scanners)))
+        coarse = image_model.stage1_from_onnx(stage1_from) if stage1_from else image_model.train(train_set, config, log=log)
+        fine = image_model.train_fine(train_set, config, log=log)
+        kept = {"stage1": f"kept from {_version_of(stage1_from)}" if stage1_from else "trained", "train_images": len(train_set.y)}
+    head = image_model.train_head(image_model.TwoStageCam(coarse, fine, 0.0), head_set, config, log=log)
+    net = image_model.TwoStageCam(coarse, fine, 0.0, head)
+    clean = heldout.y == 0
+    inputs = image_model.head_inputs(net, heldout.x[clean], heldout.manifests[clean])
+    exam_threshold = EngineConfig().post_scan_exam_threshold
+    net.offset = image_model.operating_offset(image_model.combined_logits(net, inputs), exam_threshold)
     metadata = {
         "train_scanners": list(train_scanners),
         "heldout_scanners": sorted(set(heldout.scanners)),
-        "train_images": len(train_set.y),
+        "head_images": len(head_set.y),
+        "head_scanners": sorted(set(head_set.scanners)),
         "train_config": image_model.config_dict(config),
-        "stage1": f"kept from xray-cnn-{hashlib.sha256(stage1_from.read_bytes()).hexdigest()[:12]}" if stage1_from else "trained",
+        **kept,
         "physics": physics_calibration(train_scanners).to_dict(),
     }
     image_model.export(net, out_dir, metadata)
-    torch_scores = image_model.predict(net, heldout.x[:64])
-    result = evaluate_set(heldout, ImageScorerSettings(model_dir=str(out_dir)))
-    result["onnx_matches_torch"] = bool(np.allclose(torch_scores, _onnx_scores(out_dir, heldout.x[:64]), atol=1e-4))
+    torch_scores = image_model.predict(net, heldout.x[:64], heldout.manifests[:64])
+    result = evaluate_set(heldout, ImageScorerSettings(model_dir=str(out_dir)), exam_threshold)
+    result["onnx_matches_torch"] = bool(np.allclose(torch_scores, _onnx_scores(out_dir, heldout.x[:64], heldout.manifests[:64]), atol=1e-4))
     return result
 
 
-def _onnx_scores(model_dir: Path, x: np.ndarray) -> np.ndarray:
+def _onnx_scores(model_dir: Path, x: np.ndarray, manifests: np.ndarray) -> np.ndarray:
     scorer = OnnxImageScorer(ImageScorerSettings(model_dir=str(model_dir)))
     try:
-        return scorer.score_inputs(x)[0]
+        return scorer.score_inputs(x, manifests)[0]
     finally:
         scorer.close()

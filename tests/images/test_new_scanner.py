@@ -13,6 +13,7 @@ from zeikan.images.scanner_adaptation import ScannerAdapter, calibrate_physics, 
 from zeikan.images.store import open_store
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
+from zeikan.sim.xray_dataset import declared_items
 from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel, write_kestrel_export
 from zeikan.sim.xray_loads import random_loads
 from zeikan.cli.main import app
@@ -48,11 +49,12 @@ def test_its_physics_differ_from_the_training_renderer():
 
 
 def test_thresholds_come_from_the_scanners_own_clean_traffic(clean_kestrel):
-    _, images = clean_kestrel
+    loads, images = clean_kestrel
     from zeikan.images.dataset import model_input
+    from zeikan.images.manifest import manifest_inputs
 
     scorer = OnnxImageScorer(ImageScorerSettings())
-    scores, _ = scorer.score_inputs(np.stack([model_input(img) for img in images]))
+    scores, _ = scorer.score_inputs(np.stack([model_input(img) for img in images]), manifest_inputs([declared_items(lo) for lo in loads]))
     scorer.close()
     cut = threshold_from_clean(scores, 0.1)
     assert float(np.mean(scores > cut)) <= 0.1
@@ -67,7 +69,7 @@ def test_per_scanner_physics_calibration_stops_flagging_clean_scans(clean_kestre
     scorer = OnnxImageScorer(ImageScorerSettings())
     base = scorer.calibration
     scorer.close()
-    declared = [[(g.hs_code, g.gross_weight_kg) for g in lo.declared_goods] for lo in loads]
+    declared = [declared_items(lo) for lo in loads]
     tuned = calibrate_physics(base, images, declared)
     flagged = lambda cal: float(np.mean([check(i, d, cal).score > 0 for i, d in zip(images, declared)]))  # noqa: E731
     assert flagged(tuned) < flagged(base) and flagged(tuned) <= 0.1

@@ -68,6 +68,25 @@ def test_concealed_loads_score_higher_than_clean_ones(scorer):
     assert np.mean(scores[: len(kinds)]) > np.mean(scores[len(kinds) :]) + 0.3
 
 
+def test_a_scan_without_declared_goods_is_scored_and_says_so_by_a_model_that_reads_the_manifest(scorer, tmp_path):
+    torch = pytest.importorskip("torch")
+    from zeikan.images import model as image_model
+    from zeikan.images.scorer import DEFAULT_MODEL_DIR, NO_DECLARATION_REASON
+
+    torch.manual_seed(0)
+    physics = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())["physics"]
+    image_model.export(image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), 0.0), tmp_path, {"physics": physics})
+    reading = OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path), store_url=STORE_URL))
+    store = open_store(STORE_URL)
+    scans = [_scan(store, _load(60, "wall")), _scan(store, _load(61, None))]
+    declared, undeclared = reading.assess_batch(scans, [_declared(6000.0), []])
+    reading.close()
+    assert reading.reads_manifest and undeclared.anomaly_score is not None and undeclared.unassessed is None
+    assert NO_DECLARATION_REASON in undeclared.reasons and NO_DECLARATION_REASON not in declared.reasons
+    if not scorer.reads_manifest:  # the shipped image-only artefact ignores the declaration, so it does not say so
+        assert not any(NO_DECLARATION_REASON in a.reasons for a in scorer.assess_batch(scans, [_declared(6000.0), []]))
+
+
 def test_unreadable_images_get_no_score_and_do_not_break_the_batch():
     store = open_store(f"memory://scorer-{uuid.uuid4().hex}")
     scorer = OnnxImageScorer(ImageScorerSettings(store_url=store.url))  # its own store: a missing object is really missing

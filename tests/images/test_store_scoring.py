@@ -72,3 +72,21 @@ def test_bad_paths_are_one_line_errors(labelled_store, args, message):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()
     assert len(last) == 1 and message in last[0]
+
+
+def test_evaluate_on_a_rendered_set_reports_the_figures_at_the_engine_threshold(tmp_path):
+    from zeikan.images.dataset import RenderedSet
+    from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+    from zeikan.sim.xray_dataset import render_set
+    from zeikan.streams.engine.config import EngineConfig
+
+    render_set(16, 3, ("Cobalt-HX",), concealment_rate=0.5).save(str(tmp_path / "set.npz"))
+    result = CliRunner().invoke(app, ["images", "evaluate", "--data", str(tmp_path / "set.npz"), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    at = json.loads((tmp_path / "r.json").read_text())["at_exam_threshold"]
+    data = RenderedSet.load(str(tmp_path / "set.npz"))
+    scorer = OnnxImageScorer(ImageScorerSettings())
+    scores = scorer.score_inputs(data.x, data.manifests)[0]
+    scorer.close()
+    y, cut = data.y.astype(bool), EngineConfig().post_scan_exam_threshold
+    assert at == {"threshold": cut, "detection_rate": float((scores[y] > cut).mean()), "false_alarm_rate": float((scores[~y] > cut).mean())}
