@@ -7,7 +7,7 @@ with continuous learning and without, both starting from one base model that
 ``zeikan train`` would register on the days before DRIFT_BASE_DAYS. Printed
 (``drift_promotion`` per boundary with a candidate, then ``continuous_learning_drift``):
 P@5 % of the PRE_ARRIVAL risk scores (and of the tabular scores alone) over the last
-third of the days after DRIFT_BASE_DAYS, with retraining and without, the oracle's, and
+third of the days after DRIFT_BASE_DAYS, with retraining and without, both oracles', and
 their ratios; P@5 % of both per block of DRIFT_BLOCK_DAYS days; the promotions.
 
 Run ``python -m zeikan.bench.learning [HISTORY_DIR]`` for the cost figures. Without a directory it simulates
@@ -184,6 +184,8 @@ def drift(name: str) -> None:
     oracle = truth.oracle()[0]
     figures["declarations"] = len(tail)
     figures["p5_oracle"] = at_rate(oracle, truth, 0.05)["precision"]
+    if truth.observed is not None:
+        figures["p5_oracle_observed"] = at_rate(truth.observed, truth, 0.05)["precision"]
     for run in ("with", "without"):
         for field, pick in _SCORES.items():
             figures[f"p5_{field}_{run}_retraining"] = _p5(tail, {i: pick(d) for i, d in runs[run].items()}, truth)
@@ -192,6 +194,9 @@ def drift(name: str) -> None:
         figures[f"{field}_with_over_without"] = with_ / without if without else None
         figures[f"{field}_with_over_oracle"] = with_ / figures["p5_oracle"]
         figures[f"{field}_without_over_oracle"] = without / figures["p5_oracle"]
+        if truth.observed is not None:
+            figures[f"{field}_with_over_oracle_observed"] = with_ / figures["p5_oracle_observed"]
+            figures[f"{field}_without_over_oracle_observed"] = without / figures["p5_oracle_observed"]
     blocks = {}
     for first in range(DRIFT_BASE_DAYS, DRIFT_DAYS, DRIFT_BLOCK_DAYS):
         ids = [i for i in runs["with"] if first <= day_of[i] < first + DRIFT_BLOCK_DAYS]
@@ -199,7 +204,9 @@ def drift(name: str) -> None:
         blocks[f"days_{first}_{first + DRIFT_BLOCK_DAYS - 1}"] = {
             f"{field}_{run}": round(_p5(ids, {i: pick(d) for i, d in runs[run].items()}, block_truth), 3)
             for field, pick in _SCORES.items() for run in runs
-        } | {"oracle": round(at_rate(block_truth.oracle()[0], block_truth, 0.05)["precision"], 3)}
+        } | {"oracle": round(at_rate(block_truth.oracle()[0], block_truth, 0.05)["precision"], 3)} | (
+            {"oracle_observed": round(at_rate(block_truth.observed, block_truth, 0.05)["precision"], 3)}
+            if block_truth.observed is not None else {})
     served = {runs["with"][i]["model_versions"].get("tabular") for i in tail}
     figures |= {"p5_per_block": blocks, "boundaries": len(records), "candidates": sum(r["candidate"] is not None for r in records),
                 "promotions": sum(r["promoted"] for r in records), "versions_serving_last_third": len(served),

@@ -153,16 +153,28 @@ def _simulated(settings: Any, root: Path, name: str) -> History:
 
 
 def _p5(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures of one transfer report at 5 %."""
-    at = {name: r["at"]["5%"] for name, r in report["rankings"].items()}
-    figures: dict[str, Any] = {f"{name}_p5": a["precision"] for name, a in at.items()}
-    figures |= {"p5_ratio_to_oracle": report["p5_ratio_to_oracle"], "p5_ratio_to_baseline": report["p5_ratio_to_baseline"],
+    """The figures of one transfer report: P@1/2/5/10 % and AUC of each ranking, the ratios, recall at 5 % per kind.
+
+    ``oracle`` is the first oracle (prior of the true facts), ``oracle_observed`` the
+    posterior given what the declaration shows; the ratios are given against both.
+    """
+    rankings = report["rankings"]
+    figures: dict[str, Any] = {}
+    for name, ranking in rankings.items():
+        figures |= {f"{name}_p{rate}": ranking["at"][f"{rate}%"]["precision"] for rate in (1, 2, 5, 10)}
+        figures[f"{name}_auc"] = ranking["auc"]
+    figures |= {"p5_ratio_to_oracle": report["p5_ratio_to_oracle"],
+                "p5_ratio_to_oracle_observed": report.get("p5_ratio_to_oracle_observed"),
+                "p5_ratio_to_baseline": report["p5_ratio_to_baseline"],
                 "oracle_source": report["oracle_source"], "test_declarations": report["test_declarations"]}
+    at = {name: r["at"]["5%"] for name, r in rankings.items()}
     for kind, recall in at["risk_model"].get("recall_by_kind", {}).items():
-        oracle = at["oracle"]["recall_by_kind"][kind]
         figures[f"recall5_{kind}"] = recall
-        figures[f"recall5_{kind}_oracle"] = oracle
-        figures[f"recall5_{kind}_ratio"] = recall / oracle if oracle else None
+        for oracle in ("oracle", "oracle_observed"):
+            if oracle in at:
+                of_oracle = at[oracle]["recall_by_kind"][kind]
+                figures[f"recall5_{kind}_{oracle}"] = of_oracle
+                figures[f"recall5_{kind}_{oracle}_ratio"] = recall / of_oracle if of_oracle else None
     return figures
 
 
@@ -197,8 +209,9 @@ def robustness() -> None:
         left_out = _simulated(without(mechanism, variant({"seed": 302}, train_base)), root, f"without_{mechanism}")
         figures = _p5(evaluate_transfer(left_out, full, test_days=TEST_DAYS))
         emit("lomo", left_out=mechanism, recall5=figures.get(f"recall5_{mechanism}"),
-             recall5_oracle=figures.get(f"recall5_{mechanism}_oracle"), p5=figures["risk_model_p5"],
-             p5_oracle=figures["oracle_p5"])
+             recall5_oracle=figures.get(f"recall5_{mechanism}_oracle"),
+             recall5_oracle_observed=figures.get(f"recall5_{mechanism}_oracle_observed"), p5=figures["risk_model_p5"],
+             p5_oracle=figures["oracle_p5"], p5_oracle_observed=figures.get("oracle_observed_p5"))
 
 
 def in_world() -> None:

@@ -52,6 +52,7 @@ def evaluate(
     typer.echo(json.dumps({"label_source": result["label_source"], "oracle_source": result["oracle_source"],
                            "precision": summary,
                            "p5_ratio_to_oracle": result["p5_ratio_to_oracle"],
+                           "p5_ratio_to_oracle_observed": result["p5_ratio_to_oracle_observed"],
                            "p5_ratio_to_baseline": result["p5_ratio_to_baseline"],
                            "input": events.rejections.report()}))
 

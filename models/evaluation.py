@@ -12,10 +12,13 @@ Ground truth for the test window:
   by ``is_fraud`` and its ``revenue_at_risk`` — precision@k is then the share of
   frauds among the k selected out of *all* declarations, the figure that matters
   when comparing rankings. The oracle ranks by the truth file's ``fraud_posterior``,
-  the generator's probability of fraud given the declaration (``oracle_source:
-  "posterior"``); older truth files have only ``fraud_probability``, the ex-ante
-  prior (``"prior"``); without either, the perfect ranking (frauds first, larger
-  revenue first, ``"labels"``). Recall at each rate is also given per fraud kind
+  the generator's probability of fraud given the declaration with the prior of the
+  true facts (``oracle_source: "posterior"``); older truth files have only
+  ``fraud_probability``, the ex-ante prior (``"prior"``); without either, the
+  perfect ranking (frauds first, larger revenue first, ``"labels"``). Where the
+  truth file has ``fraud_posterior_observed`` (the probability given only what the
+  declaration shows, :mod:`zeikan.sim.observed_posterior`) it is ranked too, as
+  ``oracle_observed``. Recall at each rate is also given per fraud kind
   (``recall_by_kind``);
 * without it: only the inspected test declarations, labelled by their outcome and
   ``revenue_recovered`` (biased toward what the targeting chose; indicative only).
@@ -57,6 +60,8 @@ class Truth:
     probability_source: str = "labels"
     kinds: tuple[frozenset[str], ...] = ()
     """The fraud kinds of each test declaration (truth files only)."""
+    observed: np.ndarray | None = None
+    """P(fraud | what the declaration shows) (truth files that carry ``fraud_posterior_observed``), else None."""
 
     def oracle(self) -> tuple[np.ndarray, str]:
         """The oracle's scores and what they come from (``posterior``, ``prior`` or ``labels``)."""
@@ -103,11 +108,13 @@ def truth_for(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarray]
         label = np.array([float(bool(r.get("is_fraud", False))) for r in rows])
         revenue = np.array([float(r.get("revenue_at_risk", 0.0) or 0.0) for r in rows])
         kinds = tuple(frozenset(r.get("fraud_kinds", ())) for r in rows)
+        observed = _column(rows, "fraud_posterior_observed")
         for field, source in (("fraud_posterior", "posterior"), ("fraud_probability", "prior")):
-            if rows and all(field in r for r in rows):
-                probability = np.array([float(r[field]) for r in rows])
-                return Truth(label, revenue, "truth", probability, source, kinds), np.ones(len(test_ids), dtype=bool)
-        return Truth(label, revenue, "truth", kinds=kinds), np.ones(len(test_ids), dtype=bool)
+            probability = _column(rows, field)
+            if probability is not None:
+                return (Truth(label, revenue, "truth", probability, source, kinds, observed),
+                        np.ones(len(test_ids), dtype=bool))
+        return Truth(label, revenue, "truth", kinds=kinds, observed=observed), np.ones(len(test_ids), dtype=bool)
     labels = dict(inspection_labels(history.inspections).select("declaration_id", "label").iter_rows())
     recovered: dict[str, float] = {}
     for r in history.inspections:
@@ -116,6 +123,13 @@ def truth_for(history: History, test_ids: list[str]) -> tuple[Truth, np.ndarray]
     kept = [i for i in test_ids if i in labels]
     return Truth(np.array([labels[i] for i in kept]), np.array([recovered.get(i, 0.0) for i in kept]),
                  "inspections"), mask
+
+
+def _column(rows: list[dict[str, Any]], field: str) -> np.ndarray | None:
+    """A truth field of every row as floats, or None when a row lacks it."""
+    if rows and all(field in r for r in rows):
+        return np.array([float(r[field]) for r in rows])
+    return None
 
 
 def evaluate_history(history: History, *, test_days: int = 14, settings: TrainSettings | None = None) -> dict[str, Any]:
@@ -159,6 +173,8 @@ def _report(model: TrainedModel, baseline: TrainedModel, history: History, feats
     oracle_source = None
     if truth.source == "truth":
         scores["oracle"], oracle_source = truth.oracle()
+        if truth.observed is not None:
+            scores["oracle_observed"] = truth.observed
     rankings = {name: summarize(score, truth) for name, score in scores.items()}
     p5 = {name: r["at"]["5%"]["precision"] for name, r in rankings.items()}
     return {
@@ -171,6 +187,7 @@ def _report(model: TrainedModel, baseline: TrainedModel, history: History, feats
         "train": {"risk_model": model.metrics, "raw_baseline": baseline.metrics},
         "rankings": rankings,
         "p5_ratio_to_oracle": p5["risk_model"] / p5["oracle"] if p5.get("oracle") else None,
+        "p5_ratio_to_oracle_observed": p5["risk_model"] / p5["oracle_observed"] if p5.get("oracle_observed") else None,
         "p5_ratio_to_baseline": p5["risk_model"] / p5["raw_baseline"] if p5["raw_baseline"] else None,
     }
 

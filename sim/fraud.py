@@ -74,17 +74,12 @@ class FraudContext:
 
 def fraud_probability(actors: Actors, ctx: FraudContext, lines: Lines, rate: float) -> np.ndarray:
     """Probability that each declaration is fraudulent; its mean equals ``rate``."""
-    duty = effective_duty(lines.goods, ctx.origin[lines.decl])
-    max_duty = np.maximum.reduceat(duty, ctx.item_ptr[:-1])
-    dumped = np.maximum.reduceat(GOODS.anti_dumping[lines.goods].astype(np.int8), ctx.item_ptr[:-1]) > 0
-    logit = (
-        actors.propensity[ctx.importer]
-        + 0.9 * (actors.network[ctx.importer] >= 0)
-        + 3.0 * max_duty
-        + 0.6 * (ctx.dispatch != ctx.origin)
-        + 0.8 * ctx.new_importer
-        + 0.8 * (dumped & np.isin(ctx.origin, _AD_ORIGIN_IDX))
-    )
+    logit = fraud_logit(actors, ctx, lines)
+    return 1 / (1 + np.exp(-(logit + fraud_intercept(logit, rate))))
+
+
+def fraud_intercept(logit: np.ndarray, rate: float) -> float:
+    """The day's intercept: the shift of ``logit`` whose mean probability is ``rate`` (bisection)."""
     lo, hi = -20.0, 20.0
     for _ in range(40):
         mid = (lo + hi) / 2
@@ -92,7 +87,22 @@ def fraud_probability(actors: Actors, ctx: FraudContext, lines: Lines, rate: flo
             hi = mid
         else:
             lo = mid
-    return 1 / (1 + np.exp(-(logit + lo)))
+    return lo
+
+
+def fraud_logit(actors: Actors, ctx: FraudContext, lines: Lines) -> np.ndarray:
+    """Fraud logit of each declaration before the day's intercept: trader, network, duty, route, newness."""
+    duty = effective_duty(lines.goods, ctx.origin[lines.decl])
+    max_duty = np.maximum.reduceat(duty, ctx.item_ptr[:-1])
+    dumped = np.maximum.reduceat(GOODS.anti_dumping[lines.goods].astype(np.int8), ctx.item_ptr[:-1]) > 0
+    return (
+        actors.propensity[ctx.importer]
+        + 0.9 * (actors.network[ctx.importer] >= 0)
+        + 3.0 * max_duty
+        + 0.6 * (ctx.dispatch != ctx.origin)
+        + 0.8 * ctx.new_importer
+        + 0.8 * (dumped & np.isin(ctx.origin, _AD_ORIGIN_IDX))
+    )
 
 
 def draw_fraud(
@@ -108,15 +118,7 @@ def draw_fraud(
     is_fraud = rng.random(n) < probability
     duty_true = effective_duty(truth.goods, ctx.origin[truth.decl])
     target = richest_line(truth.decl, truth.value * duty_true, n)
-    tg = truth.goods[target]
-
-    eligible = np.ones((n, len(KINDS)), dtype=bool)
-    eligible[:, MISDECLARED_GOODS] = GOODS.lookalike_ptr[tg + 1] > GOODS.lookalike_ptr[tg]
-    eligible[:, ORIGIN] = GOODS.anti_dumping[tg] & np.isin(ctx.origin, _AD_ORIGIN_IDX)
-    eligible[:, CONCEALMENT] = ctx.has_container
-    favourite = np.zeros((n, len(KINDS)))
-    favourite[np.arange(n), actors.favourite_kind[ctx.importer]] = 2.0
-    weights = eligible * kind_weight * (1.0 + favourite * (actors.importer_class[ctx.importer] == 2)[:, None])
+    weights = kind_weights(actors, ctx.importer, truth.goods[target], ctx.origin, ctx.has_container, kind_weight)
     is_fraud &= weights.sum(axis=1) > 0
     first = _pick(rng, weights)
     weights[np.arange(n), first] = 0.0
@@ -129,6 +131,23 @@ def draw_fraud(
     fraud = Fraud(probability=probability, is_fraud=is_fraud, kinds=kinds,
                   target_line=np.where(is_fraud, target, -1), revenue_by_kind=revenue, **hidden)
     return fraud, decl_lines, origin, dispatch
+
+
+def kind_weights(actors: Actors, importer: np.ndarray, target_goods: np.ndarray, origin: np.ndarray,
+                 has_container: np.ndarray, kind_weight: np.ndarray) -> np.ndarray:
+    """[declaration, kind] relative chance of each kind given fraud (0 where the kind is impossible).
+
+    From the true goods of the fraud's line, the true origin and the containers; a
+    systematic fraudster's favourite kind weighs three times.
+    """
+    n = len(importer)
+    eligible = np.ones((n, len(KINDS)), dtype=bool)
+    eligible[:, MISDECLARED_GOODS] = GOODS.lookalike_ptr[target_goods + 1] > GOODS.lookalike_ptr[target_goods]
+    eligible[:, ORIGIN] = GOODS.anti_dumping[target_goods] & np.isin(origin, _AD_ORIGIN_IDX)
+    eligible[:, CONCEALMENT] = has_container
+    favourite = np.zeros((n, len(KINDS)))
+    favourite[np.arange(n), actors.favourite_kind[importer]] = 2.0
+    return eligible * kind_weight * (1.0 + favourite * (actors.importer_class[importer] == 2)[:, None])
 
 
 def richest_line(decl: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:

@@ -36,13 +36,14 @@ SIGMA_UV = 0.2
 """Sd of the log unit price around the importer's norm (``world._true_lines``)."""
 PACKING_MU, SIGMA_W = float(np.log(1.07)), 0.07
 """Log weight per unit over the goods' unit weight: packing U(1.02, 1.12) x lognormal(0, 0.05), plus rounding."""
-_GRID = np.linspace(0.0, 1.0, 41)[1:-1]
+GRID = np.linspace(0.0, 1.0, 41)[1:-1]
+"""Points of U(0, 1) the fraud ratios' uniform draws are integrated over."""
 _HUB_IDX = np.array([COUNTRY_INDEX[c] for c in HUBS])
 _LAUNDER_IDX = np.array([COUNTRY_INDEX[c] for c in ORIGIN_LAUNDERING])
 _AD_IDX = COUNTRY_INDEX[AD_ORIGINS[0]]
 _SEA = TRANSPORT_MODES.index("SEA")
 _LEAD = np.array([LEAD_HOURS[m] for m in TRANSPORT_MODES])
-_HIDING: list[np.ndarray] = [np.flatnonzero([d in GOODS.lookalike[GOODS.lookalike_ptr[g]:GOODS.lookalike_ptr[g + 1]]
+HIDING: list[np.ndarray] = [np.flatnonzero([d in GOODS.lookalike[GOODS.lookalike_ptr[g]:GOODS.lookalike_ptr[g + 1]]
                                              for g in range(len(GOODS))]) for d in range(len(GOODS))]
 """For each declared good, the goods it could be the look-alike of."""
 
@@ -56,11 +57,11 @@ def _shifted(x: np.ndarray, shifts: np.ndarray, sd: float) -> np.ndarray:
     return _norm(x[:, None] - shifts, sd).mean(axis=1)
 
 
-def _lead_ratio(lead_h: np.ndarray, mode: np.ndarray) -> np.ndarray:
+def lead_ratio(lead_h: np.ndarray, mode: np.ndarray) -> np.ndarray:
     """LR of the filing lead time: honest U(lo, hi); fraud half the time lead x U(0.15, 0.5) (at least 1 h)."""
     lo, hi = _LEAD[mode, 0], _LEAD[mode, 1]
     f0 = ((lead_h >= lo) & (lead_h <= hi)) / (hi - lo)
-    u = 0.15 + 0.35 * _GRID
+    u = 0.15 + 0.35 * GRID
     base = lead_h[:, None] / u
     g = (((base >= lo[:, None]) & (base <= hi[:, None])) / (hi - lo)[:, None] / u).mean(axis=1)
     f1 = 0.5 * f0 + 0.5 * g
@@ -90,14 +91,14 @@ def _posterior(
     honest_r, honest_w = _norm(r, SIGMA_UV), _norm(w, SIGMA_W)
 
     lr = np.ones((n, len(KINDS)))
-    under = _shifted(r, np.log(0.3 + 0.4 * _GRID)[None, :], SIGMA_UV) / honest_r
+    under = _shifted(r, np.log(0.3 + 0.4 * GRID)[None, :], SIGMA_UV) / honest_r
     tens = (np.round(declared.value[line], 2) % 10.0) == 0
     lr[:, UNDERVALUATION] = under * np.where(tens, 0.505 / 0.011, 0.495 / 0.989)
-    lr[:, QUANTITY] = 0.3 + 0.7 * _shifted(w, -np.log(0.4 + 0.4 * _GRID)[None, :], SIGMA_W) / honest_w
-    lr[:, WEIGHT] = _shifted(w, np.log(0.4 + 0.35 * _GRID)[None, :], SIGMA_W) / honest_w
-    can_hide = np.array([len(_HIDING[d]) > 0 for d in g])
+    lr[:, QUANTITY] = 0.3 + 0.7 * _shifted(w, -np.log(0.4 + 0.4 * GRID)[None, :], SIGMA_W) / honest_w
+    lr[:, WEIGHT] = _shifted(w, np.log(0.4 + 0.35 * GRID)[None, :], SIGMA_W) / honest_w
+    can_hide = np.array([len(HIDING[d]) > 0 for d in g])
     for i in np.flatnonzero(can_hide):
-        true = _HIDING[g[i]]
+        true = HIDING[g[i]]
         delta = np.log(actors.price[true, origin[i]] / actors.price[g[i], origin[i]])
         lr[i, MISDECLARED_GOODS] = _shifted(np.array([r[i]]), delta[None, :], SIGMA_UV)[0] / honest_r[i]
     launder = GOODS.anti_dumping[g] & np.isin(origin, _LAUNDER_IDX)
@@ -112,6 +113,6 @@ def _posterior(
     q = eligible * kind_weight * (1.0 + favourite * (actors.importer_class[importer] == 2)[:, None])
     total = q.sum(axis=1)
     q = np.where(total[:, None] > 0, q / np.maximum(total, 1e-12)[:, None], 0.0)
-    ratio = (q * np.nan_to_num(lr, nan=1.0, posinf=1e6)).sum(axis=1) * _lead_ratio(lead_h, mode)
+    ratio = (q * np.nan_to_num(lr, nan=1.0, posinf=1e6)).sum(axis=1) * lead_ratio(lead_h, mode)
     odds = prior / (1.0 - prior) * ratio
     return np.where(total > 0, odds / (1.0 + odds), 0.0)

@@ -18,7 +18,8 @@ from zeikan.sim.catalog import (
     VESSELS, effective_duty, origin_weights,
 )
 from zeikan.sim.containers import Assignment, assign_containers, container_ids
-from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud, richest_line
+from zeikan.sim.fraud import Fraud, FraudContext, Lines, draw_fraud, fraud_intercept, fraud_logit, richest_line
+from zeikan.sim.observed_posterior import Shown, observed_posterior
 from zeikan.sim.policy import DOCUMENT, PHYSICAL, SCAN, Findings, Selection, inspect, legacy_score, select
 from zeikan.sim.posterior import fraud_posterior
 from zeikan.sim.settings import FRAUD_KINDS, SimSettings
@@ -122,7 +123,9 @@ class Day:
     officer: np.ndarray
     scans: Scans
     posterior: np.ndarray
-    """The generator's P(fraud | declaration) (:mod:`zeikan.sim.posterior`)."""
+    """The generator's P(fraud | declaration), prior from the true facts (:mod:`zeikan.sim.posterior`)."""
+    observed_posterior: np.ndarray
+    """P(fraud | what the declaration shows), hidden facts summed out (:mod:`zeikan.sim.observed_posterior`)."""
 
     def __len__(self) -> int:
         return len(self.filed_at)
@@ -180,6 +183,11 @@ def generate_day(world: World, day: int) -> Day:
     line = richest_line(truth.decl, truth.value * effective_duty(truth.goods, origin[decl_of]), n)
     posterior = fraud_posterior(a, importer, declared, line, decl_origin, decl_dispatch, mode,
                                 (arrival - filed_at) / HOUR_MS, has_container, fraud.probability, world.kind_weight(day))
+    shown = Shown(importer=importer, lines=declared, item_ptr=item_ptr, origin=decl_origin, dispatch=decl_dispatch,
+                  mode=mode, lead_h=(arrival - filed_at) / HOUR_MS, has_container=has_container,
+                  new_importer=ctx.new_importer)
+    intercept = fraud_intercept(fraud_logit(a, ctx, truth), s.fraud_rate)
+    observed = observed_posterior(a, shown, intercept, world.kind_weight(day))
 
     weight = np.bincount(decl_of, truth.weight_kg, n) + fraud.hidden_kg
     lcl = (mode == SEA) & (rng.random(n) < 0.35) & (weight < 9_000.0)
@@ -200,6 +208,7 @@ def generate_day(world: World, day: int) -> Day:
         item_ptr=item_ptr, truth=truth, declared=declared, fraud=fraud, containers=containers,
         container_id=cids, selection=selection, findings=findings, inspected_at=inspected_at,
         officer=rng.integers(0, 12, n), scans=scans, posterior=posterior,
+        observed_posterior=observed,
     )
 
 

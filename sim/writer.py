@@ -144,20 +144,24 @@ def truth_rows(day: Day, ids: list[str]) -> list[Row]:
     """Hidden truth per declaration: fraud, its kinds, revenue at risk, concealment, latent fraud probability.
 
     ``fraud_probability`` is the probability the fraud draw used (before the draw);
-    ``fraud_posterior`` the generator's probability given the declaration too (the
-    oracle, :mod:`zeikan.sim.posterior`); ``is_fraud`` is the draw.
+    ``fraud_posterior`` the generator's probability given the declaration too, with the
+    prior of the true facts (the first oracle, :mod:`zeikan.sim.posterior`);
+    ``fraud_posterior_observed`` the probability given only what the declaration shows,
+    the hidden facts summed out (the Bayes oracle, :mod:`zeikan.sim.observed_posterior`);
+    ``is_fraud`` is the draw.
     """
     f = day.fraud
     revenue = f.revenue_by_kind.sum(axis=1).tolist()
     rows = []
-    for k, (filed, kinds, conceal, prob, post) in enumerate(zip(
+    for k, (filed, kinds, conceal, prob, post, observed) in enumerate(zip(
         day.filed_at.tolist(), f.kinds.tolist(), f.concealment.tolist(), f.probability.tolist(), day.posterior.tolist(),
+        day.observed_posterior.tolist(),
     )):
         names = _list(KINDS[j] for j in range(len(KINDS)) if (kinds >> j) & 1)
         rows.append((filed, ids[k], (
             f'{{"declaration_id":"{ids[k]}","is_fraud":{"true" if kinds else "false"},"fraud_kinds":{names},'
             f'"revenue_at_risk":{revenue[k]:.2f},"concealment":{"true" if conceal >= 0 else "false"},'
-            f'"fraud_probability":{prob:.6g},"fraud_posterior":{post:.6g}}}'
+            f'"fraud_probability":{prob:.6g},"fraud_posterior":{post:.6g},"fraud_posterior_observed":{observed:.6g}}}'
         )))
     return rows
 

@@ -45,7 +45,7 @@ def test_truth_covers_every_declaration(events: dict[str, list[dict]]) -> None:
     assert [t["declaration_id"] for t in events["truth"]] == [d["declaration_id"] for d in events["declarations"]]
     assert set(events["truth"][0]) == {
         "declaration_id", "is_fraud", "fraud_kinds", "revenue_at_risk", "concealment", "fraud_probability",
-        "fraud_posterior"}
+        "fraud_posterior", "fraud_posterior_observed"}
 
 
 def test_same_seed_gives_byte_identical_files(sim_dir: Path, run_sim: Callable[..., Path]) -> None:
