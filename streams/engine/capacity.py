@@ -29,6 +29,14 @@ each day than the days before put the office over its capacity. Decisions are
 irrevocable and a declaration is decided on the state as of its epoch's start, so
 a full lane keeps the day's earliest selections; within the epoch that fills a
 lane, all of that epoch's are kept (the day's excess is at most that epoch's).
+
+A rule's ask for a lane above the score's lane must also reach the office-day's *rule
+cut* for that lane (:attr:`Thresholds.rule_cuts`): the rank key that keeps the highest
+(lane share - random rate) x volume of the rules' asks of the window's days, counted
+before any cap (``Outcome.rule_lane``). So a lane that the rules ask for more often than
+it has room for goes to their asks the model ranks highest, the same way on every worker
+and in replay, instead of to the day's first ones; an ask below the cut gets the score's
+lane (:func:`grant_lane`, :func:`ranked_out_reason`).
 """
 
 from __future__ import annotations
