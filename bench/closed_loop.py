@@ -20,7 +20,7 @@ Prints one JSON line per policy and one with the ratios (zeikan / legacy): seizu
 and hits per 1,000 inspections, revenue recovered, officer-hours per seizure and per
 hit, the share of found fraud found by a scan alone; each policy's inspections per
 lane, zeikan's selections that a full lane refused (by who asked, rules or the model,
-and lane), its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
+and lane) and the rules' asks below a rule cut, its inspections and seizures by selection source (rule hit, model, random); and writes a PNG of the cumulative revenue recovered and seizures per day.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from zeikan.sim.replay_day import replay_decider
 from zeikan.sim.settings import SimSettings
 from zeikan.sim.simulate import simulate
 from zeikan.sim.world import Day
-from zeikan.streams.engine.capacity import capped_ask
+from zeikan.streams.engine.capacity import capped_ask, ranked_out_ask
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.lanes import INSPECTION_LANES, SELECTED_LANES, Action, parse_action
 from zeikan.streams.engine.rules import RuleFile
@@ -101,10 +101,13 @@ def inspections_by_lane(days: Sequence[Day]) -> dict[str, int]:
 
 
 def capped(decisions: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    """Selections a full lane refused, by who asked (rules, model) and lane asked for (from the PRE_ARRIVAL reasons)."""
-    refused = Counter(ask for d in decisions if d["stage"] == "PRE_ARRIVAL"
-                      for ask in (capped_ask(r) for r in d["reasons"]) if ask is not None)
-    return {who: {lane.value: refused.get((who, lane), 0) for lane in SELECTED_LANES} for who in ("rules", "model")}
+    """Selections a full lane refused, by who asked (rules, model) and lane asked for, and the rules' asks below the
+    office's rule cut ("rule_cut"), from the PRE_ARRIVAL reasons."""
+    reasons = [r for d in decisions if d["stage"] == "PRE_ARRIVAL" for r in d["reasons"]]
+    refused = Counter(ask for ask in map(capped_ask, reasons) if ask is not None)
+    refused.update(("rule_cut", lane) for lane in map(ranked_out_ask, reasons) if lane is not None)
+    return {who: {lane.value: refused.get((who, lane), 0) for lane in SELECTED_LANES}
+            for who in ("rules", "model", "rule_cut")}
 
 
 def by_selection_source(loop: LoopResult) -> dict[str, dict[str, int]]:

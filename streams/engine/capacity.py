@@ -29,6 +29,14 @@ each day than the days before put the office over its capacity. Decisions are
 irrevocable and a declaration is decided on the state as of its epoch's start, so
 a full lane keeps the day's earliest selections; within the epoch that fills a
 lane, all of that epoch's are kept (the day's excess is at most that epoch's).
+
+A rule's ask for a lane above the score's lane must also reach the office-day's *rule
+cut* for that lane (:attr:`Thresholds.rule_cuts`): the rank key that keeps the highest
+(lane share - random rate) x volume of the rules' asks of the window's days, counted
+before any cap (``Outcome.rule_lane``). So a lane that the rules ask for more often than
+it has room for goes to their asks the model ranks highest, the same way on every worker
+and in replay, instead of to the day's first ones; an ask below the cut gets the score's
+lane (:func:`grant_lane`, :func:`ranked_out_reason`).
 """
 
 from __future__ import annotations
@@ -60,6 +68,12 @@ class Thresholds:
     """Capacity share per lane: the tokens each declaration of that day adds to the lane's bucket; empty for the prior."""
     carry: Mapping[Action, float] = field(default_factory=dict)
     """Each lane's bucket balance at the day's start; empty for the prior."""
+    rule_cuts: Mapping[Action, float] = field(default_factory=dict)
+    """Per lane, the rank key a rule's ask for that lane (above the score's lane) must reach; empty for the prior."""
+
+    def rule_cut(self, lane: Action | None) -> float:
+        """The rank key a rule's ask for ``lane`` must reach (-inf: every ask; None: no ask)."""
+        return -math.inf if lane is None else self.rule_cuts.get(lane, -math.inf)
 
     def risk_action(self, rank_key: float) -> Action:
         """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
@@ -73,12 +87,18 @@ def _zero_per_lane() -> dict[Action, int]:
     return {lane: 0 for lane in SELECTED_LANES}
 
 
+def _empty_per_lane() -> dict[Action, list[float]]:
+    return {lane: [] for lane in SELECTED_LANES}
+
+
 @dataclass
 class _DayStats:
     keys: list[float] = field(default_factory=list)
     forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
     selected: dict[Action, int] = field(default_factory=_zero_per_lane)
     """Selections of each lane (score, rules, random): what the lane buckets take."""
+    asks: dict[Action, list[float]] = field(default_factory=_empty_per_lane)
+    """Rank keys of the rules' asks for each lane above the score's lane, granted or not: the rule cuts' pool."""
 
 
 def day_burst(target: float, window_days: int) -> float:
@@ -144,6 +164,8 @@ class GrantedLane:
     """The rules' minimum lane when granted (the lane reaches it), else None."""
     reason: str | None = None
     """Plain-language reason when a full lane moved the declaration down."""
+    ranked_out: str | None = None
+    """Plain-language reason when the rules' ask was below the office's rule cut for its lane (the score decides)."""
 
 
 MODEL_ASKED = "the model's score"
@@ -170,20 +192,64 @@ def capped_ask(reason: str) -> tuple[str, Action] | None:
     return ("model" if found["who"] == MODEL_ASKED else "rules"), Action(found["lane"])
 
 
-def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], room: LaneRoom | None) -> GrantedLane:
+_RANKED_OUT = re.compile(r"^.+ asked for (?P<lane>[A-Z_]+); its rank key [-\d.e+inf]+ is below the office's \S+ rule cut")
+
+
+def ranked_out_reason(who: str, asked: Action, rank_key: float, cut: float) -> str:
+    """Why a rule's ask was not granted: below the office's rule cut for the lane (:func:`ranked_out_ask` reads it)."""
+    return (f"{who} asked for {asked.value}; its rank key {rank_key:.4f} is below the office's {asked.value} rule cut "
+            f"{cut:.4f} (the rules' asks of the previous days ranked by the model's score, the lane's capacity kept): "
+            f"the score decides")
+
+
+def ranked_out_ask(reason: str) -> Action | None:
+    """The lane of a :func:`ranked_out_reason`; None for any other reason.
+
+    >>> ranked_out_ask(ranked_out_reason("rule r1", Action.SCAN, 0.1, 0.2)), ranked_out_ask("rule r1: cheap")
+    (<Action.SCAN: 'SCAN'>, None)
+    """
+    found = _RANKED_OUT.match(reason)
+    return None if found is None else Action(found["lane"])
+
+
+def _rules_named(floor_rules: Sequence[str]) -> str:
+    return ("rule " if len(floor_rules) == 1 else "rules ") + ", ".join(floor_rules)
+
+
+def grant_lane(risk: Action, floor: Action | None, floor_rules: Sequence[str], room: LaneRoom | None,
+               rank_key: float = math.inf, rule_cut: float = -math.inf) -> GrantedLane:
     """The stronger of the score's lane ``risk`` and the rules' ``floor`` if it has room left; else the first lane
     below it with room that the score reaches (a rule's lane falls back to the score's), or RELEASE.
 
-    No room (prior cuts, no volume yet): no cap."""
+    A rules' ``floor`` above ``risk`` whose ``rank_key`` is below ``rule_cut`` (the office's rule cut for that lane)
+    is not asked for: the score's lane is. No room (prior cuts, no volume yet): no cap."""
+    ranked_out = None
+    if floor is not None and floor > risk and rank_key < rule_cut:
+        ranked_out = ranked_out_reason(_rules_named(floor_rules), floor, rank_key, rule_cut)
+        floor = None
     wanted = strongest(risk, floor)
     if room is None or wanted is Action.RELEASE or room.left(wanted) > 0:
-        return GrantedLane(wanted, floor)
+        return GrantedLane(wanted, floor, ranked_out=ranked_out)
     fallback = next((lane for lane in SELECTED_LANES if lane < wanted and lane <= risk and room.left(lane) > 0),
                     Action.RELEASE)
     by_rules = floor is not None and floor > risk
-    who = (("rule " if len(floor_rules) == 1 else "rules ") + ", ".join(floor_rules)) if by_rules else MODEL_ASKED
+    who = _rules_named(floor_rules) if by_rules else MODEL_ASKED
     granted_floor = floor if floor is not None and fallback >= floor else None
-    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.cap(wanted), fallback))
+    return GrantedLane(fallback, granted_floor, capped_reason(who, wanted, room.cap(wanted), fallback), ranked_out)
+
+
+def top_asks_cut(asks: Sequence[float], keep: float) -> float:
+    """The rank key that keeps the ``keep`` (rounded) highest of ``asks``: -inf when that is all of them, inf when none.
+
+    >>> top_asks_cut([0.1, 0.7, 0.4, 0.9], 2), top_asks_cut([0.1, 0.7], 2), top_asks_cut([0.1], 0.4)
+    (0.7, -inf, inf)
+    """
+    k = round(keep)
+    if k >= len(asks):
+        return -math.inf
+    if k <= 0:
+        return math.inf
+    return sorted(asks)[len(asks) - k]
 
 
 def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
@@ -218,10 +284,13 @@ class CapacityTracker:
             self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the bucket rolls it over
         return found
 
-    def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action) -> None:
-        """Fold one decided declaration into its office-day history."""
+    def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action,
+               rule_lane: Action | None = None) -> None:
+        """Fold one decided declaration into its office-day history (``rule_lane``: what the rules asked for)."""
         stats = self._days.setdefault(office_id, {}).setdefault(day, _DayStats())
         stats.keys.append(rank_key)
+        if rule_lane is not None and rule_lane > risk:
+            stats.asks[rule_lane].append(rank_key)
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
@@ -244,7 +313,8 @@ class CapacityTracker:
         return {
             "days": {
                 office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
-                                    "selected": {lane.value: n for lane, n in st.selected.items()}}
+                                    "selected": {lane.value: n for lane, n in st.selected.items()},
+                                    "asks": {lane.value: keys for lane, keys in st.asks.items()}}
                          for day, st in days.items()}
                 for office, days in self._days.items()
             },
@@ -256,7 +326,8 @@ class CapacityTracker:
         self._cache.clear()
         self._days = {
             office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
-                                         {Action(k): int(n) for k, n in st["selected"].items()})
+                                         {Action(k): int(n) for k, n in st["selected"].items()},
+                                         {Action(k): [float(x) for x in keys] for k, keys in st["asks"].items()})
                      for day, st in days.items()}
             for office, days in snapshot["days"].items()
         }
@@ -322,8 +393,11 @@ class CapacityTracker:
             share = max(0.0, cumulative - forced / len(pool))
             previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
             cuts[lane] = previous_cut
+        rule_cuts = {lane: top_asks_cut([k for stats in history for k in stats.asks[lane]],
+                                          max(0.0, shares[lane] - cfg.random_rate.get(lane, 0.0)) * len(pool))
+                     for lane in SELECTED_LANES}
         return Thresholds(cuts=cuts, basis="history", targets=targets, shares=shares,
-                          carry=self._carry(office_id, day, targets))
+                          carry=self._carry(office_id, day, targets), rule_cuts=rule_cuts)
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})

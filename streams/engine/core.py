@@ -48,7 +48,8 @@ class Verdict:
     state_version: str
     """Version of the shared state it was decided on (part of the decision id)."""
     granted: GrantedLane
-    """The lane the score and the rules got within the office's lane buckets, and why if a full lane moved it down."""
+    """The lane the score and the rules got within the office's lane buckets and rule cuts, and why if either moved it
+    down."""
     shadow_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -68,6 +69,8 @@ class Verdict:
             cut = self.thresholds.cuts[self.risk_action]
             out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
         out += self.rules.reasons
+        if self.granted.ranked_out is not None:
+            out.append(self.granted.ranked_out)
         if self.granted.reason is not None:
             out.append(self.granted.reason)
         if self.random_action is not None:
@@ -101,7 +104,8 @@ class Verdict:
     def outcome(self) -> Outcome:
         """What this decision adds to the shared capacity and random-selection counts."""
         lane = self.random_action.value if self.random_action is not None else None
-        return Outcome(self.rank_key, self.risk_action.value, self.action.value, lane, self.digest)
+        floor = self.rules.floor.value if self.rules.floor is not None else None
+        return Outcome(self.rank_key, self.risk_action.value, self.action.value, lane, self.digest, floor)
 
 
 class DecisionEngine:
@@ -170,7 +174,8 @@ class DecisionEngine:
         rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
         risk_action = thresholds.risk_action(rank_key)
         outcome = book.evaluate(decl, feats)
-        granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day))
+        granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day),
+                             rank_key, thresholds.rule_cut(outcome.floor))
         random_action = state.random.draw(office, str(decl["declaration_id"]))
         return Verdict(
             declaration=decl,

@@ -69,16 +69,24 @@ class Outcome:
     action: str
     random_lane: str | None
     digest: str
+    rule_lane: str | None = None
+    """The lane the rules asked for, before the lane buckets and the rule cuts (None: no rule asked)."""
 
     def to_json(self) -> bytes:
         """Compact JSON (as a facts frame carries it)."""
-        return json.dumps([self.rank_key, self.risk_action, self.action, self.random_lane, self.digest]).encode()
+        return json.dumps([self.rank_key, self.risk_action, self.action, self.random_lane, self.digest,
+                           self.rule_lane]).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Outcome:
-        """Inverse of :meth:`to_json`."""
-        rank_key, risk, action, lane, digest = json.loads(raw)
-        return cls(float(rank_key), str(risk), str(action), lane, str(digest))
+        """Inverse of :meth:`to_json`; a five-element list (written before ``rule_lane``) reads as no rule ask.
+
+        >>> Outcome.from_json(b'[0.5, "RELEASE", "SCAN", null, "d"]').rule_lane is None
+        True
+        """
+        rank_key, risk, action, lane, digest, *rest = json.loads(raw)
+        rule_lane = rest[0] if rest else None
+        return cls(float(rank_key), str(risk), str(action), lane, str(digest), rule_lane)
 
 
 @dataclass(frozen=True)

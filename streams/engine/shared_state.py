@@ -184,6 +184,7 @@ class SharedState:
         self.capacity.record(
             office, event_day(int(record["filed_at"])), outcome.rank_key,
             parse_action(outcome.risk_action), parse_action(outcome.action),
+            parse_action(outcome.rule_lane) if outcome.rule_lane else None,
         )
         self.random.record(office, parse_action(outcome.random_lane) if outcome.random_lane else None)
 

@@ -11,7 +11,7 @@ import pytest
 from tests.streams.engine.test_engine import HashScorer
 from tests.streams.pipeline_factories import history
 from zeikan.streams.engine.capacity import (CapacityTracker, GrantedLane, LaneRoom, capped_ask, day_burst, event_day,
-                                             grant_lane)
+                                             grant_lane, ranked_out_ask)
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.lanes import SELECTED_LANES, Action, strongest
@@ -190,14 +190,15 @@ def test_the_engine_grants_a_lane_only_while_its_bucket_has_a_token_and_stays_de
     wanted = sum(v.rules.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
     granted = sum(v.granted.floor is Action.SCAN and v.risk_action < Action.SCAN for v in later)
     refused = sum(v.granted.reason is not None and capped_ask(v.granted.reason)[0] == "rules" for v in later)
-    assert granted + refused == wanted and granted < wanted / 5, (granted, wanted)
+    ranked_out = sum(v.granted.ranked_out is not None for v in later)
+    assert granted + refused + ranked_out == wanted and granted < wanted / 5, (granted, refused, ranked_out, wanted)
     again = run_with_rules(hist, seed_order=3)
     assert sorted(v.record(0)["decision_id"] for v in verdicts) == sorted(v.record(0)["decision_id"] for v in again)
     in_records = [r for v in verdicts for r in v.record(0)["reasons"] if capped_ask(r)]
     assert len(in_records) == sum(v.granted.reason is not None for v in verdicts)
 
 
-def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
+def test_a_physical_exam_the_cap_or_the_rule_cut_refused_is_not_forced_again_after_the_scan():
     exam_every_container = parse_rules(
         "rules: [{id: exam-all, description: every container, when: ['container_count >= 1'], action: PHYSICAL_EXAM}]",
         "inline")
@@ -205,8 +206,10 @@ def test_a_physical_exam_the_cap_refused_is_not_forced_again_after_the_scan():
     engine = DecisionEngine(SharedState(config), HashScorer(), lambda: exam_every_container)
     past = History(declarations=history(days=2, per_day=300, seed=22)["declarations"], inspections=[])
     verdicts = [v for epoch, decls, insps, _ in timeline(past, config.epoch_ms) for v in engine.run_epoch(epoch, decls, insps)]
-    refused_to_scan = [v for v in verdicts if v.granted.reason is not None and v.action is Action.SCAN]
-    assert refused_to_scan and all(capped_ask(v.granted.reason) == ("rules", Action.PHYSICAL_EXAM) for v in refused_to_scan)
+    refused_to_scan = [v for v in verdicts if v.rules.floor is Action.PHYSICAL_EXAM and v.action is Action.SCAN]
+    assert refused_to_scan and all(v.granted.floor is None for v in refused_to_scan)
+    assert all(capped_ask(v.granted.reason or "") == ("rules", Action.PHYSICAL_EXAM)
+               or ranked_out_ask(v.granted.ranked_out or "") is Action.PHYSICAL_EXAM for v in refused_to_scan)
     assert {opening(v, config)["rule_floor"] for v in refused_to_scan} == {None}, "POST_SCAN must not force the exam back"
 
 
