@@ -209,8 +209,7 @@ def register(p: Pipeline) -> None:
 
             outbox, _ = await runner.each(events, "join-declarations", step)
             for decl_id, (state, event) in touched.items():
-                forget = join.forget_at(state)
-                kept = None if forget is not None and checked.get(decl_id, -1) > forget else state
+                kept = state if join.join_kept(state, checked.get(decl_id)) else None
                 put(stream, tables.joins, decl_id, kept, event)
                 deadlines.note(decl_id, kept, decl_id in created and kept is not None)
             decided = await _post_scan(completed, outbox) if completed else []

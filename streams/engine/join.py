@@ -198,6 +198,20 @@ def forget_at(state: State) -> int | None:
     return int(opening["filed_at"]) + REQUEST_HORIZON_MS
 
 
+def join_kept(state: State, checked_at: int | None) -> bool:
+    """Whether a declaration's join state is worth keeping after a batch: not once a deadline check at
+    ``checked_at`` (event time; None: no check) is past its forget time, and not while it knows nothing
+    (no opening, no scan: a check for a join already deleted must not leave an empty state behind).
+
+    >>> join_kept(new_declaration_state(), checked_at=5)
+    False
+    """
+    if state["open"] is None and not state["scans"]:
+        return False
+    forget = forget_at(state)
+    return forget is None or checked_at is None or checked_at <= forget
+
+
 def container_empty_at(state: State, lookback_ms: int) -> int | None:
     """Event time after which :func:`expire_container` leaves the state empty (None: it is empty)."""
     times = [int(s["scanned_at"]) + lookback_ms for s in state["scans"].values()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zeikan.streams.agents.join import RECHECK_S, DueIndex, container_due_at, join_due_at
-from zeikan.streams.engine.join import REQUEST_HORIZON_MS, container_empty_at, expire_container, forget_at, new_container_state, new_declaration_state
+from zeikan.streams.engine.join import REQUEST_HORIZON_MS, container_empty_at, expire_container, forget_at, join_kept, new_container_state, new_declaration_state
 
 HORIZON = REQUEST_HORIZON_MS
 
@@ -47,6 +47,14 @@ def test_a_finished_join_is_due_once_its_forget_time_passes_and_an_open_one_only
     assert index.due(clock=91 + HORIZON, assigned=frozenset({0}), now=1.0) == ["D1"]
     assert forget_at(_state(0, 100)) is None and forget_at(new_declaration_state()) is None
     assert forget_at(_state(0, 100, overdue=True)) == 90 + REQUEST_HORIZON_MS
+
+
+def test_a_join_is_kept_until_a_check_passes_its_forget_time_and_never_while_it_knows_nothing() -> None:
+    done = _state(0, 100, done=True)
+    assert join_kept(done, None) and join_kept(done, 90 + HORIZON)
+    assert not join_kept(done, 91 + HORIZON), "checked past its forget time: deleted"
+    assert join_kept(_state(0, 100), 10 * HORIZON), "an open join is never forgotten"
+    assert not join_kept({**new_declaration_state(), "partition": 0}, 91 + HORIZON), "a check for a deleted join leaves nothing"
 
 
 def test_a_container_is_due_when_its_last_scan_and_request_can_no_longer_match() -> None:
