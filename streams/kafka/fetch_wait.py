@@ -65,15 +65,16 @@ class FetchWait:
         consumer._fetch_max_wait_ms = self.ms  # noqa: SLF001  # a restarted consumer builds its fetcher from it
 
 
-def lagging(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> bool:
-    """Whether any of ``partitions`` is read below the high watermark its last fetch response reported."""
+def behind(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> int:
+    """Records ``consumer`` has yet to read of ``partitions``: below the high watermarks their last fetch responses reported."""
     subscription = consumer._subscription.subscription  # noqa: SLF001
     assignment = subscription.assignment if subscription is not None else None
     if assignment is None:
-        return False
+        return 0
+    total = 0
     for tp in partitions:
         highwater = consumer.highwater(tp)
         state = assignment.state_value(tp)
-        if highwater is not None and state is not None and state.has_valid_position and state.position < highwater:
-            return True
-    return False
+        if highwater is not None and state is not None and state.has_valid_position:
+            total += max(0, highwater - state.position)
+    return total

@@ -8,7 +8,11 @@ Three changes to the worker's group consumer, and one to its stream buffers:
   (measured on Tansu: 1500 ms wait -> p50 400 ms / max 750 ms delivery; 5 ms wait
   -> p50 3.5 ms). The consumer waits ``fetch_wait_ms`` instead, stretched while its polls
   come back empty behind the high watermark (:mod:`~zeikan.streams.kafka.fetch_wait`: Tansu
-  lists a partition's every batch per fetch and stops at the wait).
+  lists a partition's every batch per fetch and stops at the wait). Table recovery reads the
+  changelogs with a wait of its own, stretched while its polls bring back fewer than
+  :data:`RECOVERY_SHORT_READ` records with more behind (a changelog of 13,000-26,000 batches a
+  partition gave one record per partition a fetch: 13 s of a 1M restart), so a long recovery
+  does not leave the agents' fetches stretched afterwards.
 * Buffers kept on resume. Faust's flow control empties every stream buffer
   whenever it is resumed, even when it was not suspended. After table recovery it
   resumes the stream partitions, seeks them to their committed offsets and *then*
@@ -45,7 +49,7 @@ from faust.types import TP
 from kafka import TopicPartition
 from mode.utils.queues import FlowControlEvent
 
-from zeikan.streams.kafka.fetch_wait import FetchWait, lagging
+from zeikan.streams.kafka.fetch_wait import CEILING_MS, FetchWait, behind
 from zeikan.streams.kafka.kafka_io import end_offsets, kafka_consumer
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,9 @@ HIGHWATER_TIMEOUT_S = 10.0
 """Longest wait for the fetch that reads the true high watermarks."""
 AGENT_WAIT_CEILING_MS = 400
 """The longest the agents' fetch wait is stretched to: well within Faust's 1 s poll."""
+RECOVERY_SHORT_READ = 64
+"""Fewer changelog records than this in a poll that leaves at least as many unread is a short
+recovery read: Tansu answered about one batch per partition (see :mod:`~zeikan.streams.kafka.fetch_wait`)."""
 
 
 class _NoReadOffsets(dict):
@@ -86,22 +93,37 @@ def _true_ends(bootstrap: str, listed: Mapping[TP, int]) -> dict[TP, int]:
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    _fetch_wait: FetchWait | None = None
+    _stream_wait: FetchWait | None = None
+    _recovery_wait: FetchWait | None = None
+    _applied: FetchWait | None = None
 
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        if self._fetch_wait is None:
-            self._fetch_wait = FetchWait(transport.fetch_wait_ms, AGENT_WAIT_CEILING_MS)  # type: ignore[attr-defined]
-        self._fetch_wait.apply(consumer)  # read by AIOKafkaConsumer.start() when it builds its fetcher
+        if self._stream_wait is None:
+            floor = transport.fetch_wait_ms  # type: ignore[attr-defined]
+            self._stream_wait = FetchWait(floor, AGENT_WAIT_CEILING_MS)
+            self._recovery_wait = FetchWait(floor, CEILING_MS, short=RECOVERY_SHORT_READ)
+        self._applied = self._stream_wait
+        self._stream_wait.apply(consumer)  # read by AIOKafkaConsumer.start() when it builds its fetcher
         return consumer
+
+    def _wait_for(self, active_partitions: Any) -> FetchWait | None:
+        """The recovery wait while table changelogs are read (Faust pauses the streams meanwhile), else the agents' wait."""
+        changelogs = self.transport.app.tables.changelog_topics
+        return self._recovery_wait if any(tp.topic in changelogs for tp in active_partitions) else self._stream_wait
 
     async def _fetch_records(self, consumer: Any, active_partitions: Any, timeout: float | None = None,
                              max_records: int | None = None) -> Any:
+        wait = self._wait_for(active_partitions)
+        if wait is not None and wait is not self._applied:
+            wait.apply(consumer)  # recovery began or ended: its own wait, stretched apart from the agents' one
+            self._applied = wait
         records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
-        wait, got = self._fetch_wait, sum(len(batch) for batch in records.values())
-        if wait is not None and wait.observe(got, int(got == 0 and lagging(consumer, active_partitions))):
+        got = sum(len(batch) for batch in records.values())
+        if wait is not None and wait.observe(got, behind(consumer, active_partitions)):
             wait.apply(consumer)
-            log.info("agents' fetches come back empty behind the high watermark; fetch wait now %d ms", wait.ms)
+            reading = "changelog" if wait is self._recovery_wait else "agents'"
+            log.info("%s fetches come back short behind the high watermark; fetch wait now %d ms", reading, wait.ms)
         return records
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.facts import Fact, encode_facts
@@ -65,3 +65,20 @@ def test_a_follower_reads_to_the_end_of_a_partition_of_many_small_batches(broker
     assert follower.position == BATCHES and follower.bad_facts == 0
     assert follower.state.frontier() == BATCHES, "every marker folded"
     assert follower.fetch_wait.ms > 5
+
+
+def test_table_recovery_reads_with_a_wait_of_its_own_that_stretches_on_one_record_a_partition() -> None:
+    from types import SimpleNamespace
+
+    from zeikan.streams.kafka.transport import RECOVERY_SHORT_READ, _ConsumerThread
+
+    thread = object.__new__(_ConsumerThread)
+    thread.transport = SimpleNamespace(app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"app-t-changelog"})))
+    thread._stream_wait, thread._recovery_wait = FetchWait(10, 400), FetchWait(10, 1000, short=RECOVERY_SHORT_READ)
+    stream, changelog = TopicPartition("declarations", 0), TopicPartition("app-t-changelog", 3)
+    assert thread._wait_for({stream}) is thread._stream_wait
+    assert thread._wait_for({changelog, stream}) is thread._recovery_wait
+    recovery = thread._recovery_wait
+    for _ in range(EMPTY_POLLS):
+        recovery.observe(8, lag=20_000)  # one record from each of 8 changelog partitions, far behind
+    assert recovery.ms == 20 and thread._stream_wait.ms == 10, "recovery stretched; the agents' wait kept"
