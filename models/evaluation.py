@@ -155,7 +155,7 @@ def evaluate_transfer(train: History, test: History, *, test_days: int = 14,
 def _fit_both(labeled: pl.DataFrame, raw: pl.DataFrame, settings: TrainSettings) -> tuple[TrainedModel, TrainedModel]:
     """The risk model and the raw-column baseline, trained on the same labels, weights and split."""
     model = fit(labeled, list(FEATURE_NAMES), settings)
-    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random", "weight"), on="declaration_id", how="inner")
+    raw_labeled = raw.join(labeled.select("declaration_id", "label", "random", "weight", "kinds"), on="declaration_id", how="inner")
     return model, fit(raw_labeled, list(COLUMNS), settings, categorical=CATEGORICAL)
 
 
