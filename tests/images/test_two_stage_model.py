@@ -125,6 +125,23 @@ def test_stages_and_head_export_to_one_graph_the_scorer_serves_with_or_without_a
         image_model.stages_from_onnx(_single_stage_onnx(tmp_path))
 
 
+def test_without_a_head_the_graph_takes_the_image_alone_and_scores_the_stages_less_the_offset(tmp_path):
+    torch.manual_seed(2)
+    net = image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), offset=1.5)
+    image_model.export(net, tmp_path, {"physics": _physics()})
+    load = XrayLoad("S1", "MSCU0000015", "Aster-6MV", 20, (Goods("610910", "shirts", 1, 5000.0, "organic"),), seed=5)
+    x = np.repeat(model_input(render(load).image)[None], 2, axis=0)
+    manifests = manifest_inputs([[("780110", 5000.0)], []])
+    scorer = OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path)))
+    scores, _ = scorer.score_inputs(x, manifests)
+    assert not scorer.reads_manifest
+    scorer.close()
+    stages = image_model.combined_logits(net, image_model.head_inputs(net, x, manifests))
+    assert scores == pytest.approx(1 / (1 + np.exp(-(stages - 1.5))), abs=1e-5)
+    meta = json.loads(Path(tmp_path, "metadata.json").read_text())
+    assert meta["inputs"] == ["image"] and "head_inputs" not in meta
+
+
 def _single_stage_onnx(tmp_path: Path) -> Path:
     net = image_model.TinyCam().eval()
     path = tmp_path / "single.onnx"
