@@ -55,7 +55,12 @@ def test_the_offset_puts_the_engine_threshold_under_the_target_share_of_clean_sc
     offset = image_model.operating_offset(combined, 0.7, target=0.007)
     probability = 1 / (1 + np.exp(-(combined - offset)))
     assert np.sum(probability > 0.7) == 7, "floor(0.7 % of 1000) clean scans pass the exam threshold"
-    assert np.sum(1 / (1 + np.exp(-(combined - offset + 1e-3))) > 0.7) == 8, "and the next one is just below it"
+    for error in (-1e-3, 1e-3):
+        assert np.sum(1 / (1 + np.exp(-(combined - offset + error))) > 0.7) == 7, "a float error of the graph moves no scan across it"
+    ranked = np.sort(combined)[::-1]
+    assert ranked[6] - offset > np.log(0.7 / 0.3) > ranked[7] - offset, "the threshold lies between the 7th and the 8th"
+    none = image_model.operating_offset(combined, 0.7, target=0.0)
+    assert np.sum(1 / (1 + np.exp(-(combined - none + 1e-3))) > 0.7) == 0, "with no scan allowed, none passes"
     with pytest.raises(ValueError, match="no clean scans"):
         image_model.operating_offset(np.zeros(0), 0.7)
 
