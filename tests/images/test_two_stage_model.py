@@ -59,6 +59,7 @@ def test_the_offset_puts_the_engine_threshold_under_the_target_share_of_clean_sc
         assert np.sum(1 / (1 + np.exp(-(combined - offset + error))) > 0.7) == 7, "a float error of the graph moves no scan across it"
     ranked = np.sort(combined)[::-1]
     assert ranked[6] - offset > np.log(0.7 / 0.3) > ranked[7] - offset, "the threshold lies between the 7th and the 8th"
+    assert np.log(0.7 / 0.3) - (ranked[7] - offset) < 0.02, "just above the 8th: no more detection given up than the margin"
     none = image_model.operating_offset(combined, 0.7, target=0.0)
     assert np.sum(1 / (1 + np.exp(-(combined - none + 1e-3))) > 0.7) == 0, "with no scan allowed, none passes"
     with pytest.raises(ValueError, match="no clean scans"):
