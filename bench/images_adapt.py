@@ -17,6 +17,9 @@ through the ``kestrel-dx9`` profile, then prints JSON lines for each ``--model-d
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
   fitted on ``--labelled`` scans (half concealed) plus the clean traffic (``rescored``:
   whether cross-validation kept features beyond the CNN score);
+* ``images_adapt.visibility`` (``--visibility``): how many test concealments the physics hides
+  (ideal-observer SNR under the Rose criterion; loads whose attenuation under the package is past
+  the read-noise floor, photon-starved) and detection (zero shot, adapted) among the rest;
 * ``images_adapt.physics``: share of the test set's clean scans the physics check flags,
   with the model's shipped calibration and after :func:`calibrate_physics` on the clean
   traffic (declared weights from the manifest, tare removed at ingest);
@@ -48,7 +51,9 @@ from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxIma
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.post_scan import post_scan_decision
 from zeikan.sim.xray_dataset import declared_items
-from zeikan.sim.xray_kestrel import SCANNER, render_kestrel_images
+from zeikan.images.profile import load_profile
+from zeikan.sim.xray_kestrel import (PROFILE, ROSE_D_PRIME, SCANNER, PackageVisibility, package_visibility, read_noise_floor,
+                                     render_kestrel_images)
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
 FALSE_ALARMS = 0.01
@@ -101,8 +106,20 @@ SCANNER_ID = "KDX9-01"
 """the new scanner's id on ScanCompleted records (its onboarded entry is keyed by it)"""
 
 
-def bench_model(model_dir: str, sets: dict, render_s: float) -> None:
-    """Zero-shot, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets."""
+def _visibility_figures(visible: list[PackageVisibility], caught: np.ndarray) -> dict:
+    """Concealments caught among those the physics leaves visible (``caught``: per concealed test scan)."""
+    d = np.array([v.d_prime for v in visible])
+    above_floor = np.array([v.load_attenuation for v in visible]) <= read_noise_floor(load_profile(PROFILE))
+    return {"invisible_rose": int((d < ROSE_D_PRIME).sum()), "detection_rate_rose_visible": float(caught[d >= ROSE_D_PRIME].mean()),
+            "photon_starved": int((~above_floor).sum()), "photon_starved_caught": int(caught[~above_floor].sum()),
+            "detection_rate_above_read_noise": float(caught[above_floor].mean())}
+
+
+def bench_model(model_dir: str, sets: dict, render_s: float, visible: list[PackageVisibility] | None = None) -> None:
+    """Zero-shot, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets.
+
+    ``visible``: each concealed test scan's :func:`package_visibility`; prints ``images_adapt.visibility``.
+    """
     from zeikan.images.dataset import model_input
 
     work = tempfile.TemporaryDirectory()
@@ -139,6 +156,10 @@ def bench_model(model_dir: str, sets: dict, render_s: float) -> None:
          detection_rate=float((a_test[y_test] > adapter.threshold).mean()),
          detection_by_kind=_by_kind(a_test, adapter.threshold, test_kinds),
          false_alarm_rate=float((a_test[~y_test] > adapter.threshold).mean()))
+
+    if visible is not None:
+        emit("images_adapt.visibility", scanner=SCANNER, model=version, concealed=len(visible), rose_d_prime=ROSE_D_PRIME,
+             zero_shot=_visibility_figures(visible, s_test[y_test] > cut), adapted=_visibility_figures(visible, a_test[y_test] > adapter.threshold))
 
     clean_loads, clean_images, _ = sets["clean"]
     tuned = calibrate_physics(base_physics, clean_images, _declared(clean_loads))
@@ -194,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also a rendered set of the first renderer (.npz, `zeikan images train --cache`): each model at the "
                              "engine's exam threshold there (repeatable)")
     parser.add_argument("--cache", type=Path, default=None, help="folder keeping the rendered sets between runs (pickles)")
+    parser.add_argument("--visibility", action="store_true",
+                        help="also how visible each test concealment is in the physics, and detection among the visible ones")
     args = parser.parse_args(argv)
     model_dirs = args.model_dir or [str(DEFAULT_MODEL_DIR)]
     for path in args.heldout:
@@ -207,10 +230,12 @@ def main(argv: list[str] | None = None) -> None:
         rendered = _rendered(loads, args.cache / f"kestrel-{name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
         sets[name] = (loads, [img for img, _ in rendered], np.array([c for _, c in rendered], dtype=bool))
     render_s = time.perf_counter() - started
+    test_loads, _, y_test = sets["test"]
+    visible = [package_visibility(load) for load, c in zip(test_loads, y_test) if c] if args.visibility else None
     for model_dir in model_dirs:
         for path in args.heldout:
             bench_in_domain(model_dir, path)
-        bench_model(model_dir, sets, render_s)
+        bench_model(model_dir, sets, render_s, visible)
 
 
 if __name__ == "__main__":
