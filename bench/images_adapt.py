@@ -3,7 +3,11 @@
 ``python -m zeikan.bench.images_adapt [--clean 200] [--labelled 100] [--test 300]`` renders
 three sets through :mod:`zeikan.sim.xray_kestrel` (a polychromatic, physically different
 renderer, never used in training), each written as Kestrel's vendor export and read back
-through the ``kestrel-dx9`` profile, then prints JSON lines:
+through the ``kestrel-dx9`` profile, then prints JSON lines for each ``--model-dir``
+(repeatable: several models on the same renders, each line names its ``model``):
+
+* ``images_adapt.in_domain`` (for each ``--heldout`` set of the first renderer): detection and
+  false alarms at the engine's exam threshold and at 1 % false alarms, AUC;
 
 * ``images_adapt.zero_shot``: the committed CNN, given each scan's declared goods (its
   manifest input, :mod:`zeikan.images.manifest`); threshold at 1 % false alarms from the
@@ -13,6 +17,9 @@ through the ``kestrel-dx9`` profile, then prints JSON lines:
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
   fitted on ``--labelled`` scans (half concealed) plus the clean traffic (``rescored``:
   whether cross-validation kept features beyond the CNN score);
+* ``images_adapt.visibility`` (``--visibility``): how many test concealments the physics hides
+  (ideal-observer SNR under the Rose criterion; loads whose attenuation under the package is past
+  the read-noise floor, photon-starved) and detection (zero shot, adapted) among the rest;
 * ``images_adapt.physics``: share of the test set's clean scans the physics check flags,
   with the model's shipped calibration and after :func:`calibrate_physics` on the clean
   traffic (declared weights from the manifest, tare removed at ingest);
@@ -44,7 +51,9 @@ from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxIma
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.post_scan import post_scan_decision
 from zeikan.sim.xray_dataset import declared_items
-from zeikan.sim.xray_kestrel import SCANNER, render_kestrel_images
+from zeikan.images.profile import load_profile
+from zeikan.sim.xray_kestrel import (PROFILE, ROSE_D_PRIME, SCANNER, PackageVisibility, package_visibility, read_noise_floor,
+                                     render_kestrel_images)
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
 FALSE_ALARMS = 0.01
@@ -97,29 +106,24 @@ SCANNER_ID = "KDX9-01"
 """the new scanner's id on ScanCompleted records (its onboarded entry is keyed by it)"""
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Render, score, adapt, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clean", type=int, default=200, help="clean released scans of the new scanner (unlabelled)")
-    parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
-    parser.add_argument("--test", type=int, default=300, help="test scans (half concealed)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR), help="image model to measure")
-    parser.add_argument("--cache", type=Path, default=None, help="folder keeping the rendered sets between runs (pickles)")
-    args = parser.parse_args(argv)
+def _visibility_figures(visible: list[PackageVisibility], caught: np.ndarray) -> dict:
+    """Concealments caught among those the physics leaves visible (``caught``: per concealed test scan)."""
+    d = np.array([v.d_prime for v in visible])
+    above_floor = np.array([v.load_attenuation for v in visible]) <= read_noise_floor(load_profile(PROFILE))
+    return {"invisible_rose": int((d < ROSE_D_PRIME).sum()), "detection_rate_rose_visible": float(caught[d >= ROSE_D_PRIME].mean()),
+            "photon_starved": int((~above_floor).sum()), "photon_starved_caught": int(caught[~above_floor].sum()),
+            "detection_rate_above_read_noise": float(caught[above_floor].mean())}
 
-    started = time.perf_counter()
-    sets = {}
-    for name, n, seed, rate in (("clean", args.clean, 501, 0.0), ("labelled", args.labelled, 502, 0.5), ("test", args.test, 503, 0.5)):
-        loads = _loads(n, seed, rate)
-        rendered = _rendered(loads, args.cache / f"kestrel-{name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
-        sets[name] = (loads, [img for img, _ in rendered], np.array([c for _, c in rendered], dtype=bool))
-    render_s = time.perf_counter() - started
 
+def bench_model(model_dir: str, sets: dict, render_s: float, visible: list[PackageVisibility] | None = None) -> None:
+    """Zero-shot, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets.
+
+    ``visible``: each concealed test scan's :func:`package_visibility`; prints ``images_adapt.visibility``.
+    """
     from zeikan.images.dataset import model_input
 
     work = tempfile.TemporaryDirectory()
-    plain = ImageScorerSettings(model_dir=args.model_dir, store_url=str(Path(work.name) / "store"),
+    plain = ImageScorerSettings(model_dir=model_dir, store_url=str(Path(work.name) / "store"),
                                 scanners_url=str(Path(work.name) / "scanners.json"))
     scorer = OnnxImageScorer(plain)
     scored, score_s = {}, {}
@@ -147,11 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     y_lab = sets["labelled"][2]
     adapter = ScannerAdapter.fit(f_lab, y_lab, f_clean, FALSE_ALARMS)
     a_test = adapter.score(f_test)
-    emit("images_adapt.adapted", scanner=SCANNER, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
+    emit("images_adapt.adapted", scanner=SCANNER, model=version, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
          clean_scans=len(s_clean), rescored=adapter.rescored, roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
          detection_rate=float((a_test[y_test] > adapter.threshold).mean()),
          detection_by_kind=_by_kind(a_test, adapter.threshold, test_kinds),
          false_alarm_rate=float((a_test[~y_test] > adapter.threshold).mean()))
+
+    if visible is not None:
+        emit("images_adapt.visibility", scanner=SCANNER, model=version, concealed=len(visible), rose_d_prime=ROSE_D_PRIME,
+             zero_shot=_visibility_figures(visible, s_test[y_test] > cut), adapted=_visibility_figures(visible, a_test[y_test] > adapter.threshold))
 
     clean_loads, clean_images, _ = sets["clean"]
     tuned = calibrate_physics(base_physics, clean_images, _declared(clean_loads))
@@ -169,16 +177,65 @@ def main(argv: list[str] | None = None) -> None:
     base.close()
     after = _examined(plain, test_loads, test_images)
     work.cleanup()
-    emit("images_adapt.post_scan", scanner=SCANNER, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
+    emit("images_adapt.post_scan", scanner=SCANNER, model=version, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
          engine_threshold=EngineConfig().post_scan_exam_threshold, onboarded_threshold=entry.exam_threshold,
          false_alarm_rate_engine_threshold=float(before[~y_test].mean()), detection_rate_engine_threshold=float(before[y_test].mean()),
          false_alarm_rate_onboarded=float(after[~y_test].mean()), detection_rate_onboarded=float(after[y_test].mean()))
 
     net_from_manifest = [img.meta.declared_net_kg for img in clean_images]
     gross = [sum(kg for _, kg in d) for d in _declared(clean_loads)]
-    emit("images_adapt.physics", scanner=SCANNER, clean_test_scans=len(clean_test),
+    emit("images_adapt.physics", scanner=SCANNER, model=version, clean_test_scans=len(clean_test),
          flagged_share_shipped_calibration=flagged(base_physics), flagged_share_after_calibration=flagged(tuned),
          manifest_net_kg_error=float(np.max(np.abs(np.array(net_from_manifest) - np.array(gross)))))
+
+
+def bench_in_domain(model_dir: str, heldout: Path) -> None:
+    """The model at the engine's exam threshold and at 1 % false alarms on a rendered set of the first renderer (.npz)."""
+    from zeikan.images.dataset import RenderedSet
+    from zeikan.images.evaluate import evaluate_set
+
+    result = evaluate_set(RenderedSet.load(str(heldout)), ImageScorerSettings(model_dir=model_dir), EngineConfig().post_scan_exam_threshold)
+    at_exam = result["at_exam_threshold"]
+    emit("images_adapt.in_domain", model=result["model_version"], data=heldout.name, scanners=result["scanners"], n=result["n"],
+         positives=result["positives"], engine_threshold=at_exam["threshold"], detection_rate_engine_threshold=at_exam["detection_rate"],
+         false_alarm_rate_engine_threshold=at_exam["false_alarm_rate"], detection_rate=result["detection_rate"],
+         false_alarm_rate=result["false_alarm_rate"], roc_auc=result["roc_auc"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Render, score, adapt, print the figures of each model."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clean", type=int, default=200, help="clean released scans of the new scanner (unlabelled)")
+    parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
+    parser.add_argument("--test", type=int, default=300, help="test scans (half concealed)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model-dir", action="append", default=None,
+                        help="image model to measure (repeat to measure several on the same renders; default: the committed one)")
+    parser.add_argument("--heldout", type=Path, action="append", default=[],
+                        help="also a rendered set of the first renderer (.npz, `zeikan images train --cache`): each model at the "
+                             "engine's exam threshold there (repeatable)")
+    parser.add_argument("--cache", type=Path, default=None, help="folder keeping the rendered sets between runs (pickles)")
+    parser.add_argument("--visibility", action="store_true",
+                        help="also how visible each test concealment is in the physics, and detection among the visible ones")
+    args = parser.parse_args(argv)
+    model_dirs = args.model_dir or [str(DEFAULT_MODEL_DIR)]
+    for path in args.heldout:
+        if not path.is_file():
+            parser.error(f"--heldout {path}: no such rendered set")
+
+    started = time.perf_counter()
+    sets = {}
+    for name, n, seed, rate in (("clean", args.clean, 501, 0.0), ("labelled", args.labelled, 502, 0.5), ("test", args.test, 503, 0.5)):
+        loads = _loads(n, seed, rate)
+        rendered = _rendered(loads, args.cache / f"kestrel-{name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
+        sets[name] = (loads, [img for img, _ in rendered], np.array([c for _, c in rendered], dtype=bool))
+    render_s = time.perf_counter() - started
+    test_loads, _, y_test = sets["test"]
+    visible = [package_visibility(load) for load, c in zip(test_loads, y_test) if c] if args.visibility else None
+    for model_dir in model_dirs:
+        for path in args.heldout:
+            bench_in_domain(model_dir, path)
+        bench_model(model_dir, sets, render_s, visible)
 
 
 if __name__ == "__main__":

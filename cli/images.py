@@ -206,7 +206,7 @@ def train_command(
     n_heldout: int = typer.Option(800, "--n-heldout", help="Rendered images of the held-out scanner model."),
     epochs: int = typer.Option(12, "--epochs", help="Epochs of stage 1 (the 50 mm CNN)."),
     fine_epochs: int = typer.Option(16, "--fine-epochs", help="Epochs of stage 2 (the 25 mm CNN, on patches)."),
-    n_head: int = typer.Option(1600, "--n-head", help="Rendered images (training scanner models, not seen by the stages) for the manifest head."),
+    n_head: int = typer.Option(1600, "--n-head", help="Rendered images (training scanner models, not seen by the stages) for the manifest head; 0: no head (a graph of the image alone)."),
     stage1_from: Path = typer.Option(None, "--stage1-from", help="Keep the CNN of this single-stage model.onnx as stage 1."),
     stages_from: Path = typer.Option(None, "--stages-from", help="Keep both stages of this two-stage model.onnx (with --fine-epochs N > 0 stage 2 goes on training N epochs; 0: only the manifest head is trained)."),
     cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
@@ -240,7 +240,7 @@ def train_command(
         return data
 
     train_set = None if stages_from and fine_epochs == 0 else cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
-    head_set = cached("head", n_head, 13, TRAIN_SCANNERS, 0.5)
+    head_set = cached("head", n_head, 13, TRAIN_SCANNERS, 0.5) if n_head > 0 else None
     heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
     result = train_and_export(train_set, head_set, heldout, out, TrainConfig(epochs=epochs, fine_epochs=fine_epochs),
                               log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from, stages_from=stages_from)

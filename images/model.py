@@ -20,7 +20,8 @@ stages, one ONNX graph:
 * :class:`TwoStageCam`: score logit = stage 1 + stage 2 + head - ``offset`` (the
   offset puts the engine's exam threshold at a false-alarm rate under the bound on the
   held-out scanner's clean scans: see :func:`operating_offset`);
-  heatmap = the larger of the two CAMs, both on the 200 mm grid.
+  heatmap = the larger of the two CAMs, both on the 200 mm grid. Without a head the
+  graph takes the image alone (input ``image``).
 """
 
 from __future__ import annotations
@@ -143,12 +144,15 @@ class ManifestHead(nn.Module):
 
 
 class TwoStageCam(nn.Module):
-    """Both stages and the manifest head in one graph: (probability, heatmap ``(N, 1, 16, 64)``) of 25 mm inputs and manifests."""
+    """Both stages and the manifest head in one graph: (probability, heatmap ``(N, 1, 16, 64)``) of 25 mm inputs and manifests.
+
+    ``head`` None: no manifest head, the score is the stages' alone and the graph ignores the manifest.
+    """
 
     def __init__(self, coarse: TinyCam, fine: FineCam, offset: float, head: ManifestHead | None = None) -> None:
         super().__init__()
         self.coarse, self.fine, self.offset = coarse, fine, float(offset)
-        self.head = head if head is not None else ManifestHead()
+        self.head = head
 
     def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(stage 1 logit, stage 2 logit, CAM of the larger) per image."""
@@ -156,10 +160,12 @@ class TwoStageCam(nn.Module):
         fine_cam = self.fine(x)
         return coarse_logit, fine_cam.flatten(1).amax(dim=1), torch.maximum(coarse_cam, fine_cam.unsqueeze(1))
 
-    def forward(self, x: torch.Tensor, manifest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, manifest: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         coarse_logit, fine_logit, cam = self.logits(x)
-        inputs = torch.cat([coarse_logit[:, None], fine_logit[:, None], opacity(x), manifest], dim=1)
-        return torch.sigmoid(coarse_logit + fine_logit + self.head(inputs) - self.offset), torch.sigmoid(cam)
+        logit = coarse_logit + fine_logit - self.offset
+        if self.head is not None:
+            logit = logit + self.head(torch.cat([coarse_logit[:, None], fine_logit[:, None], opacity(x), manifest], dim=1))
+        return torch.sigmoid(logit), torch.sigmoid(cam)
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -326,10 +332,10 @@ def head_inputs(net: TwoStageCam, x: np.ndarray, manifest: np.ndarray, batch: in
 
 
 def combined_logits(net: TwoStageCam, inputs: np.ndarray) -> np.ndarray:
-    """Stage 1 + stage 2 + head logits (before the offset) of head inputs."""
+    """Stage 1 + stage 2 + head logits (before the offset) of head inputs (no head: the stages' sum)."""
     with torch.no_grad():
         t = torch.from_numpy(inputs)
-        return (t[:, 0] + t[:, 1] + net.head(t)).numpy().astype(np.float64)
+        return (t[:, 0] + t[:, 1] + (net.head(t) if net.head is not None else 0.0)).numpy().astype(np.float64)
 
 
 HEAD_DROPPED = 0.2
@@ -371,13 +377,18 @@ def operating_offset(combined_clean: np.ndarray, exam_threshold: float, target: 
     """Offset of the combined logit so that at most ``target`` of the clean scans score above ``exam_threshold``.
 
     The engine's one exam threshold is then the model's operating point: on the held-out scanner's clean
-    scans it examines ``floor(target * n)`` of ``n`` at most.
+    scans it examines ``floor(target * n)`` of ``n`` at most. The threshold sits :data:`FLOAT_MARGIN` above
+    the first clean scan that may not pass, so the exported graph's float error does not carry it across.
     """
     ranked = np.sort(np.asarray(combined_clean, dtype=np.float64))[::-1]
     if not len(ranked):
         raise ValueError("no clean scans to set the operating point on")
     allowed = int(np.floor(target * len(ranked)))
-    return float(ranked[allowed] - np.log(exam_threshold / (1.0 - exam_threshold))) + 1e-6
+    return float(ranked[allowed] + FLOAT_MARGIN - np.log(exam_threshold / (1.0 - exam_threshold)))
+
+
+FLOAT_MARGIN = 0.01
+"""logit margin of the exam threshold above a clean scan it must not pass (ONNX and torch differ by ~1e-4 there)"""
 
 
 def predict(net: nn.Module, x: np.ndarray, manifest: np.ndarray, batch: int = 16) -> np.ndarray:
@@ -447,23 +458,27 @@ def stages_from_onnx(path: Path) -> tuple[TinyCam, FineCam]:
 
 
 def export(net: TwoStageCam, out_dir: Path, metadata: dict) -> Path:
-    """Write ``model.onnx`` and ``metadata.json`` (version = hash of the ONNX bytes) to ``out_dir``."""
+    """Write ``model.onnx`` and ``metadata.json`` (version = hash of the ONNX bytes) to ``out_dir``.
+
+    A net without a head exports a graph of the image alone.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
-    dummy = (torch.zeros((1, *MODEL_SHAPE)), torch.zeros((1, MANIFEST_SIZE)))
+    names = MODEL_INPUTS if net.head is not None else MODEL_INPUTS[:1]
+    dummy = (torch.zeros((1, *MODEL_SHAPE)), torch.zeros((1, MANIFEST_SIZE)))[: len(names)]
     torch.onnx.export(
         net.eval(), dummy, str(path), dynamo=False, opset_version=OPSET,
-        input_names=list(MODEL_INPUTS), output_names=["score", "heatmap"],
-        dynamic_axes={**{name: {0: "batch"} for name in MODEL_INPUTS}, "score": {0: "batch"}, "heatmap": {0: "batch"}},
+        input_names=list(names), output_names=["score", "heatmap"],
+        dynamic_axes={**{name: {0: "batch"} for name in names}, "score": {0: "batch"}, "heatmap": {0: "batch"}},
     )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    head = {"manifest_features": list(MANIFEST_FEATURES), "head_inputs": list(HEAD_INPUTS)} if net.head is not None else {}
     meta = {
         "version": f"xray-cnn-{digest[:12]}",
         "onnx_sha256": digest,
         "input_shape": list(MODEL_SHAPE),
-        "inputs": list(MODEL_INPUTS),
-        "manifest_features": list(MANIFEST_FEATURES),
-        "head_inputs": list(HEAD_INPUTS),
+        "inputs": list(names),
+        **head,
         "pitch_mm": MODEL_PITCH_MM,
         "heatmap_shape": list(HEATMAP_SHAPE),
         "heatmap_cell_mm": HEATMAP_CELL_MM,

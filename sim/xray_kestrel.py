@@ -88,24 +88,35 @@ def _container(c: Any, length_mm: float) -> None:
         c.areal((axle, axle + 900.0, y1 + 20.0, xray.FRAME_MM[0]), "organic", 34.0)
 
 
+PHOTONS = {"HI": 3.0e4, "LO": 1.6e4}
+"""detected photons per pixel of the open beam, per channel"""
+READ_NOISE_COUNTS = 3.0
+
+
+def _signal(maps: np.ndarray, ch: str) -> np.ndarray:
+    """Noise-free detected signal (share of the open beam) of per-material areal densities through channel ``ch``."""
+    energies, weights = _SPECTRA[ch]
+    used = [m for m in range(len(MATERIALS)) if maps[m].any()]
+    signal = np.zeros(maps.shape[1:], dtype=np.float32)
+    for k in range(len(energies)):
+        a = sum(np.float32(_MU[ch][m, k]) * maps[m] for m in used)
+        signal += np.float32(weights[k] / weights.sum()) * np.exp(-a)
+    return signal
+
+
 def _detect(c: Any, rng: np.random.Generator, profile: VendorProfile) -> np.ndarray:
     """16-bit counts (LO, HI) of the canvas through the polychromatic beam and Kestrel's detector."""
-    used = [m for m in range(len(MATERIALS)) if c.maps[m].any()]
     out = []
     for ch, cal in zip(profile.files.channels, profile.calibration):
-        energies, weights = _SPECTRA[ch]
-        signal = np.zeros(c.maps.shape[1:], dtype=np.float32)
-        for k in range(len(energies)):
-            a = sum(np.float32(_MU[ch][m, k]) * c.maps[m] for m in used)
-            signal += np.float32(weights[k] / weights.sum()) * np.exp(-a)
-        photons = np.float32(3.0e4 if ch == "HI" else 1.6e4)
+        signal = _signal(c.maps, ch)
+        photons = np.float32(PHOTONS[ch])
         noisy = signal + np.sqrt(signal / photons + 1e-7) * rng.standard_normal(signal.shape, dtype=np.float32)
         lagged = noisy.copy()
         for j in range(1, lagged.shape[1]):  # afterglow along the scan (x) direction
             lagged[:, j] += 0.06 * (lagged[:, j - 1] - noisy[:, j])
         stripes = 1.0 + 0.012 * rng.standard_normal((lagged.shape[0], 1)).astype(np.float32)
         response = np.clip(lagged * stripes, 1e-6, None) ** np.float32(0.985)
-        raw = cal.dark + (cal.open_beam - cal.dark) * response + 3.0 * rng.standard_normal(response.shape, dtype=np.float32)
+        raw = cal.dark + (cal.open_beam - cal.dark) * response + READ_NOISE_COUNTS * rng.standard_normal(response.shape, dtype=np.float32)
         out.append(np.clip(np.rint(raw), 0, 65535).astype(np.uint16))
     counts = np.stack(out)
     return counts[:, :, ::-1] if profile.doors == "left" else counts
@@ -120,9 +131,20 @@ class KestrelScan:
     concealed: bool
 
 
-def render_kestrel(load: XrayLoad) -> KestrelScan:
-    """Render one load through the Kestrel physics into its vendor export form."""
-    profile = load_profile(PROFILE)
+@dataclass(frozen=True, eq=False)
+class _Drawn:
+    """A load drawn on Kestrel's canvas: the canvas, its generator (the detector draws next), the package."""
+
+    canvas: Any
+    rng: np.random.Generator
+    package: tuple[float, float, float, float] | None
+    """the concealment's rectangle in mm (None: no concealment)"""
+    unconcealed: np.ndarray | None
+    """the canvas's maps before the package was added (kept only when asked)"""
+
+
+def _draw(load: XrayLoad, profile: VendorProfile, keep_unconcealed: bool = False) -> _Drawn:
+    """Container, goods and concealment of ``load`` on a canvas at the profile's pitch."""
     rng = np.random.default_rng(load.seed + 7919)
     px, py = profile.pitch_mm
     canvas = xray._Canvas((py, px))
@@ -133,9 +155,20 @@ def render_kestrel(load: XrayLoad) -> KestrelScan:
     kind = load.concealment if load.concealment in CONCEALMENT_KINDS else ("among_goods" if load.concealment else None)
     goods_start = x_front + (float(rng.uniform(380.0, 450.0)) if kind == "wall" else 0.0)
     units = xray._goods(canvas, load, rng, goods_start, x_end)
+    unconcealed = canvas.maps.copy() if keep_unconcealed and kind else None
+    package = xray._conceal(canvas, load, kind, rng, x_front, units, x_end) if kind else None
+    return _Drawn(canvas, rng, package, unconcealed)
+
+
+def render_kestrel(load: XrayLoad) -> KestrelScan:
+    """Render one load through the Kestrel physics into its vendor export form."""
+    profile = load_profile(PROFILE)
+    drawn = _draw(load, profile)
+    canvas, rng = drawn.canvas, drawn.rng
+    px, py = profile.pitch_mm
     boxes: tuple[Box, ...] = ()
-    if kind:
-        x0, x1, y0, y1 = xray._conceal(canvas, load, kind, rng, x_front, units, x_end)
+    if drawn.package:
+        x0, x1, y0, y1 = drawn.package
         p = xray.CANONICAL_PITCH_MM
         boxes = (Box(round(x0 / p, 1), round(y0 / p, 1), round((x1 - x0) / p, 1), round((y1 - y0) / p, 1)),)
     iso = ISO_TYPE[load.length_ft]
@@ -143,7 +176,45 @@ def render_kestrel(load: XrayLoad) -> KestrelScan:
     facts = {"container_id": load.container_id, "iso_type": iso, "declared_goods": ", ".join(g.description for g in load.declared_goods),
              "declared_weight_kg": round(declared + (tare_kg(iso) or 0.0), 1), "doors": profile.doors,
              "pitch_x_mm": px, "pitch_y_mm": py, "energies": list(profile.energies)}
-    return KestrelScan(VendorScan(load.scan_id, _detect(canvas, rng, profile), facts), boxes, kind is not None)
+    return KestrelScan(VendorScan(load.scan_id, _detect(canvas, rng, profile), facts), boxes, drawn.package is not None)
+
+
+@dataclass(frozen=True)
+class PackageVisibility:
+    """How visible a load's hidden package is in Kestrel's physics, before any image processing."""
+
+    d_prime: float
+    """ideal observer's SNR: sqrt of the sum over the package's pixels and both channels of (signal change / noise)²,
+    for an observer that knows where the package is and the load without it"""
+    load_attenuation: float
+    """mean high-energy attenuation of the load (without the package) over the package's pixels"""
+
+
+ROSE_D_PRIME = 5.0
+"""the Rose criterion: below this SNR an object is not detectable even where it is known to be"""
+
+
+def read_noise_floor(profile: VendorProfile) -> float:
+    """High-energy attenuation at which the signal falls to the detector's read noise (photon-starved beyond)."""
+    cal = profile.calibration[profile.files.channels.index("HI")]
+    return float(np.log((cal.open_beam - cal.dark) / READ_NOISE_COUNTS))
+
+
+def package_visibility(load: XrayLoad) -> PackageVisibility:
+    """The concealment's visibility in its Kestrel render (noise-free signal with and without it, detector noise)."""
+    profile = load_profile(PROFILE)
+    drawn = _draw(load, profile, keep_unconcealed=True)
+    if drawn.package is None or drawn.unconcealed is None:
+        raise ValueError(f"{load.scan_id}: no concealment")
+    sy, sx = drawn.canvas._slices(*drawn.package)
+    d2, load_att = 0.0, 0.0
+    for ch, cal in zip(profile.files.channels, profile.calibration):
+        without, with_it = _signal(drawn.unconcealed[:, sy, sx], ch), _signal(drawn.canvas.maps[:, sy, sx], ch)
+        sigma = np.sqrt(with_it / PHOTONS[ch] + 1e-7 + (READ_NOISE_COUNTS / (cal.open_beam - cal.dark)) ** 2)
+        d2 += float((((without - with_it) / sigma) ** 2).sum())
+        if ch == "HI":
+            load_att = float(np.mean(-np.log(without)))
+    return PackageVisibility(float(np.sqrt(d2)), load_att)
 
 
 def canonical_of(scan: KestrelScan) -> CanonicalImage:

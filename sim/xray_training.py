@@ -24,10 +24,11 @@ def _version_of(onnx_path: Path) -> str:
 
 
 def train_and_export(
-    train_set: RenderedSet | None, head_set: RenderedSet, heldout: RenderedSet, out_dir: Path, config: image_model.TrainConfig,
+    train_set: RenderedSet | None, head_set: RenderedSet | None, heldout: RenderedSet, out_dir: Path, config: image_model.TrainConfig,
     log=print, stage1_from: Path | None = None, stages_from: Path | None = None,
 ) -> dict:
-    """Train on ``train_set`` (stages) and ``head_set`` (manifest head), export to ``out_dir``, evaluate on ``heldout``.
+    """Train on ``train_set`` (stages) and ``head_set`` (manifest head; None: no head, an image-only graph), export to
+    ``out_dir``, evaluate on ``heldout``.
 
     ``stage1_from``: a single-stage ``model.onnx`` whose CNN becomes stage 1 (stage 2 and the head are trained);
     ``stages_from``: a two-stage ``model.onnx`` whose stages are kept (its training facts come from the
@@ -53,7 +54,7 @@ def train_and_export(
         coarse = image_model.stage1_from_onnx(stage1_from) if stage1_from else image_model.train(train_set, config, log=log)
         fine = image_model.train_fine(train_set, config, log=log)
         kept = {"stage1": f"kept from {_version_of(stage1_from)}" if stage1_from else "trained", "train_images": len(train_set.y)}
-    head = image_model.train_head(image_model.TwoStageCam(coarse, fine, 0.0), head_set, config, log=log)
+    head = image_model.train_head(image_model.TwoStageCam(coarse, fine, 0.0), head_set, config, log=log) if head_set else None
     net = image_model.TwoStageCam(coarse, fine, 0.0, head)
     clean = heldout.y == 0
     inputs = image_model.head_inputs(net, heldout.x[clean], heldout.manifests[clean])
@@ -62,8 +63,7 @@ def train_and_export(
     metadata = {
         "train_scanners": list(train_scanners),
         "heldout_scanners": sorted(set(heldout.scanners)),
-        "head_images": len(head_set.y),
-        "head_scanners": sorted(set(head_set.scanners)),
+        **({"head_images": len(head_set.y), "head_scanners": sorted(set(head_set.scanners))} if head_set else {}),
         "train_config": image_model.config_dict(config),
         **kept,
         "physics": physics_calibration(train_scanners).to_dict(),

@@ -14,8 +14,10 @@ from zeikan.images.store import open_store
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
 from zeikan.sim.xray_dataset import declared_items
-from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel, write_kestrel_export
-from zeikan.sim.xray_loads import random_loads
+from zeikan.images.profile import load_profile
+from zeikan.sim.xray_kestrel import (PROFILE, SCANNER, canonical_of, package_visibility, read_noise_floor, render_kestrel,
+                                     write_kestrel_export)
+from zeikan.sim.xray_loads import Goods, XrayLoad, random_loads
 from zeikan.cli.main import app
 
 
@@ -94,3 +96,17 @@ def test_the_adapter_rescores_only_where_the_labels_show_it_catches_more():
         test_clean, test_pos = scans(2000, False, informative), scans(500, True, informative)
         assert float(np.mean(adapter.score(test_clean) > adapter.threshold)) <= 0.02
         assert float(np.mean(adapter.score(test_pos) > adapter.threshold)) > (0.7 if informative == 0 else 0.5)
+
+
+def test_a_package_in_photon_starved_goods_is_far_less_visible_than_one_in_light_goods():
+    def hidden_in(goods: Goods) -> XrayLoad:
+        return XrayLoad("V1", "MSCU0000015", SCANNER, 20, (goods,), concealment="among_goods", seed=3,
+                        concealed_material="organic", concealed_kg=30.0)
+
+    light = package_visibility(hidden_in(Goods("610910", "shirts", 1, 3000.0, "organic")))
+    dense = package_visibility(hidden_in(Goods("780110", "lead", 1, 20000.0, "heavy")))
+    floor = read_noise_floor(load_profile(PROFILE))
+    assert light.load_attenuation < floor < dense.load_attenuation, "lead goods pass less beam than the read noise"
+    assert dense.d_prime < light.d_prime / 10, "the same package behind them is far harder to see"
+    with pytest.raises(ValueError, match="no concealment"):
+        package_visibility(XrayLoad("V2", "MSCU0000015", SCANNER, 20, (Goods("610910", "shirts", 1, 3000.0, "organic"),)))

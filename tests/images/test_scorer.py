@@ -75,7 +75,8 @@ def test_a_scan_without_declared_goods_is_scored_and_says_so_by_a_model_that_rea
 
     torch.manual_seed(0)
     physics = json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())["physics"]
-    image_model.export(image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), 0.0), tmp_path, {"physics": physics})
+    image_model.export(image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), 0.0, image_model.ManifestHead().eval()),
+                       tmp_path, {"physics": physics})
     reading = OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path), store_url=STORE_URL))
     store = open_store(STORE_URL)
     scans = [_scan(store, _load(60, "wall")), _scan(store, _load(61, None))]

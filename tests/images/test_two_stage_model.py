@@ -55,7 +55,13 @@ def test_the_offset_puts_the_engine_threshold_under_the_target_share_of_clean_sc
     offset = image_model.operating_offset(combined, 0.7, target=0.007)
     probability = 1 / (1 + np.exp(-(combined - offset)))
     assert np.sum(probability > 0.7) == 7, "floor(0.7 % of 1000) clean scans pass the exam threshold"
-    assert np.sum(1 / (1 + np.exp(-(combined - offset + 1e-3))) > 0.7) == 8, "and the next one is just below it"
+    for error in (-1e-3, 1e-3):
+        assert np.sum(1 / (1 + np.exp(-(combined - offset + error))) > 0.7) == 7, "a float error of the graph moves no scan across it"
+    ranked = np.sort(combined)[::-1]
+    assert ranked[6] - offset > np.log(0.7 / 0.3) > ranked[7] - offset, "the threshold lies between the 7th and the 8th"
+    assert np.log(0.7 / 0.3) - (ranked[7] - offset) < 0.02, "just above the 8th: no more detection given up than the margin"
+    none = image_model.operating_offset(combined, 0.7, target=0.0)
+    assert np.sum(1 / (1 + np.exp(-(combined - none + 1e-3))) > 0.7) == 0, "with no scan allowed, none passes"
     with pytest.raises(ValueError, match="no clean scans"):
         image_model.operating_offset(np.zeros(0), 0.7)
 
@@ -123,6 +129,23 @@ def test_stages_and_head_export_to_one_graph_the_scorer_serves_with_or_without_a
     assert image_model.head_inputs(kept, x, manifests)[:, :2] == pytest.approx(inputs[:, :2], abs=1e-4), "the stages load as exported"
     with pytest.raises(ValueError, match="two-stage model"):
         image_model.stages_from_onnx(_single_stage_onnx(tmp_path))
+
+
+def test_without_a_head_the_graph_takes_the_image_alone_and_scores_the_stages_less_the_offset(tmp_path):
+    torch.manual_seed(2)
+    net = image_model.TwoStageCam(image_model.TinyCam().eval(), image_model.FineCam().eval(), offset=1.5)
+    image_model.export(net, tmp_path, {"physics": _physics()})
+    load = XrayLoad("S1", "MSCU0000015", "Aster-6MV", 20, (Goods("610910", "shirts", 1, 5000.0, "organic"),), seed=5)
+    x = np.repeat(model_input(render(load).image)[None], 2, axis=0)
+    manifests = manifest_inputs([[("780110", 5000.0)], []])
+    scorer = OnnxImageScorer(ImageScorerSettings(model_dir=str(tmp_path)))
+    scores, _ = scorer.score_inputs(x, manifests)
+    assert not scorer.reads_manifest
+    scorer.close()
+    stages = image_model.combined_logits(net, image_model.head_inputs(net, x, manifests))
+    assert scores == pytest.approx(1 / (1 + np.exp(-(stages - 1.5))), abs=1e-5)
+    meta = json.loads(Path(tmp_path, "metadata.json").read_text())
+    assert meta["inputs"] == ["image"] and "head_inputs" not in meta
 
 
 def _single_stage_onnx(tmp_path: Path) -> Path:
