@@ -301,7 +301,7 @@ def ladder_cuts(keys: Sequence[Keys], targets: Mapping[Action, int], container_l
     >>> k = [Keys(r, r if c else r - 2) for r, c in [(0.9, False), (0.8, True), (0.5, True), (0.4, False)]]
     >>> cuts = ladder_cuts(k, {Action.PHYSICAL_EXAM: 1, Action.SCAN: 2, Action.DOCUMENT_CHECK: 3}, frozenset({Action.SCAN}))
     >>> [cuts[lane] for lane in SELECTED_LANES]
-    [0.9, 0.5, 0.4]
+    [0.9, 0.8, 0.5]
     """
     left = list(keys)
     cuts: dict[Action, float] = {}
