@@ -76,25 +76,6 @@ norms exists yet gives no value; the feature is the largest value over the lines
 """
 
 
-LINE_TRACE_NEUTRAL: dict[str, float] = {
-    **{name: 0.0 for name in NORM_FEATURES}, **{name: 0.0 for name in PROBE_FEATURES},
-    "desc_hs_share": 1.0, "round_value_share": 0.0, "round_weight_share": 0.0, "value_round_digits": 0.0,
-}
-"""The features that read what a declaration's lines show (prices, weights per unit, descriptions, round amounts),
-each at the value it takes when the lines show nothing (a missing norm or probe reads 0, an unknown description 1,
-as in the batch path). Concealment leaves no trace in the lines: only the other features can point to it."""
-
-
-def without_line_traces(row: Mapping[str, float]) -> dict[str, float]:
-    """``row`` with every :data:`LINE_TRACE_NEUTRAL` feature at its neutral value (the trader, route, goods and
-    history features as they are).
-
-    >>> without_line_traces({"uv_z_hs": -6.0, "duty_rate": 0.2})["uv_z_hs"], without_line_traces({"duty_rate": 0.2})["duty_rate"]
-    (0.0, 0.2)
-    """
-    return {**row, **LINE_TRACE_NEUTRAL}
-
-
 @dataclass(frozen=True)
 class Probe:
     """A line's unit value read against its own norm and against others (never observed into them)."""

@@ -31,12 +31,10 @@ a full lane keeps the day's earliest selections; within the epoch that fills a
 lane, all of that epoch's are kept (the day's excess is at most that epoch's).
 
 The *container lanes* (``EngineConfig.container_lanes``: SCAN and PHYSICAL_EXAM by default) rank declarations by
-their *container key* (:func:`container_key`): for a declaration with containers, the model's score of it without its
-lines' traces (prices, weights per unit, descriptions, round amounts at their neutral values:
-``features.definitions.without_line_traces``); for loose cargo, its rank key behind every container. Only a container
-can hide concealment, which only a scan or a physical exam finds and which leaves no trace in the lines: those lanes go
-to the containers whose trader, declarant, route and goods the model finds riskiest, and a declaration whose lines
-show a fraud goes to the document lane; an office without containers still fills them by score. The cuts are taken lane by lane, most intrusive first, each by its own key over the declarations
+their *container key* (:func:`container_key`): the rank key for a declaration with containers, and behind every one of
+those, still in score order, for loose cargo. Only a container can hide concealment, which only a scan or a physical
+exam finds, so those lanes go first to the containers the model ranks highest; an office without containers still
+fills them by score. The cuts are taken lane by lane, most intrusive first, each by its own key over the declarations
 that the lanes above did not take (:func:`ladder_cuts`); ``Outcome.container_key`` carries the key.
 
 A rule's ask for a lane above the score's lane must also reach the office-day's *rule
@@ -69,14 +67,13 @@ LOOSE_CARGO_OFFSET = 2.0
 """How far below its rank key loose cargo ranks in the container lanes: more than the score's range [0, 1]."""
 
 
-def container_key(rank_key: float, trace_free_key: float | None) -> float:
-    """The key a declaration ranks by in the container lanes: with containers, its ``trace_free_key`` (the score without
-    its lines' traces, jittered as the rank key); loose cargo (None), its rank key behind every container.
+def container_key(rank_key: float, has_containers: bool) -> float:
+    """The key a declaration ranks by in the container lanes: its rank key with containers, lower without.
 
-    >>> container_key(0.9, 0.3), container_key(0.9, None) < container_key(0.9, 0.1)
+    >>> container_key(0.3, True), container_key(0.9, False) < container_key(0.1, True)
     (0.3, True)
     """
-    return rank_key - LOOSE_CARGO_OFFSET if trace_free_key is None else trace_free_key
+    return rank_key if has_containers else rank_key - LOOSE_CARGO_OFFSET
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from zeikan.features.definitions import without_line_traces
 from zeikan.models.base import FeatureRow, PerDeclarationScorer, TabularScorer
 from zeikan.streams.engine.capacity import (
     LOOSE_CARGO_OFFSET, GrantedLane, Keys, Thresholds, container_key, event_day, grant_lane,
@@ -47,8 +46,6 @@ class Verdict:
     versions: Mapping[str, str]
     keys: Keys
     """Its rank key (the score, jittered) and container key."""
-    trace_free_score: float | None
-    """The score without its lines' traces (``features.definitions.without_line_traces``); None for loose cargo."""
     digest: str
     """Content digest of the declaration (part of the decision id)."""
     state_version: str
@@ -73,15 +70,11 @@ class Verdict:
         out: list[str] = []
         if self.risk_action is not Action.RELEASE:
             cut = self.thresholds.cuts[self.risk_action]
-            lane = self.risk_action.value
-            if self.risk_action not in self.thresholds.container_lanes:
-                out.append(f"model score {self.tabular_score:.3f} reached the {lane} cut {cut:.3f}")
-            elif self.trace_free_score is not None:
-                out.append(f"model score without the lines' price and weight signs {self.trace_free_score:.3f} reached "
-                           f"the {lane} cut {cut:.3f} (concealment leaves no such sign; score {self.tabular_score:.3f})")
+            if self.thresholds.key(self.risk_action, self.keys) == self.keys.rank:
+                out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
             else:
-                out.append(f"model score {self.tabular_score:.3f} reached the {lane} cut for loose cargo "
-                           f"{cut + LOOSE_CARGO_OFFSET:.3f} (the lane takes containers first)")
+                out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut for loose "
+                           f"cargo {cut + LOOSE_CARGO_OFFSET:.3f} (the lane takes containers first)")
         out += self.rules.reasons
         if self.granted.ranked_out is not None:
             out.append(self.granted.ranked_out)
@@ -156,28 +149,15 @@ class DecisionEngine:
             digests = [content_digest(DECLARATIONS.name, d) for d in declarations]
         rows = [self.state.features.features(d) for d in declarations]
         scores = self._scorer.score_batch(declarations, rows)
-        trace_free = self._trace_free_scores(declarations, rows)
         shadows = self._shadow(declarations, rows, scores) if self._shadow else [{} for _ in declarations]
         book = self._rules()
         version_of = self._scorer.version_of if isinstance(self._scorer, PerDeclarationScorer) else None
         tabular = [version_of(d) for d in declarations] if version_of else [self._scorer.version] * len(declarations)
         return [
             self._decide(decl, feats, float(score), book, {"tabular": version, "rules": book.version, "engine": ENGINE_VERSION},
-                         shadow, digest, free)
-            for decl, feats, score, shadow, digest, version, free
-            in zip(declarations, rows, scores, shadows, digests, tabular, trace_free)
+                         shadow, digest)
+            for decl, feats, score, shadow, digest, version in zip(declarations, rows, scores, shadows, digests, tabular)
         ]
-
-    def _trace_free_scores(self, declarations: Sequence[Mapping], rows: Sequence[dict[str, float]]) -> list[float | None]:
-        """The score of each declaration with containers without its lines' traces (one more predict call), None for
-        loose cargo and when no lane ranks by it."""
-        out: list[float | None] = [None] * len(declarations)
-        boxed = [i for i, d in enumerate(declarations) if d.get("containers")]
-        if boxed and self.state.config.container_lanes:
-            scores = self._scorer.score_batch([declarations[i] for i in boxed], [without_line_traces(rows[i]) for i in boxed])
-            for i, score in zip(boxed, scores):
-                out[i] = float(score)
-        return out
 
     def run_epoch(self, epoch: int, declarations: Sequence[Mapping], inspections: Sequence[Mapping] = ()) -> list[Verdict]:
         """Decide one closed epoch's new declarations (first of each id), then fold the epoch in.
@@ -198,15 +178,14 @@ class DecisionEngine:
 
     def _decide(
         self, decl: Mapping, feats: dict[str, float], score: float, book: RuleBook, versions: Mapping[str, str],
-        shadow: Mapping[str, float], digest: str, trace_free: float | None = None,
+        shadow: Mapping[str, float], digest: str,
     ) -> Verdict:
         state = self.state
         office = str(decl["office_id"])
         day = event_day(int(decl["filed_at"]))
         thresholds = state.capacity.thresholds(office, day)
-        jitter = TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
-        rank_key = score + jitter
-        keys = Keys(rank_key, container_key(rank_key, None if trace_free is None else trace_free + jitter))
+        rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
+        keys = Keys(rank_key, container_key(rank_key, bool(decl.get("containers"))))
         risk_action = thresholds.risk_action(keys)
         outcome = book.evaluate(decl, feats)
         granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day),
@@ -223,7 +202,6 @@ class DecisionEngine:
             thresholds=thresholds,
             versions=versions,
             keys=keys,
-            trace_free_score=trace_free,
             digest=digest,
             state_version=state.version,
             shadow_scores=shadow,
