@@ -13,6 +13,7 @@ from typing import Any
 
 from zeikan.models.base import TabularScorer
 from zeikan.models.registry import DEFAULT_REGISTRY
+from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS, SCANS
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
 from zeikan.streams.engine.learner import Learner, Window, with_promotions
@@ -46,10 +47,59 @@ def replay(
         tabular: TabularScorer = scorer
     else:
         tabular = build_tabular_scorer(registry)
+    return _replayer(directory, rules, config, registry, tabular, shadow).run(epochs), history
+
+
+def _replayer(directory: Path, rules: RuleBook, config: EngineConfig, registry: str, tabular: TabularScorer,
+              shadow: str | None = None) -> Replayer:
     engine = DecisionEngine(SharedState(config), tabular, lambda: rules, build_shadow_scorers(registry, shadow))
     images = directory / "images"
     image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
-    return Replayer(engine, image_scorer, config).run(epochs), history
+    return Replayer(engine, image_scorer, config)
+
+
+_PARTS = (("declarations", DECLARATIONS), ("inspections", INSPECTION_RESULTS), ("scans", SCANS))
+"""The :class:`History` lists and the contract of their records."""
+
+
+def _count(history: History) -> int:
+    return sum(len(getattr(history, name)) for name, _ in _PARTS)
+
+
+class GrowingReplay:
+    """``zeikan replay`` of a history directory that grows only after the instant decided so far (the closed loop).
+
+    :meth:`until` decides the events before ``end_ms`` that earlier calls have not fed, on the engine state the
+    earlier calls left: the same decisions, in the same order, as a full :func:`replay` of the directory, as long as
+    no event earlier than the last ``end_ms`` is added afterwards (ValueError if one is). Without learning.
+    """
+
+    def __init__(self, directory: Path, rules: RuleBook, config: EngineConfig, registry: str = DEFAULT_REGISTRY) -> None:
+        self._directory = directory
+        self._epoch_ms = config.epoch_ms
+        self._replayer = _replayer(directory, rules, config, registry, build_tabular_scorer(registry))
+        self._fed_until: int | None = None
+        self._fed = 0
+
+    def until(self, end_ms: int) -> list[dict[str, Any]]:
+        """Decisions of the events in ``[previous end_ms, end_ms)``, in replay order."""
+        if end_ms % self._epoch_ms:
+            raise ValueError(f"end_ms {end_ms} is not an epoch boundary")
+        history = read_history(self._directory)
+        start = self._fed_until
+        if start is not None and end_ms < start:
+            raise ValueError(f"end_ms {end_ms} is before the instant already decided ({start})")
+        old, new = History(), History()
+        for name, spec in _PARTS:
+            for record in getattr(history, name):
+                t = int(record[spec.time_field])
+                if t < end_ms:
+                    getattr(old if start is not None and t < start else new, name).append(record)
+        fed = _count(old)
+        if fed != self._fed:
+            raise ValueError(f"events before {start} changed since they were decided ({self._fed} then, {fed} now)")
+        self._fed_until, self._fed = end_ms, fed + _count(new)
+        return list(self._replayer.run(timeline(new, self._epoch_ms)))
 
 
 def _replay_decider(scorer: PromotedScorer, learner: Learner, out: list[dict[str, Any]] | None) -> Callable[[Window], dict[str, Any]]:

@@ -30,6 +30,13 @@ irrevocable and a declaration is decided on the state as of its epoch's start, s
 a full lane keeps the day's earliest selections; within the epoch that fills a
 lane, all of that epoch's are kept (the day's excess is at most that epoch's).
 
+The *container lanes* (``EngineConfig.container_lanes``: SCAN and PHYSICAL_EXAM by default) rank declarations by
+their *container key* (:func:`container_key`): the rank key for a declaration with containers, and behind every one of
+those, still in score order, for loose cargo. Only a container can hide concealment, which only a scan or a physical
+exam finds, so those lanes go first to the containers the model ranks highest; an office without containers still
+fills them by score. The cuts are taken lane by lane, most intrusive first, each by its own key over the declarations
+that the lanes above did not take (:func:`ladder_cuts`); ``Outcome.container_key`` carries the key.
+
 A rule's ask for a lane above the score's lane must also reach the office-day's *rule
 cut* for that lane (:attr:`Thresholds.rule_cuts`): the rank key that keeps the highest
 (lane share - random rate) x volume of the rules' asks of the window's days, counted
@@ -56,9 +63,34 @@ def event_day(epoch_ms: int) -> int:
     return epoch_ms // DAY_MS
 
 
+LOOSE_CARGO_OFFSET = 2.0
+"""How far below its rank key loose cargo ranks in the container lanes: more than the score's range [0, 1]."""
+
+
+def container_key(rank_key: float, has_containers: bool) -> float:
+    """The key a declaration ranks by in the container lanes: its rank key with containers, lower without.
+
+    >>> container_key(0.3, True), container_key(0.9, False) < container_key(0.1, True)
+    (0.3, True)
+    """
+    return rank_key if has_containers else rank_key - LOOSE_CARGO_OFFSET
+
+
+@dataclass(frozen=True)
+class Keys:
+    """A declaration's two rank keys: the model's score (jittered) and its :func:`container_key`."""
+
+    rank: float
+    container: float
+
+    def of(self, lane: Action, container_lanes: frozenset[Action]) -> float:
+        """The key ``lane`` ranks by."""
+        return self.container if lane in container_lanes else self.rank
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Score cuts of one office-day: a rank key at or above ``cuts[lane]`` selects that lane."""
+    """Score cuts of one office-day: a key at or above ``cuts[lane]`` (the lane's key) selects that lane."""
 
     cuts: Mapping[Action, float]
     basis: str
@@ -69,16 +101,22 @@ class Thresholds:
     carry: Mapping[Action, float] = field(default_factory=dict)
     """Each lane's bucket balance at the day's start; empty for the prior."""
     rule_cuts: Mapping[Action, float] = field(default_factory=dict)
-    """Per lane, the rank key a rule's ask for that lane (above the score's lane) must reach; empty for the prior."""
+    """Per lane, the key a rule's ask for that lane (above the score's lane) must reach; empty for the prior."""
+    container_lanes: frozenset[Action] = frozenset()
+    """The lanes whose cuts (and rule cuts) are on the container key."""
 
     def rule_cut(self, lane: Action | None) -> float:
-        """The rank key a rule's ask for ``lane`` must reach (-inf: every ask; None: no ask)."""
+        """The key a rule's ask for ``lane`` must reach (-inf: every ask; None: no ask)."""
         return -math.inf if lane is None else self.rule_cuts.get(lane, -math.inf)
 
-    def risk_action(self, rank_key: float) -> Action:
-        """The most intrusive lane whose cut ``rank_key`` reaches (RELEASE if none)."""
+    def key(self, lane: Action | None, keys: Keys) -> float:
+        """The key ``lane`` ranks ``keys``' declaration by (the rank key for None)."""
+        return keys.rank if lane is None else keys.of(lane, self.container_lanes)
+
+    def risk_action(self, keys: Keys) -> Action:
+        """The most intrusive lane whose cut the declaration's key for it reaches (RELEASE if none)."""
         for lane in SELECTED_LANES:
-            if rank_key >= self.cuts[lane]:
+            if keys.of(lane, self.container_lanes) >= self.cuts[lane]:
                 return lane
         return Action.RELEASE
 
@@ -94,11 +132,13 @@ def _empty_per_lane() -> dict[Action, list[float]]:
 @dataclass
 class _DayStats:
     keys: list[float] = field(default_factory=list)
+    container_keys: list[float] = field(default_factory=list)
+    """The container key of each of ``keys``' declarations, in the same order."""
     forced_above: dict[Action, int] = field(default_factory=_zero_per_lane)
     selected: dict[Action, int] = field(default_factory=_zero_per_lane)
     """Selections of each lane (score, rules, random): what the lane buckets take."""
     asks: dict[Action, list[float]] = field(default_factory=_empty_per_lane)
-    """Rank keys of the rules' asks for each lane above the score's lane, granted or not: the rule cuts' pool."""
+    """Keys (the lane's) of the rules' asks for each lane above the score's lane, granted or not: the rule cuts' pool."""
 
 
 def day_burst(target: float, window_days: int) -> float:
@@ -252,14 +292,29 @@ def top_asks_cut(asks: Sequence[float], keep: float) -> float:
     return sorted(asks)[len(asks) - k]
 
 
-def _kth_largest_cut(sorted_keys: list[float], share: float) -> float:
-    n = len(sorted_keys)
-    k = round(share * n)
-    if k <= 0:
-        return math.inf
-    if k >= n:
-        return -math.inf
-    return sorted_keys[n - k]
+def ladder_cuts(keys: Sequence[Keys], targets: Mapping[Action, int], container_lanes: frozenset[Action]) -> dict[Action, float]:
+    """Each lane's cut, most intrusive first: the one that keeps, of the declarations the lanes above left, the ones
+    with the highest key for the lane, so that ``targets[lane]`` declarations in all reach it or a lane above.
+
+    A lane whose target the lanes above already reach takes nobody (its cut is the last cut on its key, or inf).
+
+    >>> k = [Keys(r, r if c else r - 2) for r, c in [(0.9, False), (0.8, True), (0.5, True), (0.4, False)]]
+    >>> cuts = ladder_cuts(k, {Action.PHYSICAL_EXAM: 1, Action.SCAN: 2, Action.DOCUMENT_CHECK: 3}, frozenset({Action.SCAN}))
+    >>> [cuts[lane] for lane in SELECTED_LANES]
+    [0.9, 0.8, 0.5]
+    """
+    left = list(keys)
+    cuts: dict[Action, float] = {}
+    last_cut = {True: math.inf, False: math.inf}
+    for lane in SELECTED_LANES:
+        on_container = lane in container_lanes
+        ranked = sorted((k.of(lane, container_lanes) for k in left), reverse=True)
+        wanted = targets[lane] - (len(keys) - len(left))
+        cut = math.inf if wanted <= 0 else (-math.inf if wanted >= len(ranked) else ranked[wanted - 1])
+        cut = last_cut[on_container] = min(last_cut[on_container], cut)
+        cuts[lane] = cut
+        left = [k for k in left if k.of(lane, container_lanes) < cut]
+    return cuts
 
 
 class CapacityTracker:
@@ -267,6 +322,7 @@ class CapacityTracker:
 
     def __init__(self, config: EngineConfig, on_thresholds: Callable[[str, Thresholds], None] | None = None) -> None:
         self._config = config
+        self._container_lanes = frozenset(config.container_lanes)
         self._on_thresholds = on_thresholds
         self._days: dict[str, dict[int, _DayStats]] = {}
         self._buckets: dict[str, LaneBucket] = {}
@@ -285,12 +341,15 @@ class CapacityTracker:
         return found
 
     def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action,
-               rule_lane: Action | None = None) -> None:
-        """Fold one decided declaration into its office-day history (``rule_lane``: what the rules asked for)."""
+               rule_lane: Action | None = None, container: float | None = None) -> None:
+        """Fold one decided declaration into its office-day history (``rule_lane``: what the rules asked for;
+        ``container``: its container key, the rank key when None)."""
         stats = self._days.setdefault(office_id, {}).setdefault(day, _DayStats())
-        stats.keys.append(rank_key)
+        keys = Keys(rank_key, rank_key if container is None else container)
+        stats.keys.append(keys.rank)
+        stats.container_keys.append(keys.container)
         if rule_lane is not None and rule_lane > risk:
-            stats.asks[rule_lane].append(rank_key)
+            stats.asks[rule_lane].append(keys.of(rule_lane, self._container_lanes))
         for lane in SELECTED_LANES:
             if final >= lane > risk:
                 stats.forced_above[lane] += 1
@@ -312,7 +371,7 @@ class CapacityTracker:
         """JSON-able day statistics and lane buckets (thresholds are recomputed from them on demand)."""
         return {
             "days": {
-                office: {str(day): {"keys": st.keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
+                office: {str(day): {"keys": st.keys, "container_keys": st.container_keys, "forced": {lane.value: n for lane, n in st.forced_above.items()},
                                     "selected": {lane.value: n for lane, n in st.selected.items()},
                                     "asks": {lane.value: keys for lane, keys in st.asks.items()}}
                          for day, st in days.items()}
@@ -325,7 +384,8 @@ class CapacityTracker:
         """Replace the day statistics and buckets by a :meth:`snapshot` (KeyError if it has another layout)."""
         self._cache.clear()
         self._days = {
-            office: {int(day): _DayStats(list(st["keys"]), {Action(k): int(n) for k, n in st["forced"].items()},
+            office: {int(day): _DayStats(list(st["keys"]), [float(x) for x in st["container_keys"]],
+                                         {Action(k): int(n) for k, n in st["forced"].items()},
                                          {Action(k): int(n) for k, n in st["selected"].items()},
                                          {Action(k): [float(x) for x in keys] for k, keys in st["asks"].items()})
                      for day, st in days.items()}
@@ -383,21 +443,19 @@ class CapacityTracker:
             return Thresholds(cuts={lane: cfg.prior_thresholds[lane] for lane in SELECTED_LANES}, basis="prior")
         targets, shares = plan
         history = self._history(office_id, day)
-        pool = sorted(k for stats in history for k in stats.keys)
-        cuts: dict[Action, float] = {}
+        pool = [Keys(k, c) for stats in history for k, c in zip(stats.keys, stats.container_keys)]
+        counts: dict[Action, int] = {}
         cumulative = 0.0
-        previous_cut = math.inf
         for lane in SELECTED_LANES:
             cumulative += shares[lane]
             forced = sum(stats.forced_above[lane] for stats in history)
-            share = max(0.0, cumulative - forced / len(pool))
-            previous_cut = min(previous_cut, _kth_largest_cut(pool, share))
-            cuts[lane] = previous_cut
+            counts[lane] = round(max(0.0, cumulative - forced / len(pool)) * len(pool))
         rule_cuts = {lane: top_asks_cut([k for stats in history for k in stats.asks[lane]],
                                           max(0.0, shares[lane] - cfg.random_rate.get(lane, 0.0)) * len(pool))
                      for lane in SELECTED_LANES}
-        return Thresholds(cuts=cuts, basis="history", targets=targets, shares=shares,
-                          carry=self._carry(office_id, day, targets), rule_cuts=rule_cuts)
+        return Thresholds(cuts=ladder_cuts(pool, counts, self._container_lanes), basis="history", targets=targets,
+                          shares=shares, carry=self._carry(office_id, day, targets), rule_cuts=rule_cuts,
+                          container_lanes=self._container_lanes)
 
     def _forget_before(self, office_id: str, day: int) -> None:
         days = self._days.get(office_id, {})

@@ -57,6 +57,9 @@ class EngineConfig:
     """Idle partitions follow the most advanced one, unless it alone is this many epochs ahead (an outlier)."""
     random_catch_up: float = 3.0
     """While an office-lane's random count is behind its minimum, its random rate is multiplied by this."""
+    container_lanes: tuple[Action, ...] = (Action.PHYSICAL_EXAM, Action.SCAN)
+    """Lanes that rank declarations with containers before loose cargo (``capacity.container_key``): only a
+    container hides concealment, and these lanes are the ones that find it."""
     image_review_action: Action = Action.SCAN
     """POST_SCAN lane of a scan that got no image score (model unavailable, image refused or unreadable):
     it waits in the scan lane for an analyst to read the image. Never RELEASE unless configured so."""
@@ -68,6 +71,8 @@ class EngineConfig:
                     raise ValueError(f"{name}[{lane}] must be a share in [0, 1] of a selecting lane")
         if sum(self.default_share.values()) > 1.0 or sum(self.random_rate.values()) > 1.0:
             raise ValueError("lane shares and random rates must each add up to at most 1")
+        if not set(self.container_lanes) <= set(SELECTED_LANES):
+            raise ValueError("container_lanes must be selecting lanes")
         if self.window_days < 1:
             raise ValueError("window_days must be at least 1")
         if self.epoch_ms < 1 or 86_400_000 % self.epoch_ms:
@@ -93,6 +98,8 @@ class EngineConfig:
         for name in ("default_share", "random_rate", "prior_thresholds"):
             if name in values:
                 values[name] = _frozen({parse_action(k): float(v) for k, v in values[name].items()})
+        if "container_lanes" in values:
+            values["container_lanes"] = tuple(parse_action(lane) for lane in values["container_lanes"])
         if "image_review_action" in values:
             values["image_review_action"] = parse_action(values["image_review_action"])
         if "office_capacity" in values:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeikan.models.base import FeatureRow, PerDeclarationScorer, TabularScorer
-from zeikan.streams.engine.capacity import GrantedLane, Thresholds, event_day, grant_lane
+from zeikan.streams.engine.capacity import (
+    LOOSE_CARGO_OFFSET, GrantedLane, Keys, Thresholds, container_key, event_day, grant_lane,
+)
 from zeikan.schemas.contract import DECLARATIONS
 from zeikan.streams.engine.facts import Fact, Outcome, content_digest
 from zeikan.streams.engine.records import ENGINE_VERSION, PRE_ARRIVAL, decision_record
@@ -42,7 +44,8 @@ class Verdict:
     action: Action
     thresholds: Thresholds
     versions: Mapping[str, str]
-    rank_key: float
+    keys: Keys
+    """Its rank key (the score, jittered) and container key."""
     digest: str
     """Content digest of the declaration (part of the decision id)."""
     state_version: str
@@ -67,7 +70,11 @@ class Verdict:
         out: list[str] = []
         if self.risk_action is not Action.RELEASE:
             cut = self.thresholds.cuts[self.risk_action]
-            out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
+            if self.thresholds.key(self.risk_action, self.keys) == self.keys.rank:
+                out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
+            else:
+                out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut for loose "
+                           f"cargo {cut + LOOSE_CARGO_OFFSET:.3f} (the lane takes containers first)")
         out += self.rules.reasons
         if self.granted.ranked_out is not None:
             out.append(self.granted.ranked_out)
@@ -105,7 +112,13 @@ class Verdict:
         """What this decision adds to the shared capacity and random-selection counts."""
         lane = self.random_action.value if self.random_action is not None else None
         floor = self.rules.floor.value if self.rules.floor is not None else None
-        return Outcome(self.rank_key, self.risk_action.value, self.action.value, lane, self.digest, floor)
+        return Outcome(self.keys.rank, self.risk_action.value, self.action.value, lane, self.digest, floor,
+                       self.keys.container)
+
+    @property
+    def rank_key(self) -> float:
+        """The model's score with its keyed tie-break jitter."""
+        return self.keys.rank
 
 
 class DecisionEngine:
@@ -172,10 +185,11 @@ class DecisionEngine:
         day = event_day(int(decl["filed_at"]))
         thresholds = state.capacity.thresholds(office, day)
         rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
-        risk_action = thresholds.risk_action(rank_key)
+        keys = Keys(rank_key, container_key(rank_key, bool(decl.get("containers"))))
+        risk_action = thresholds.risk_action(keys)
         outcome = book.evaluate(decl, feats)
         granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day),
-                             rank_key, thresholds.rule_cut(outcome.floor))
+                             thresholds.key(outcome.floor, keys), thresholds.rule_cut(outcome.floor))
         random_action = state.random.draw(office, str(decl["declaration_id"]))
         return Verdict(
             declaration=decl,
@@ -187,7 +201,7 @@ class DecisionEngine:
             action=strongest(granted.lane, random_action),
             thresholds=thresholds,
             versions=versions,
-            rank_key=rank_key,
+            keys=keys,
             digest=digest,
             state_version=state.version,
             shadow_scores=shadow,

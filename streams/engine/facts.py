@@ -71,22 +71,25 @@ class Outcome:
     digest: str
     rule_lane: str | None = None
     """The lane the rules asked for, before the lane buckets and the rule cuts (None: no rule asked)."""
+    container_key: float | None = None
+    """The key the container lanes rank it by (``capacity.container_key``; None: the rank key)."""
 
     def to_json(self) -> bytes:
         """Compact JSON (as a facts frame carries it)."""
         return json.dumps([self.rank_key, self.risk_action, self.action, self.random_lane, self.digest,
-                           self.rule_lane]).encode()
+                           self.rule_lane, self.container_key]).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Outcome:
-        """Inverse of :meth:`to_json`; a five-element list (written before ``rule_lane``) reads as no rule ask.
+        """Inverse of :meth:`to_json`; a list written before ``rule_lane`` or ``container_key`` reads None for them.
 
         >>> Outcome.from_json(b'[0.5, "RELEASE", "SCAN", null, "d"]').rule_lane is None
         True
         """
         rank_key, risk, action, lane, digest, *rest = json.loads(raw)
         rule_lane = rest[0] if rest else None
-        return cls(float(rank_key), str(risk), str(action), lane, str(digest), rule_lane)
+        container = float(rest[1]) if len(rest) > 1 and rest[1] is not None else None
+        return cls(float(rank_key), str(risk), str(action), lane, str(digest), rule_lane, container)
 
 
 @dataclass(frozen=True)

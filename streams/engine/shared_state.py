@@ -39,7 +39,7 @@ from zeikan.streams.engine.facts import Fact, decode_facts, encode_facts
 from zeikan.streams.engine.lanes import INSPECTION_LANES, parse_action
 from zeikan.streams.engine.selection import RandomSelector
 
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 """Bumped when the snapshot layout changes (an older snapshot is then ignored)."""
 
 NOT_READY = -1
@@ -184,7 +184,7 @@ class SharedState:
         self.capacity.record(
             office, event_day(int(record["filed_at"])), outcome.rank_key,
             parse_action(outcome.risk_action), parse_action(outcome.action),
-            parse_action(outcome.rule_lane) if outcome.rule_lane else None,
+            parse_action(outcome.rule_lane) if outcome.rule_lane else None, outcome.container_key,
         )
         self.random.record(office, parse_action(outcome.random_lane) if outcome.random_lane else None)
 

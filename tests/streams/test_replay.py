@@ -73,3 +73,19 @@ def test_replay_stops_with_one_line_when_most_lines_are_rejected(tmp_path):
 def test_replay_without_declarations_is_a_clear_error(tmp_path):
     with pytest.raises(HistoryError, match="no declarations.jsonl"):
         replay(tmp_path, EMPTY_RULES, EngineConfig())
+
+
+def test_a_growing_replay_fed_window_by_window_decides_as_a_full_replay(tmp_path):
+    from tests.streams.pipeline_factories import T0
+    from zeikan.streams.replay import GrowingReplay
+
+    write_history(tmp_path / "h")
+    full = list(replay(tmp_path / "h", EMPTY_RULES, EngineConfig())[0])
+    growing = GrowingReplay(tmp_path / "h", EMPTY_RULES, EngineConfig())
+    windows = [growing.until(T0 + day * DAY) for day in (1, 2, 5)]
+    assert all(windows) and [d for window in windows for d in window] == full
+    with pytest.raises(ValueError, match="before the instant already decided"):
+        growing.until(T0 + 4 * DAY)
+    hist, _ = write_history(tmp_path / "h", days=4)
+    with pytest.raises(ValueError, match="changed since they were decided"):
+        growing.until(T0 + 6 * DAY)
