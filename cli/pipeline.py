@@ -84,6 +84,7 @@ def run_command(
     train_per_day: Annotated[int, typer.Option(help="declarations per day of that history")] = 500,
     days: Annotated[int, typer.Option(help="simulated days published after the warm history")] = 1,
     images: Annotated[bool, typer.Option("--images/--no-images", help="render the port's X-ray scans")] = True,
+    ui_port: Annotated[int, typer.Option(help="port of the officers' web app")] = 8080,
 ) -> None:
     """Broker + worker(s) + simulated days in accelerated time, the port obeying zeikan, a live view (trains a model first if none is live)."""
     started = time.monotonic()
@@ -91,8 +92,9 @@ def run_command(
 
     if days < 1 or speed <= 0:
         raise typer.BadParameter("--days must be at least 1 and --speed positive")
-    settings = RunSettings(workers, history, per_day, seed, speed, web_port, workdir, registry, train_days, train_per_day,
-                           days, images)
+    settings = RunSettings(workers=workers, history=history, per_day=per_day, seed=seed, speed=speed, web_port=web_port,
+                           workdir=workdir, registry=registry, train_days=train_days, train_per_day=train_per_day,
+                           ui_port=ui_port, days=days, images=images)
     run_pipeline(settings, started)
 
 

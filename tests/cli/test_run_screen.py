@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -49,7 +50,7 @@ def test_run_shows_selections_at_capacity_and_a_post_scan_verdict(tmp_path: Path
     env.pop("COLUMNS", None), env.pop("LINES", None)
     cmd = [sys.executable, "-m", "zeikan.cli.main", "run", "--workdir", str(tmp_path / "run"),
            "--registry", str(tmp_path / "registry"), "--web-port", str(_free_port()), "--days", "1", "--speed", "1440",
-           "--per-day", "1500", "--train-days", "20", "--train-per-day", "400"]
+           "--per-day", "1500", "--train-days", "20", "--train-per-day", "400", "--ui-port", str(ui_port := _free_port())]
     proc = subprocess.Popen(["nice", "-n", "19", *cmd], stdin=slave, stdout=slave, stderr=slave, env=env,
                             start_new_session=True)
     os.close(slave)
@@ -70,10 +71,13 @@ def test_run_shows_selections_at_capacity_and_a_post_scan_verdict(tmp_path: Path
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind (its own session): the web app, the workers
         os.close(master)
     tail = ANSI.sub("", screen)[-3000:]
     assert selected is not None, f"no PRE_ARRIVAL selection share on the screen after 1000 declarations:\n{tail}"
     share, capacity = float(selected.group(3)), float(selected.group(4))
     assert share >= 0.7 * capacity, selected.group(0)
     assert verdict is not None, f"no POST_SCAN verdict on the screen within {DEADLINE_S} s:\n{tail}"
+    assert f"http://127.0.0.1:{ui_port}/worklist" in ANSI.sub("", screen), "the officers' web app on the port asked for"
     assert 0.0 <= float(verdict.group(3)) <= 1.0
