@@ -39,6 +39,11 @@ class FetchWait:
         self._empty = 0
 
     @property
+    def short(self) -> int:
+        """A poll with fewer records than this may be short (only then does the lag behind it matter)."""
+        return self._short
+
+    @property
     def poll_timeout_ms(self) -> int:
         """How long a poll should wait for a fetch of the current wait to come back."""
         return 2 * self.ms + 20

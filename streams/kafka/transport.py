@@ -120,7 +120,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             self._applied = wait
         records = await super()._fetch_records(consumer, active_partitions, timeout=timeout, max_records=max_records)
         got = sum(len(batch) for batch in records.values())
-        if wait is not None and wait.observe(got, behind(consumer, active_partitions)):
+        lag = behind(consumer, active_partitions) if wait is not None and got < wait.short else 0  # a full poll is never short
+        if wait is not None and wait.observe(got, lag):
             wait.apply(consumer)
             reading = "changelog" if wait is self._recovery_wait else "agents'"
             log.info("%s fetches come back short behind the high watermark; fetch wait now %d ms", reading, wait.ms)
