@@ -17,7 +17,9 @@ day still gets its share over several days. At a day's start the balance is capp
 the expected selections of the window's days (at least one): a lane may make up for a
 quiet spell, but an idle lane does not hoard beyond that; a debt (the epoch that
 filled the lane kept all its selections) is paid back. When a day's thresholds are
-first computed, the bucket is rolled over every day with declarations since its own,
+first computed -- at the latest when the office's first declaration of the day is folded,
+so the days past the window are forgotten on every worker, whether or not it decides any
+of the office's declarations -- the bucket is rolled over every day with declarations since its own,
 from per-day counts: neither the order in which an epoch's decisions are folded nor
 the days a worker happened to decide matter. It starts, full, on an office's first
 day with history (the prior cuts have no cap) and is in the snapshot. Once a lane is
@@ -344,7 +346,14 @@ class CapacityTracker:
                rule_lane: Action | None = None, container: float | None = None) -> None:
         """Fold one decided declaration into its office-day history (``rule_lane``: what the rules asked for;
         ``container``: its container key, the rank key when None)."""
-        stats = self._days.setdefault(office_id, {}).setdefault(day, _DayStats())
+        days = self._days.setdefault(office_id, {})
+        stats = days.get(day)
+        if stats is None:
+            if days and day > max(days):
+                # the office's next day begins: roll its bucket into it and forget the days past the window on every
+                # worker, also one that decides none of the office's declarations (it folds them all the same)
+                self.thresholds(office_id, day)
+            stats = days[day] = _DayStats()
         keys = Keys(rank_key, rank_key if container is None else container)
         stats.keys.append(keys.rank)
         stats.container_keys.append(keys.container)

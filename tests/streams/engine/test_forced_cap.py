@@ -227,3 +227,16 @@ def test_a_worker_that_decided_none_of_the_office_s_days_carries_the_same_balanc
                 tracker.record("JPYOK", day, key, Action.RELEASE, lane)
     assert everyday.thresholds("JPYOK", 16) == last_day_only.thresholds("JPYOK", 16)
     assert everyday.thresholds("JPYOK", 16).carry != everyday.thresholds("JPYOK", 12).carry, "the balance moved"
+
+
+def test_a_worker_that_only_folds_an_office_keeps_its_days_within_the_window():
+    """The days past the window leave when the office's next day is folded, not only when this worker decides it."""
+    folds_only, decides = tracker_with_a_day_of_history(), tracker_with_a_day_of_history()
+    for day in range(11, 111):
+        decides.thresholds("JPYOK", day)
+        for n in range(50):
+            for tracker in (folds_only, decides):
+                tracker.record("JPYOK", day, n / 50, Action.RELEASE, Action.SCAN if n % 9 == 0 else Action.RELEASE)
+    kept = folds_only.snapshot()["days"]["JPYOK"]
+    assert len(kept) <= WINDOW + 2, f"{len(kept)} days kept"
+    assert folds_only.thresholds("JPYOK", 111) == decides.thresholds("JPYOK", 111)
