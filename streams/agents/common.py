@@ -225,6 +225,11 @@ class BatchRunner:
             return max(committed or 0, self.processed.get(tp, 0)) >= highwater
         return received >= highwater and self.processed.get(tp, 0) >= received
 
+    def progress(self, tp: TP) -> str:
+        """Where ``tp`` stands for :meth:`drained`, in words (for the state page)."""
+        committed = self.app.consumer._committed_offset.get(tp)  # noqa: SLF001 - see drained
+        return f"received {self.received.get(tp)}, processed {self.processed.get(tp)}, committed {committed}"
+
     def forget(self, tps: Iterable[TP]) -> None:
         """Drop the positions of partitions this worker no longer owns."""
         for tp in tps:

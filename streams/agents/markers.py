@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from faust.types import TP
 
 from zeikan.schemas.contract import DECLARATIONS, INSPECTION_RESULTS
-from zeikan.streams.agents.common import Outbox
+from zeikan.streams.agents.common import BatchRunner, Outbox
 from zeikan.streams.engine.facts import Fact, source_name
 
 if TYPE_CHECKING:
@@ -72,21 +72,35 @@ class Markers:
         The decider calls it for each batch it decides, so these markers travel in that
         batch's facts record; the timer covers the stretches when nothing is decided.
         """
+        closed: list[TP] = []
+        for tp, epoch, reason in self._open_partitions(idle):
+            if reason is None:
+                self.send(outbox, source_name(tp.topic, tp.partition), epoch)
+                closed.append(tp)
+        return closed
+
+    def still_open(self) -> dict[str, str]:
+        """Why each owned source partition has not closed the epochs up to the frontier (for the state page)."""
+        return {source_name(tp.topic, tp.partition): reason
+                for tp, _, reason in self._open_partitions(self.p.decider.idle) if reason is not None}
+
+    def _open_partitions(self, idle: Callable[[TP], bool]) -> list[tuple[TP, int, str | None]]:
+        """Each owned source partition that has not closed ``frontier - 1`` yet, that epoch, and why it may not
+        (None: it may now)."""
         p = self.p
         frontier = p.state.frontier()
         consumer = _kafka_consumer(p.app)
         if frontier < 0 or not p.follower.caught_up.is_set() or consumer is None:
             return []
         epoch = frontier - 1
-        closed: list[TP] = []
-        for tp in p.app.consumer.assignment():
-            source = source_name(tp.topic, tp.partition)
-            if tp.topic not in SOURCE_TOPICS or not self.due(source, epoch) or not idle(tp):
+        found: list[tuple[TP, int, str | None]] = []
+        for tp in sorted(p.app.consumer.assignment()):
+            if tp.topic not in SOURCE_TOPICS or not self.due(source_name(tp.topic, tp.partition), epoch):
                 continue
-            if _fetched_after(consumer, tp, p.follower.frontier_seen_at, p.runner.drained):
-                self.send(outbox, source, epoch)
-                closed.append(tp)
-        return closed
+            reason = "records waiting or being decided" if not idle(tp) else _unfetched(
+                consumer, tp, p.follower.frontier_seen_at, p.runner)
+            found.append((tp, epoch, reason))
+        return found
 
     def forget(self, tps: list[TP]) -> None:
         """Markers of ``tps`` that were not delivered: they are due again."""
@@ -100,14 +114,21 @@ def _kafka_consumer(app: Any) -> Any:
     return getattr(thread, "_consumer", None)
 
 
-def _fetched_after(consumer: Any, tp: TP, newer_than_ms: float, drained: Any) -> bool:
-    """Whether a fetch response newer than ``newer_than_ms`` showed ``tp`` holds nothing that is not done."""
+def _unfetched(consumer: Any, tp: TP, newer_than_ms: float, runner: BatchRunner) -> str | None:
+    """Why no fetch response newer than ``newer_than_ms`` has shown that ``tp`` holds nothing that is not done (None:
+    one has)."""
     try:
         highwater = consumer.highwater(tp)
         polled = consumer.last_poll_timestamp(tp)
     except (AttributeError, AssertionError, KeyError, TypeError):
-        return False
-    return highwater is not None and polled is not None and polled > newer_than_ms and drained(tp, highwater)
+        return "not fetched by this consumer"
+    if highwater is None or polled is None:
+        return "no fetch response yet"
+    if polled <= newer_than_ms:
+        return "no fetch response since the frontier moved"
+    if not runner.drained(tp, highwater):
+        return f"records below the high watermark {highwater} not done ({runner.progress(tp)})"
+    return None
 
 
 def register(p: Pipeline) -> None:

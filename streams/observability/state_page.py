@@ -30,6 +30,7 @@ def snapshot(pipeline: Pipeline) -> dict[str, Any]:
         "fetch_paused": sorted(f"{tp.topic}:{tp.partition}" for tp in pipeline.decider.gate.paused),
         "fetch_pauses": pipeline.decider.gate.pauses,
         "marked": dict(sorted(state.marked.items())),
+        "still_open": pipeline.markers.still_open(),
         "rules_version": pipeline.rules.book.version,
         "rules_error": pipeline.rules.last_error,
         "hit_rates": state.hits,
