@@ -1,6 +1,6 @@
 """Faust's aiokafka transport, adapted to the embedded Tansu broker and to at-least-once restarts.
 
-Three changes to the worker's group consumer, and one to its stream buffers:
+Four changes to the worker's group consumer, and one to its stream buffers:
 
 * Fetch wait. Faust hard-codes ``fetch_max_wait_ms=1500``. Kafka answers a
   long-poll fetch as soon as data arrives, but Tansu holds it for the whole wait,
@@ -29,6 +29,16 @@ Three changes to the worker's group consumer, and one to its stream buffers:
   still lost). The consumer delivers every fetched message instead: a record may
   be delivered twice after a seek, which the at-least-once agents absorb
   (idempotent outputs, deduplicated tables).
+* Partitions never committed are sought to their start. Faust's ``getmany`` drops the
+  records it fetched for partitions outside the active set it read when the call began;
+  a takeover assigns partitions during such a call, so aiokafka's position of a new
+  partition can already be past records no agent received. Faust then seeks every
+  partition to its committed offset, but aiokafka's seek leaves a partition that was never
+  committed (its last owner killed before its first commit) where it is: those
+  declarations were never decided (two of 30 runs of the two-worker kill test, the
+  survivor's ``still_open`` naming a taken-over partition with nothing received and
+  nothing committed). Such partitions now go back to where the ``earliest`` reset puts
+  them; what is read again is absorbed as any redelivery.
 * True changelog ends. Tansu's ListOffsets(latest) answers the base offset of the
   partition's last record *batch* plus one, so table recovery stopped before the
   last records of a batched changelog write. Highwaters are taken from a fetch of
@@ -127,10 +137,39 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             log.info("%s fetches come back short behind the high watermark; fetch wait now %d ms", reading, wait.ms)
         return records
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek every assigned partition to its committed offset, and the stream partitions never committed to where
+        the ``earliest``/``latest`` reset puts them."""
+        return await self.call_thread(self._seek_to_committed_or_reset)
+
+    async def _seek_to_committed_or_reset(self) -> Mapping[TP, int]:
+        app = self.transport.app
+        return await seek_to_committed_or_reset(self._ensure_consumer(), app.tables.changelog_topics,  # Faust positions those
+                                                latest=app.conf.consumer_auto_offset_reset == "latest")
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = await super()._highwaters(partitions)
         transport = self.transport
         return await fetched_highwaters(faust_aiokafka.server_list(transport.url, transport.default_port), listed)
+
+
+async def seek_to_committed_or_reset(consumer: Any, skip_topics: Any = (), latest: bool = False) -> Mapping[TP, int]:
+    """Seek ``consumer``'s assigned partitions to their committed offsets, and those never committed (outside
+    ``skip_topics``) to their start, or end when ``latest``; the committed offsets, as aiokafka's seek returns them."""
+    committed = await consumer.seek_to_committed()
+    never = [tp for tp, offset in committed.items() if not offset and tp.topic not in skip_topics]
+    if never:
+        moved = {f"{tp.topic}:{tp.partition}": at for tp in never if (at := _fetch_position(consumer, tp))}
+        if moved:
+            log.warning("partitions never committed had a fetch position past their start: %s; sought back", moved)
+        await (consumer.seek_to_end if latest else consumer.seek_to_beginning)(*never)
+    return committed
+
+
+def _fetch_position(consumer: Any, tp: TP) -> int | None:
+    """aiokafka's fetch position of ``tp`` (None while it has none)."""
+    state = consumer._subscription.subscription.assignment.state_value(tp)  # noqa: SLF001 - no public sync reader
+    return state.position if state is not None and state.has_valid_position else None
 
 
 class _Consumer(faust_aiokafka.Consumer):
