@@ -257,6 +257,7 @@ def create_pipeline(
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         pipeline.decider.revoke(set(revoked))
         runner.forget(revoked)
+        pipeline.markers.forget(revoked)  # a marker queued for them may not have been sent: the log's marks say
 
     app.on_partitions_revoked.connect(on_revoked, weak=False)
     for module in (decide, feedback, markers, scans, join, learn, state_page):

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
@@ -102,8 +102,8 @@ class Markers:
             found.append((tp, epoch, reason))
         return found
 
-    def forget(self, tps: list[TP]) -> None:
-        """Markers of ``tps`` that were not delivered: they are due again."""
+    def forget(self, tps: Iterable[TP]) -> None:
+        """Markers of ``tps`` that were not delivered, or partitions revoked: their markers are due again."""
         for tp in tps:
             self.sent.pop(source_name(tp.topic, tp.partition), None)
 

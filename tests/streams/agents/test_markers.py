@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from faust.types import TP
 
 from tests.streams.agents.fakes import App, Hooks, event
 from zeikan.streams.agents.common import BatchRunner
-from zeikan.streams.agents.markers import _unfetched
+from zeikan.streams.agents.markers import Markers, _unfetched
 
 TP5 = TP("inspection-results", 5)
 
@@ -44,3 +45,14 @@ def test_an_idle_partition_closes_only_after_a_fetch_newer_than_the_frontier_sho
     assert "received 2, processed None" in reason
     runner.ack(events)
     assert _unfetched(consumer, TP5, 1000.0, runner) is None
+
+
+def test_a_revoked_partition_s_queued_marker_is_due_again() -> None:
+    """A marker queued in a batch whose delivery failed on a rebalance must not count as sent when the partition
+    comes back (the log's marks say what was delivered)."""
+    markers = Markers(SimpleNamespace(state=SimpleNamespace(marked={})))  # type: ignore[arg-type]
+    outbox = SimpleNamespace(add_fact=lambda fact: None)
+    markers.send(outbox, "inspection-results:5", 41)  # type: ignore[arg-type]
+    assert not markers.due("inspection-results:5", 41)
+    markers.forget({TP5})
+    assert markers.due("inspection-results:5", 41)
