@@ -8,6 +8,9 @@
   traffic and fitted on its first labels (≤ 100 from the annotation queue), kept
   only where cross-validation on those labels shows it catches more than the CNN
   score alone; its threshold again comes from the clean traffic;
+* :func:`input_gain`: a gain per channel of the model input that brings the
+  scanner's clean traffic to the attenuation level of the training scanners'
+  (median of the loaded pixels), applied before inference (:func:`scale_inputs`);
 * :func:`calibrate_physics`: the physics check's empty-container attenuation,
   effective mass attenuation and material ratios fitted per scanner from clean
   scans with their declared net weights (tare removed at ingest).
@@ -32,6 +35,35 @@ def threshold_from_clean(clean_scores: np.ndarray, false_alarm_rate: float) -> f
         raise ValueError("a threshold needs clean traffic of the scanner")
     allowed = int(np.floor(false_alarm_rate * len(ordered)))
     return float(ordered[len(ordered) - 1 - allowed])
+
+
+LOADED_ATTENUATION = 0.3
+"""model-input attenuation above which a pixel counts as loaded (the input gain compares loaded pixels only)"""
+
+
+def loaded_medians(x: np.ndarray) -> tuple[float, ...]:
+    """Per channel median of the loaded pixels (:data:`LOADED_ATTENUATION`) of model inputs ``(N, C, H, W)``."""
+    channels = [x[:, c] for c in range(x.shape[1])]
+    if not all((ch > LOADED_ATTENUATION).any() for ch in channels):
+        raise ValueError("an input gain needs loaded pixels in every channel of the clean traffic")
+    return tuple(float(np.median(ch[ch > LOADED_ATTENUATION])) for ch in channels)
+
+
+def input_gain(clean_inputs: np.ndarray, reference: Sequence[float]) -> tuple[float, ...]:
+    """Gain per channel that maps the loaded median of a scanner's clean model inputs onto ``reference``.
+
+    ``reference``: the same medians (:func:`loaded_medians`) of the training scanners' clean scans, from
+    the model's metadata (``clean_loaded_median``).
+    """
+    observed = loaded_medians(clean_inputs)
+    if len(reference) != len(observed):
+        raise ValueError(f"reference medians for {len(reference)} channels, the inputs have {len(observed)}")
+    return tuple(float(r) / o for r, o in zip(reference, observed))
+
+
+def scale_inputs(x: np.ndarray, gain: Sequence[float]) -> np.ndarray:
+    """Model inputs ``(N, C, H, W)`` times a gain per channel (float32, a new array)."""
+    return (np.asarray(x, dtype=np.float32) * np.asarray(gain, dtype=np.float32)[None, :, None, None]).astype(np.float32)
 
 
 def image_statistics(images: Sequence[CanonicalImage]) -> np.ndarray:

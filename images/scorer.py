@@ -4,8 +4,9 @@
 for each ScanCompleted record it loads the canonical image named by ``image_uri``
 from the configured store only (:class:`~zeikan.images.references.ImageReferences`:
 any other reference is refused, and a refused or unreadable image gets no score
-and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
-heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
+and goes to analyst review, never a default score), multiplies each scan's model input by its
+onboarded scanner's input gain (:meth:`OnnxImageScorer.scanner_inputs`; none for a scanner not
+onboarded), scores the batch in one ONNX call (anomaly score + CAM heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
 the physics check against the declared goods. The declared goods are also the
 model's second input (:mod:`zeikan.images.manifest`). The stream calls it in a thread
 (:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
@@ -33,6 +34,7 @@ from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceEr
 from zeikan.images.manifest import MANIFEST_SIZE, MODEL_INPUTS, manifest_inputs
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
 from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
+from zeikan.images.scanner_adaptation import scale_inputs
 from zeikan.images.scanner_calibrations import DEFAULT_SCANNERS_URL, ScannerCalibrations, combined_score, load_calibrations
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
@@ -149,6 +151,32 @@ class OnnxImageScorer:
             return np.zeros(0, np.float32), np.zeros((0, *HEATMAP_SHAPE), np.float32)
         return np.concatenate(scores), np.concatenate(heatmaps)
 
+    def scanner_inputs(self, x: np.ndarray, scanners: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Model inputs ``x`` with each scan's onboarded input gain applied, before inference.
+
+        ``scanners[i]``: scan i's (scanner id, scanner model), looked up as :meth:`ScannerCalibrations.for_scan`;
+        a scanner not onboarded (or onboarded without a gain) keeps its inputs.
+        """
+        if len(scanners) != len(x):
+            raise ValueError(f"{len(scanners)} scanners for {len(x)} model inputs")
+        out = np.array(x, dtype=np.float32)
+        for i, (scanner_id, scanner_model) in enumerate(scanners):
+            entry = self.scanners.for_scan(scanner_id, scanner_model)
+            if entry is not None and entry.input_gain:
+                out[i : i + 1] = scale_inputs(out[i : i + 1], entry.input_gain)
+        return out
+
+    def inputs_of(self, images: Sequence[CanonicalImage], scanner_ids: Sequence[str] | None = None) -> np.ndarray:
+        """Model inputs ``(N, 2, 128, 512)`` of canonical images, normalised for their scanners (:meth:`scanner_inputs`).
+
+        ``scanner_ids``: each scan's ``ScanCompleted.scanner_id`` (None: looked up by the image's scanner model alone).
+        """
+        if not images:
+            return np.zeros((0, *MODEL_SHAPE), np.float32)
+        ids = list(scanner_ids) if scanner_ids is not None else [""] * len(images)
+        return self.scanner_inputs(np.stack([model_input(img) for img in images]),
+                                   [(sid, img.meta.scanner_model) for sid, img in zip(ids, images)])
+
     def _load(self, scan: Mapping) -> CanonicalImage:
         """The scan's canonical image, read only through the sandbox; ImageError with a plain reason otherwise."""
         uri = str(scan["image_uri"])
@@ -177,7 +205,7 @@ class OnnxImageScorer:
                 images.append(None)
                 failures[i] = str(exc)
         ok = [i for i, img in enumerate(images) if img is not None]
-        inputs = np.stack([model_input(images[i]) for i in ok]) if ok else np.zeros((0, *MODEL_SHAPE), np.float32)
+        inputs = self.inputs_of([images[i] for i in ok], [str(scans[i].get("scanner_id", "")) for i in ok])
         items = [_declared_items(declared[i] if i < len(declared) else ()) for i in ok]
         scores, heatmaps = self.score_inputs(inputs, manifest_inputs(items))
         out: list[ImageAssessment] = []

@@ -10,7 +10,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
+from zeikan.images.manifest import manifest_inputs
+from zeikan.images.physics import check
+from zeikan.images.scanner_adaptation import loaded_medians, scale_inputs
 from zeikan.images.scanner_calibrations import (
     ScannerCalibrationError,
     ScannerCalibrations,
@@ -21,7 +25,7 @@ from zeikan.images.scanner_calibrations import (
 from zeikan.images.store import open_store
 from zeikan.models.base import ImageAssessment
 from zeikan.schemas.reference import make_container_id
-from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
+from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_kestrel import SCANNER, canonical_of, render_kestrel
 from zeikan.sim.xray_loads import random_loads
 from zeikan.streams.engine.config import EngineConfig
@@ -110,6 +114,11 @@ def test_a_table_for_another_model_or_malformed_is_refused_and_a_missing_one_is_
     with pytest.raises(ScannerCalibrationError) as err:
         load_calibrations(str(broken), "m")
     assert "\n" not in str(err.value) and "KeyError" in str(err.value)
+    entry = {"scanner": "X", "exam_threshold": 0.5, "false_alarm_rate": 0.01, "clean_scans": 100,
+             "physics": json.loads((DEFAULT_MODEL_DIR / "metadata.json").read_text())["physics"], "input_gain": [1.2, 0.0]}
+    broken.write_text(json.dumps({"format": "zeikan-image-scanners/1", "model_version": "m", "scanners": [entry]}))
+    with pytest.raises(ScannerCalibrationError, match=r"input gains of \['X'\] are not positive"):
+        load_calibrations(str(broken), "m")
 
 
 def test_onboarding_needs_enough_clean_traffic_for_the_false_alarm_target(clean_traffic, tmp_path):
@@ -130,6 +139,7 @@ def test_the_table_round_trips_exactly(clean_traffic, tmp_path):
     again = load_calibrations(str(tmp_path / "t.json"), table.model_version)
     assert again == table and again.digest == table.digest
     assert again.for_scan("XR-7", "anything") == entry and again.for_scan("XR-8", SCANNER) is None
+    assert again.entries["XR-7"].input_gain == entry.input_gain and len(entry.input_gain) == 2
     assert float(np.float64(again.entries["XR-7"].exam_threshold)) == entry.exam_threshold
 
 
@@ -163,3 +173,61 @@ def test_zeikan_images_onboard_writes_the_scanners_entry_from_a_store_and_its_de
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "does not exist or is not a file" in proc.stderr
+
+
+def _stored_scans(tmp_path, images, scanner_id: str) -> list[dict]:
+    store = open_store(str(tmp_path / "store"))
+    scans = []
+    for img in images:
+        stored = store.put(img)
+        scans.append({"scan_id": img.meta.scan_id, "container_id": img.meta.container_id, "scanner_id": scanner_id,
+                      "image_uri": stored.uri, "image_sha256": stored.sha256})
+    return scans
+
+
+def test_the_onboarded_input_gain_is_stored_and_applied_before_inference_by_the_live_scorer(clean_traffic, tmp_path):
+    """Issue 12, adaptation: the gain estimated from the scanner's clean traffic sits in its entry and the live scorer
+    multiplies that scanner's model inputs by it; scores are those of the gained inputs, not of the raw ones."""
+    loads, images = clean_traffic
+    base = _scorer(tmp_path, str(tmp_path / "none.json"))
+    raw = np.stack([model_input(img) for img in images])
+    entry = onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS)
+    reference = base.metadata["clean_loaded_median"]
+    assert entry.input_gain == pytest.approx([r / o for r, o in zip(reference, loaded_medians(raw))])
+    assert min(entry.input_gain) > 1.05, "Kestrel's clean traffic is fainter than the training scanners' in both channels"
+    raw_scores, _ = base.score_inputs(raw, manifest_inputs([_declared(lo) for lo in loads]))
+    url = str(tmp_path / "scanners.json")
+    save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
+    base.close()
+
+    scorer = _scorer(tmp_path, url)
+    assert scorer.scanners.entries["XR-7"].input_gain == entry.input_gain, "stored in the table the scorer loads"
+    gained = scale_inputs(raw, entry.input_gain)
+    np.testing.assert_array_equal(scorer.inputs_of(images, ["XR-7"] * len(images)), gained)
+    expected, _ = scorer.score_inputs(gained, manifest_inputs([_declared(lo) for lo in loads]))
+    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-7"), [[_declaration(lo)] for lo in loads])
+    scorer.close()
+    physics = np.array([check(img, _declared(lo), entry.physics).score for img, lo in zip(images, loads)])
+    live_scores = np.array([a.anomaly_score for a in live])
+    np.testing.assert_allclose(live_scores, np.maximum(expected, physics), rtol=1e-5, atol=1e-7)
+    assert np.abs(live_scores - np.maximum(raw_scores, physics)).max() > 1e-3, "the raw inputs would score differently"
+
+
+def test_an_unknown_scanner_gets_no_gain_and_does_not_fire_on_everything(clean_traffic, tmp_path):
+    """A scanner with no entry keeps its raw inputs and the engine's threshold; on clean scans of a renderer the model
+    never saw, few reach that threshold."""
+    loads, images = clean_traffic
+    base = _scorer(tmp_path, str(tmp_path / "none.json"))
+    entry = onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS)
+    url = str(tmp_path / "scanners.json")
+    save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
+    base.close()
+
+    scorer = _scorer(tmp_path, url)
+    raw = np.stack([model_input(img) for img in images])
+    np.testing.assert_array_equal(scorer.inputs_of(images, ["XR-9"] * len(images)), raw)
+    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-9"), [[_declaration(lo)] for lo in loads])
+    scorer.close()
+    assert {a.exam_threshold for a in live} == {None} and {a.threshold_of for a in live} == {None}
+    examined = sum(a.anomaly_score >= EngineConfig().post_scan_exam_threshold for a in live)
+    assert examined <= 0.1 * len(images), f"{examined} of {len(images)} clean scans of an unknown scanner examined"
