@@ -16,10 +16,11 @@ scored once, never tuned on) or the tuning split (seed 504, where adaptation cho
   scanner's own clean (released) traffic; detection and false alarms on the test set, AUC,
   detection per concealment kind, and the scoring cost (model input + ONNX, ms per scan,
   at the scorer's threads);
-* ``images_adapt.onboarded``: the scanner onboarded from its clean traffic
-  (:func:`~zeikan.images.scanner_calibrations.onboard_scanner`: its ``input_gain``), every set
-  scored again through the scorer that loaded that entry (:meth:`OnnxImageScorer.inputs_of`,
-  the live path's input normalisation); threshold at 1 % false alarms from the gained clean traffic;
+* ``images_adapt.onboarded``: the scanner onboarded from its clean traffic and the ``--labelled``
+  scans (:func:`~zeikan.images.scanner_calibrations.onboard_scanner`: its ``input_gain`` from the
+  clean traffic, ``mirror_average`` where the labelled scans show it catches more), every set
+  scored again through the scorer that loaded that entry (:meth:`OnnxImageScorer.score_images`,
+  the live path: input gain, and mirror averaging where the labelled scans chose it); threshold at 1 % false alarms from the gained clean traffic;
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
   fitted on ``--labelled`` scans (half concealed) plus the clean traffic, both scored as onboarded
   (``rescored``: whether cross-validation kept features beyond the CNN score);
@@ -52,7 +53,7 @@ from zeikan.images.evaluation_metrics import roc_auc
 from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import check
 from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, threshold_from_clean
-from zeikan.images.scanner_calibrations import ScannerCalibrations, onboard_scanner, save_calibrations
+from zeikan.images.scanner_calibrations import LabelledScans, ScannerCalibrations, onboard_scanner, save_calibrations
 from zeikan.images.store import open_store
 from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxImageScorer
 from zeikan.streams.engine.config import EngineConfig
@@ -129,7 +130,7 @@ def _scored(scorer: OnnxImageScorer, sets: dict, scanner_id: str = "") -> tuple[
     scored, seconds = {}, {}
     for name, (loads, images, _) in sets.items():
         with timed() as took:
-            scores, heatmaps = scorer.score_inputs(scorer.inputs_of(images, [scanner_id] * len(images)), manifest_inputs(_declared(loads)))
+            scores, heatmaps = scorer.score_images(images, manifest_inputs(_declared(loads)), [scanner_id] * len(images))
         seconds[name] = took.seconds
         scored[name] = (scores, adaptation_features(scores, heatmaps, images))
     return scored, seconds
@@ -156,7 +157,10 @@ def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible
     base_physics = scorer.calibration
     version = scorer.version
     clean_loads, clean_images, _ = sets["clean"]
-    entry = onboard_scanner(scorer, SCANNER_ID, clean_images, _declared(clean_loads), FALSE_ALARMS)
+    lab_loads, lab_images, y_lab = sets["labelled"]
+    entry = onboard_scanner(scorer, SCANNER_ID, clean_images, _declared(clean_loads), FALSE_ALARMS,
+                            LabelledScans(lab_images, _declared(lab_loads), y_lab))
+    adaptation = {"input_gain": list(entry.input_gain), "mirror_average": entry.mirror_average}
     save_calibrations(onboarded.scanners_url, ScannerCalibrations(scorer.model_version).with_entry(entry))
     scorer.close()
 
@@ -174,15 +178,14 @@ def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible
     g_clean, f_clean = gained["clean"]
     g_test, f_test = gained["test"]
     g_cut = threshold_from_clean(g_clean, FALSE_ALARMS)
-    emit("images_adapt.onboarded", scanner=SCANNER, model=version, split=split, scanner_id=SCANNER_ID, input_gain=list(entry.input_gain),
-         clean_scans=len(g_clean), **_detection(g_test, y_test, g_cut, test_kinds))
+    emit("images_adapt.onboarded", scanner=SCANNER, model=version, split=split, scanner_id=SCANNER_ID, **adaptation,
+         clean_scans=len(g_clean), labelled_scans=len(y_lab), **_detection(g_test, y_test, g_cut, test_kinds))
 
     _, f_lab = gained["labelled"]
-    y_lab = sets["labelled"][2]
     adapter = ScannerAdapter.fit(f_lab, y_lab, f_clean, FALSE_ALARMS)
     a_test = adapter.score(f_test)
     emit("images_adapt.adapted", scanner=SCANNER, model=version, split=split, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
-         clean_scans=len(g_clean), input_gain=list(entry.input_gain), rescored=adapter.rescored,
+         clean_scans=len(g_clean), **adaptation, rescored=adapter.rescored,
          **_detection(a_test, y_test, adapter.threshold, test_kinds))
 
     if visible is not None:
@@ -203,7 +206,7 @@ def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible
     work.cleanup()
     emit("images_adapt.post_scan", scanner=SCANNER, model=version, split=split, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
          engine_threshold=EngineConfig().post_scan_exam_threshold, onboarded_threshold=entry.exam_threshold,
-         input_gain=list(entry.input_gain),
+         **adaptation,
          false_alarm_rate_engine_threshold=float(before[~y_test].mean()), detection_rate_engine_threshold=float(before[y_test].mean()),
          false_alarm_rate_onboarded=float(after[~y_test].mean()), detection_rate_onboarded=float(after[y_test].mean()))
 

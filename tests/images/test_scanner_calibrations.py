@@ -14,7 +14,7 @@ from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
 from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import check
-from zeikan.images.scanner_adaptation import loaded_medians, scale_inputs
+from zeikan.images.scanner_adaptation import loaded_medians, mean_logit, mirrored, scale_inputs
 from zeikan.images.scanner_calibrations import (
     ScannerCalibrationError,
     ScannerCalibrations,
@@ -202,9 +202,8 @@ def test_the_onboarded_input_gain_is_stored_and_applied_before_inference_by_the_
 
     scorer = _scorer(tmp_path, url)
     assert scorer.scanners.entries["XR-7"].input_gain == entry.input_gain, "stored in the table the scorer loads"
-    gained = scale_inputs(raw, entry.input_gain)
-    np.testing.assert_array_equal(scorer.inputs_of(images, ["XR-7"] * len(images)), gained)
-    expected, _ = scorer.score_inputs(gained, manifest_inputs([_declared(lo) for lo in loads]))
+    assert not entry.mirror_average, "no labelled scans: no mirror averaging"
+    expected, _ = scorer.score_inputs(scale_inputs(raw, entry.input_gain), manifest_inputs([_declared(lo) for lo in loads]))
     live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-7"), [[_declaration(lo)] for lo in loads])
     scorer.close()
     physics = np.array([check(img, _declared(lo), entry.physics).score for img, lo in zip(images, loads)])
@@ -224,10 +223,34 @@ def test_an_unknown_scanner_gets_no_gain_and_does_not_fire_on_everything(clean_t
     base.close()
 
     scorer = _scorer(tmp_path, url)
-    raw = np.stack([model_input(img) for img in images])
-    np.testing.assert_array_equal(scorer.inputs_of(images, ["XR-9"] * len(images)), raw)
+    raw_scores, _ = scorer.score_inputs(np.stack([model_input(img) for img in images]), manifest_inputs([_declared(lo) for lo in loads]))
     live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-9"), [[_declaration(lo)] for lo in loads])
     scorer.close()
     assert {a.exam_threshold for a in live} == {None} and {a.threshold_of for a in live} == {None}
+    physics = np.array([check(img, _declared(lo), scorer.calibration).score for img, lo in zip(images, loads)])
+    np.testing.assert_allclose([a.anomaly_score for a in live], np.maximum(raw_scores, physics), rtol=1e-5, atol=1e-7,
+                               err_msg="an unknown scanner's inputs are scored as they are")
     examined = sum(a.anomaly_score >= EngineConfig().post_scan_exam_threshold for a in live)
     assert examined <= 0.1 * len(images), f"{examined} of {len(images)} clean scans of an unknown scanner examined"
+
+
+def test_an_entry_with_mirror_averaging_is_scored_as_the_mean_logit_of_the_input_and_its_mirror(clean_traffic, tmp_path):
+    loads, images = clean_traffic
+    base = _scorer(tmp_path, str(tmp_path / "none.json"))
+    entry = replace(onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS), mirror_average=True)
+    url = str(tmp_path / "scanners.json")
+    save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
+    base.close()
+
+    scorer = _scorer(tmp_path, url)
+    assert scorer.scanners.entries["XR-7"].mirror_average
+    gained = scale_inputs(np.stack([model_input(img) for img in images]), entry.input_gain)
+    manifests = manifest_inputs([_declared(lo) for lo in loads])
+    plain, _ = scorer.score_inputs(gained, manifests)
+    expected = mean_logit(plain, scorer.score_inputs(mirrored(gained), manifests)[0])
+    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-7"), [[_declaration(lo)] for lo in loads])
+    scorer.close()
+    physics = np.array([check(img, _declared(lo), entry.physics).score for img, lo in zip(images, loads)])
+    live_scores = np.array([a.anomaly_score for a in live])
+    np.testing.assert_allclose(live_scores, np.maximum(expected, physics), rtol=1e-4, atol=1e-6)
+    assert np.abs(live_scores - np.maximum(plain, physics)).max() > 1e-3, "without the mirror the scores differ"
