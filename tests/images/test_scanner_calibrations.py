@@ -169,6 +169,13 @@ def test_zeikan_images_onboard_writes_the_scanners_entry_from_a_store_and_its_de
     assert summary["clean_scans"] == 19 and summary["skipped_no_declaration"] == 1
     saved = json.loads(table.read_text())
     assert [e["scanner"] for e in saved["scanners"]] == ["XR-7"] and saved["scanners"][0]["exam_threshold"] == summary["exam_threshold"]
+    assert summary["labelled_scans"] == 0 and len(summary["input_gain"]) == 2 and summary["mirror_average"] is False
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps({"scan_id": img.meta.scan_id, "label": "white"}) + "\n" for img in images[:10]))
+    with_labels = CliRunner().invoke(app, [*args, "--labelled", str(tmp_path / "store"), "--labels", str(tmp_path / "labels.jsonl")])
+    assert with_labels.exit_code == 0, with_labels.output
+    assert json.loads(with_labels.stdout)["labelled_scans"] == 10, "the labelled scans with a declaration and a label"
+    alone = CliRunner().invoke(app, [*args, "--labelled", str(tmp_path / "store")])
+    assert isinstance(alone.exception, ImageError) and "--labelled and --labels go together" in str(alone.exception)
     proc = subprocess.run([sys.executable, "-m", "zeikan.cli.main", *args[:5], "--declarations", str(tmp_path / "nope.jsonl")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
@@ -185,72 +192,70 @@ def _stored_scans(tmp_path, images, scanner_id: str) -> list[dict]:
     return scans
 
 
-def test_the_onboarded_input_gain_is_stored_and_applied_before_inference_by_the_live_scorer(clean_traffic, tmp_path):
-    """Issue 12, adaptation: the gain estimated from the scanner's clean traffic sits in its entry and the live scorer
-    multiplies that scanner's model inputs by it; scores are those of the gained inputs, not of the raw ones."""
+def _onboarded(tmp_path, clean_traffic, **changes) -> tuple:
+    """(entry of XR-7 onboarded on the clean traffic, with ``changes``; a scorer that loaded its table)."""
     loads, images = clean_traffic
     base = _scorer(tmp_path, str(tmp_path / "none.json"))
-    raw = np.stack([model_input(img) for img in images])
-    entry = onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS)
-    reference = base.metadata["clean_loaded_median"]
-    assert entry.input_gain == pytest.approx([r / o for r, o in zip(reference, loaded_medians(raw))])
-    assert min(entry.input_gain) > 1.05, "Kestrel's clean traffic is fainter than the training scanners' in both channels"
-    raw_scores, _ = base.score_inputs(raw, manifest_inputs([_declared(lo) for lo in loads]))
+    entry = replace(onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS), **changes)
     url = str(tmp_path / "scanners.json")
     save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
     base.close()
+    return entry, _scorer(tmp_path, url)
 
-    scorer = _scorer(tmp_path, url)
+
+def _live_and_physics(scorer, tmp_path, clean_traffic, scanner_id: str, physics_calibration) -> tuple[list, np.ndarray, np.ndarray]:
+    """The live scorer's assessments of the clean traffic under ``scanner_id``, their anomaly scores, each scan's physics score."""
+    loads, images = clean_traffic
+    live = scorer.assess_batch(_stored_scans(tmp_path, images, scanner_id), [[_declaration(lo)] for lo in loads])
+    physics = np.array([check(img, _declared(lo), physics_calibration).score for img, lo in zip(images, loads)])
+    return live, np.array([a.anomaly_score for a in live]), physics
+
+
+def _raw(clean_traffic) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs (no gain) and manifests of the clean traffic."""
+    loads, images = clean_traffic
+    return np.stack([model_input(img) for img in images]), manifest_inputs([_declared(lo) for lo in loads])
+
+
+def test_the_onboarded_input_gain_is_stored_and_applied_before_inference_by_the_live_scorer(clean_traffic, tmp_path):
+    """Issue 12, adaptation: the gain estimated from the scanner's clean traffic sits in its entry and the live scorer
+    multiplies that scanner's model inputs by it; scores are those of the gained inputs, not of the raw ones."""
+    entry, scorer = _onboarded(tmp_path, clean_traffic)
+    raw, manifests = _raw(clean_traffic)
+    assert entry.input_gain == pytest.approx([r / o for r, o in zip(scorer.metadata["clean_loaded_median"], loaded_medians(raw))])
+    assert min(entry.input_gain) > 1.05, "Kestrel's clean traffic is fainter than the training scanners' in both channels"
     assert scorer.scanners.entries["XR-7"].input_gain == entry.input_gain, "stored in the table the scorer loads"
     assert not entry.mirror_average, "no labelled scans: no mirror averaging"
-    expected, _ = scorer.score_inputs(scale_inputs(raw, entry.input_gain), manifest_inputs([_declared(lo) for lo in loads]))
-    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-7"), [[_declaration(lo)] for lo in loads])
+    expected, _ = scorer.score_inputs(scale_inputs(raw, entry.input_gain), manifests)
+    raw_scores, _ = scorer.score_inputs(raw, manifests)
+    _, live, physics = _live_and_physics(scorer, tmp_path, clean_traffic, "XR-7", entry.physics)
     scorer.close()
-    physics = np.array([check(img, _declared(lo), entry.physics).score for img, lo in zip(images, loads)])
-    live_scores = np.array([a.anomaly_score for a in live])
-    np.testing.assert_allclose(live_scores, np.maximum(expected, physics), rtol=1e-5, atol=1e-7)
-    assert np.abs(live_scores - np.maximum(raw_scores, physics)).max() > 1e-3, "the raw inputs would score differently"
+    np.testing.assert_allclose(live, np.maximum(expected, physics), rtol=1e-5, atol=1e-7)
+    assert np.abs(live - np.maximum(raw_scores, physics)).max() > 1e-3, "the raw inputs would score differently"
 
 
 def test_an_unknown_scanner_gets_no_gain_and_does_not_fire_on_everything(clean_traffic, tmp_path):
     """A scanner with no entry keeps its raw inputs and the engine's threshold; on clean scans of a renderer the model
     never saw, few reach that threshold."""
-    loads, images = clean_traffic
-    base = _scorer(tmp_path, str(tmp_path / "none.json"))
-    entry = onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS)
-    url = str(tmp_path / "scanners.json")
-    save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
-    base.close()
-
-    scorer = _scorer(tmp_path, url)
-    raw_scores, _ = scorer.score_inputs(np.stack([model_input(img) for img in images]), manifest_inputs([_declared(lo) for lo in loads]))
-    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-9"), [[_declaration(lo)] for lo in loads])
+    _, scorer = _onboarded(tmp_path, clean_traffic)
+    raw_scores, _ = scorer.score_inputs(*_raw(clean_traffic))
+    assessed, live, physics = _live_and_physics(scorer, tmp_path, clean_traffic, "XR-9", scorer.calibration)
     scorer.close()
-    assert {a.exam_threshold for a in live} == {None} and {a.threshold_of for a in live} == {None}
-    physics = np.array([check(img, _declared(lo), scorer.calibration).score for img, lo in zip(images, loads)])
-    np.testing.assert_allclose([a.anomaly_score for a in live], np.maximum(raw_scores, physics), rtol=1e-5, atol=1e-7,
+    assert {a.exam_threshold for a in assessed} == {None} and {a.threshold_of for a in assessed} == {None}
+    np.testing.assert_allclose(live, np.maximum(raw_scores, physics), rtol=1e-5, atol=1e-7,
                                err_msg="an unknown scanner's inputs are scored as they are")
-    examined = sum(a.anomaly_score >= EngineConfig().post_scan_exam_threshold for a in live)
-    assert examined <= 0.1 * len(images), f"{examined} of {len(images)} clean scans of an unknown scanner examined"
+    examined = int((live >= EngineConfig().post_scan_exam_threshold).sum())
+    assert examined <= 0.1 * len(live), f"{examined} of {len(live)} clean scans of an unknown scanner examined"
 
 
 def test_an_entry_with_mirror_averaging_is_scored_as_the_mean_logit_of_the_input_and_its_mirror(clean_traffic, tmp_path):
-    loads, images = clean_traffic
-    base = _scorer(tmp_path, str(tmp_path / "none.json"))
-    entry = replace(onboard_scanner(base, "XR-7", images, [_declared(lo) for lo in loads], FALSE_ALARMS), mirror_average=True)
-    url = str(tmp_path / "scanners.json")
-    save_calibrations(url, ScannerCalibrations(base.model_version).with_entry(entry))
-    base.close()
-
-    scorer = _scorer(tmp_path, url)
+    entry, scorer = _onboarded(tmp_path, clean_traffic, mirror_average=True)
     assert scorer.scanners.entries["XR-7"].mirror_average
-    gained = scale_inputs(np.stack([model_input(img) for img in images]), entry.input_gain)
-    manifests = manifest_inputs([_declared(lo) for lo in loads])
+    raw, manifests = _raw(clean_traffic)
+    gained = scale_inputs(raw, entry.input_gain)
     plain, _ = scorer.score_inputs(gained, manifests)
     expected = mean_logit(plain, scorer.score_inputs(mirrored(gained), manifests)[0])
-    live = scorer.assess_batch(_stored_scans(tmp_path, images, "XR-7"), [[_declaration(lo)] for lo in loads])
+    _, live, physics = _live_and_physics(scorer, tmp_path, clean_traffic, "XR-7", entry.physics)
     scorer.close()
-    physics = np.array([check(img, _declared(lo), entry.physics).score for img, lo in zip(images, loads)])
-    live_scores = np.array([a.anomaly_score for a in live])
-    np.testing.assert_allclose(live_scores, np.maximum(expected, physics), rtol=1e-4, atol=1e-6)
-    assert np.abs(live_scores - np.maximum(plain, physics)).max() > 1e-3, "without the mirror the scores differ"
+    np.testing.assert_allclose(live, np.maximum(expected, physics), rtol=1e-4, atol=1e-6)
+    assert np.abs(live - np.maximum(plain, physics)).max() > 1e-3, "without the mirror the scores differ"
