@@ -6,7 +6,8 @@ renderer, never used in training), each written as Kestrel's vendor export and r
 through the ``kestrel-dx9`` profile, then prints JSON lines for each ``--model-dir``
 (repeatable: several models on the same renders, each line names its ``model`` and ``split``).
 Clean traffic is seed 501, the labelled scans 502; the scored set is the test split (seed 503,
-scored once, never tuned on) or the tuning split (seed 504, where adaptation choices are made):
+scored once, never tuned on), a second test split (``test2``, seed 505) or the tuning split
+(seed 504, where adaptation choices are made):
 
 * ``images_adapt.in_domain`` (for each ``--heldout`` set of the first renderer): detection and
   false alarms at the engine's exam threshold and at 1 % false alarms, AUC;
@@ -65,8 +66,8 @@ from zeikan.sim.xray_kestrel import (PROFILE, ROSE_D_PRIME, SCANNER, PackageVisi
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
 FALSE_ALARMS = 0.01
-SPLITS = {"test": 503, "tuning": 504}
-"""seed of each scored split of Kestrel scans"""
+SPLITS = {"test": 503, "tuning": 504, "test2": 505}
+"""seed of each scored split of Kestrel scans (test2: a second test split, rendered after the choices were made on tuning)"""
 
 
 def _loads(n: int, seed: int, concealment_rate: float) -> list[XrayLoad]:
@@ -237,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
     parser.add_argument("--test", type=int, default=300, help="scans of the scored split (half concealed)")
     parser.add_argument("--split", choices=tuple(SPLITS), default="test",
-                        help="scored split: test (seed 503, report once) or tuning (seed 504, choose adaptations there)")
+                        help="scored split: test (seed 503, report once), test2 (seed 505, a second test split) or tuning "
+                             "(seed 504, choose adaptations there)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model-dir", action="append", default=None,
                         help="image model to measure (repeat to measure several on the same renders; default: the committed one)")
