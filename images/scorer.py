@@ -4,9 +4,11 @@
 for each ScanCompleted record it loads the canonical image named by ``image_uri``
 from the configured store only (:class:`~zeikan.images.references.ImageReferences`:
 any other reference is refused, and a refused or unreadable image gets no score
-and goes to analyst review, never a default score), scores each scan as its onboarded scanner's entry says
-(:meth:`OnnxImageScorer.score_onboarded`: input gain, mirror averaging; a scanner not onboarded
-as it is), scores the batch in one ONNX call (anomaly score + CAM heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
+and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly
+score + CAM heatmap) as each scan's onboarded scanner entry says
+(:meth:`OnnxImageScorer.score_onboarded`: its input gain first; a second call for the mirror
+images where the entry keeps mirror averaging; a scanner not onboarded is scored as it is),
+stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
 the physics check against the declared goods. The declared goods are also the
 model's second input (:mod:`zeikan.images.manifest`). The stream calls it in a thread
 (:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
