@@ -1,10 +1,13 @@
 """A scanner seen for the first time: the shipped image model on the second renderer (Kestrel-DX9), before and after adapting.
 
-``python -m zeikan.bench.images_adapt [--clean 200] [--labelled 100] [--test 300]`` renders
+``python -m zeikan.bench.images_adapt [--clean 200] [--labelled 100] [--test 300] [--split test|tuning]`` renders
 three sets through :mod:`zeikan.sim.xray_kestrel` (a polychromatic, physically different
 renderer, never used in training), each written as Kestrel's vendor export and read back
 through the ``kestrel-dx9`` profile, then prints JSON lines for each ``--model-dir``
-(repeatable: several models on the same renders, each line names its ``model``):
+(repeatable: several models on the same renders, each line names its ``model`` and ``split``).
+Clean traffic is seed 501, the labelled scans 502; the scored set is the test split (seed 503,
+scored once, never tuned on), a second test split (``test2``, seed 505) or the tuning split
+(seed 504, where adaptation choices are made):
 
 * ``images_adapt.in_domain`` (for each ``--heldout`` set of the first renderer): detection and
   false alarms at the engine's exam threshold and at 1 % false alarms, AUC;
@@ -14,9 +17,14 @@ through the ``kestrel-dx9`` profile, then prints JSON lines for each ``--model-d
   scanner's own clean (released) traffic; detection and false alarms on the test set, AUC,
   detection per concealment kind, and the scoring cost (model input + ONNX, ms per scan,
   at the scorer's threads);
+* ``images_adapt.onboarded``: the scanner onboarded from its clean traffic and the ``--labelled``
+  scans (:func:`~zeikan.images.scanner_calibrations.onboard_scanner`: its ``input_gain`` from the
+  clean traffic, ``mirror_average`` where the labelled scans show it catches more), every set
+  scored again through the scorer that loaded that entry (:meth:`OnnxImageScorer.score_images`,
+  the live path: input gain, and mirror averaging where the labelled scans chose it); threshold at 1 % false alarms from the gained clean traffic;
 * ``images_adapt.adapted``: :class:`~zeikan.images.scanner_adaptation.ScannerAdapter`
-  fitted on ``--labelled`` scans (half concealed) plus the clean traffic (``rescored``:
-  whether cross-validation kept features beyond the CNN score);
+  fitted on ``--labelled`` scans (half concealed) plus the clean traffic, both scored as onboarded
+  (``rescored``: whether cross-validation kept features beyond the CNN score);
 * ``images_adapt.visibility`` (``--visibility``): how many test concealments the physics hides
   (ideal-observer SNR under the Rose criterion; loads whose attenuation under the package is past
   the read-noise floor, photon-starved) and detection (zero shot, adapted) among the rest;
@@ -36,6 +44,7 @@ import argparse
 import pickle
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +53,8 @@ from zeikan.bench.common import emit, timed
 from zeikan.images.evaluation_metrics import roc_auc
 from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import check
-from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, calibrate_physics, threshold_from_clean
-from zeikan.images.scanner_calibrations import ScannerCalibrations, onboard_scanner, save_calibrations
+from zeikan.images.scanner_adaptation import ScannerAdapter, adaptation_features, threshold_from_clean
+from zeikan.images.scanner_calibrations import LabelledScans, ScannerCalibrations, onboard_scanner, save_calibrations
 from zeikan.images.store import open_store
 from zeikan.images.scorer import DEFAULT_MODEL_DIR, ImageScorerSettings, OnnxImageScorer
 from zeikan.streams.engine.config import EngineConfig
@@ -57,6 +66,8 @@ from zeikan.sim.xray_kestrel import (PROFILE, ROSE_D_PRIME, SCANNER, PackageVisi
 from zeikan.sim.xray_loads import XrayLoad, random_loads
 
 FALSE_ALARMS = 0.01
+SPLITS = {"test": 503, "tuning": 504, "test2": 505}
+"""seed of each scored split of Kestrel scans (test2: a second test split, rendered after the choices were made on tuning)"""
 
 
 def _loads(n: int, seed: int, concealment_rate: float) -> list[XrayLoad]:
@@ -115,54 +126,75 @@ def _visibility_figures(visible: list[PackageVisibility], caught: np.ndarray) ->
             "detection_rate_above_read_noise": float(caught[above_floor].mean())}
 
 
-def bench_model(model_dir: str, sets: dict, render_s: float, visible: list[PackageVisibility] | None = None) -> None:
-    """Zero-shot, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets.
-
-    ``visible``: each concealed test scan's :func:`package_visibility`; prints ``images_adapt.visibility``.
-    """
-    from zeikan.images.dataset import model_input
-
-    work = tempfile.TemporaryDirectory()
-    plain = ImageScorerSettings(model_dir=model_dir, store_url=str(Path(work.name) / "store"),
-                                scanners_url=str(Path(work.name) / "scanners.json"))
-    scorer = OnnxImageScorer(plain)
-    scored, score_s = {}, {}
+def _scored(scorer: OnnxImageScorer, sets: dict, scanner_id: str = "") -> tuple[dict, dict]:
+    """Per set: (CNN scores, adaptation features), inputs normalised for ``scanner_id`` as the live scorer does; and seconds per set."""
+    scored, seconds = {}, {}
     for name, (loads, images, _) in sets.items():
         with timed() as took:
-            scores, heatmaps = scorer.score_inputs(np.stack([model_input(img) for img in images]), manifest_inputs(_declared(loads)))
-        score_s[name] = took.seconds
+            scores, heatmaps = scorer.score_images(images, manifest_inputs(_declared(loads)), [scanner_id] * len(images))
+        seconds[name] = took.seconds
         scored[name] = (scores, adaptation_features(scores, heatmaps, images))
+    return scored, seconds
+
+
+def _detection(scores: np.ndarray, y: np.ndarray, cut: float, kinds: np.ndarray) -> dict:
+    """Detection and false alarms of test scores above ``cut``, AUC and detection per kind."""
+    return {"roc_auc": roc_auc(y, scores), "threshold": cut, "detection_rate": float((scores[y] > cut).mean()),
+            "false_alarm_rate": float((scores[~y] > cut).mean()), "detection_by_kind": _by_kind(scores, cut, kinds)}
+
+
+def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible: list[PackageVisibility] | None = None) -> None:
+    """Zero-shot, onboarded, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets.
+
+    ``sets["test"]`` is the scored split (``split``: "test" or "tuning"). ``visible``: each concealed scored scan's
+    :func:`package_visibility`; prints ``images_adapt.visibility``.
+    """
+    work = tempfile.TemporaryDirectory()
+    plain = ImageScorerSettings(model_dir=model_dir, store_url=str(Path(work.name) / "store"),
+                                scanners_url=str(Path(work.name) / "none.json"))
+    onboarded = replace(plain, scanners_url=str(Path(work.name) / "scanners.json"))
+    scorer = OnnxImageScorer(plain)
+    scored, score_s = _scored(scorer, sets)
     base_physics = scorer.calibration
     version = scorer.version
+    clean_loads, clean_images, _ = sets["clean"]
+    lab_loads, lab_images, y_lab = sets["labelled"]
+    entry = onboard_scanner(scorer, SCANNER_ID, clean_images, _declared(clean_loads), FALSE_ALARMS,
+                            LabelledScans(lab_images, _declared(lab_loads), y_lab))
+    adaptation = {"input_gain": list(entry.input_gain), "mirror_average": entry.mirror_average}
+    save_calibrations(onboarded.scanners_url, ScannerCalibrations(scorer.model_version).with_entry(entry))
     scorer.close()
 
     y_test = sets["test"][2]
     test_kinds = np.array([load.concealment or "none" for load in sets["test"][0]])
-    s_clean, f_clean = scored["clean"]
-    s_test, f_test = scored["test"]
+    s_clean = scored["clean"][0]
     cut = threshold_from_clean(s_clean, FALSE_ALARMS)
-    emit("images_adapt.zero_shot", scanner=SCANNER, model=version, clean_scans=len(s_clean), test_scans=len(y_test),
-         test_concealed=int(y_test.sum()), roc_auc=roc_auc(y_test, s_test), threshold=cut,
-         detection_rate=float((s_test[y_test] > cut).mean()), false_alarm_rate=float((s_test[~y_test] > cut).mean()),
-         detection_by_kind=_by_kind(s_test, cut, test_kinds), median_clean_score=float(np.median(s_clean)), render_s=render_s,
-         score_ms_per_scan=1000.0 * score_s["test"] / len(y_test))
+    emit("images_adapt.zero_shot", scanner=SCANNER, model=version, split=split, clean_scans=len(s_clean), test_scans=len(y_test),
+         test_concealed=int(y_test.sum()), **_detection(scored["test"][0], y_test, cut, test_kinds),
+         median_clean_score=float(np.median(s_clean)), render_s=render_s, score_ms_per_scan=1000.0 * score_s["test"] / len(y_test))
 
-    _, f_lab = scored["labelled"]
-    y_lab = sets["labelled"][2]
+    scorer = OnnxImageScorer(onboarded)
+    gained, _ = _scored(scorer, sets, SCANNER_ID)
+    scorer.close()
+    g_clean, f_clean = gained["clean"]
+    g_test, f_test = gained["test"]
+    g_cut = threshold_from_clean(g_clean, FALSE_ALARMS)
+    emit("images_adapt.onboarded", scanner=SCANNER, model=version, split=split, scanner_id=SCANNER_ID, **adaptation,
+         clean_scans=len(g_clean), labelled_scans=len(y_lab), **_detection(g_test, y_test, g_cut, test_kinds))
+
+    _, f_lab = gained["labelled"]
     adapter = ScannerAdapter.fit(f_lab, y_lab, f_clean, FALSE_ALARMS)
     a_test = adapter.score(f_test)
-    emit("images_adapt.adapted", scanner=SCANNER, model=version, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
-         clean_scans=len(s_clean), rescored=adapter.rescored, roc_auc=roc_auc(y_test, a_test), threshold=adapter.threshold,
-         detection_rate=float((a_test[y_test] > adapter.threshold).mean()),
-         detection_by_kind=_by_kind(a_test, adapter.threshold, test_kinds),
-         false_alarm_rate=float((a_test[~y_test] > adapter.threshold).mean()))
+    emit("images_adapt.adapted", scanner=SCANNER, model=version, split=split, labelled_scans=len(y_lab), labelled_concealed=int(y_lab.sum()),
+         clean_scans=len(g_clean), **adaptation, rescored=adapter.rescored,
+         **_detection(a_test, y_test, adapter.threshold, test_kinds))
 
     if visible is not None:
-        emit("images_adapt.visibility", scanner=SCANNER, model=version, concealed=len(visible), rose_d_prime=ROSE_D_PRIME,
-             zero_shot=_visibility_figures(visible, s_test[y_test] > cut), adapted=_visibility_figures(visible, a_test[y_test] > adapter.threshold))
+        emit("images_adapt.visibility", scanner=SCANNER, model=version, split=split, concealed=len(visible), rose_d_prime=ROSE_D_PRIME,
+             zero_shot=_visibility_figures(visible, scored["test"][0][y_test] > cut),
+             onboarded=_visibility_figures(visible, g_test[y_test] > g_cut),
+             adapted=_visibility_figures(visible, a_test[y_test] > adapter.threshold))
 
-    clean_loads, clean_images, _ = sets["clean"]
-    tuned = calibrate_physics(base_physics, clean_images, _declared(clean_loads))
     test_loads, test_images, _ = sets["test"]
     clean_test = [i for i in range(len(test_images)) if not y_test[i]]
     declared = _declared(test_loads)
@@ -171,21 +203,18 @@ def bench_model(model_dir: str, sets: dict, render_s: float, visible: list[Packa
         return float(np.mean([check(test_images[i], declared[i], cal).score > 0 for i in clean_test]))
 
     before = _examined(plain, test_loads, test_images)
-    base = OnnxImageScorer(plain)
-    entry = onboard_scanner(base, SCANNER_ID, clean_images, _declared(clean_loads), FALSE_ALARMS)
-    save_calibrations(plain.scanners_url, ScannerCalibrations(base.model_version).with_entry(entry))
-    base.close()
-    after = _examined(plain, test_loads, test_images)
+    after = _examined(onboarded, test_loads, test_images)
     work.cleanup()
-    emit("images_adapt.post_scan", scanner=SCANNER, model=version, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
+    emit("images_adapt.post_scan", scanner=SCANNER, model=version, split=split, scanner_id=SCANNER_ID, clean_scans=len(clean_images),
          engine_threshold=EngineConfig().post_scan_exam_threshold, onboarded_threshold=entry.exam_threshold,
+         **adaptation,
          false_alarm_rate_engine_threshold=float(before[~y_test].mean()), detection_rate_engine_threshold=float(before[y_test].mean()),
          false_alarm_rate_onboarded=float(after[~y_test].mean()), detection_rate_onboarded=float(after[y_test].mean()))
 
     net_from_manifest = [img.meta.declared_net_kg for img in clean_images]
     gross = [sum(kg for _, kg in d) for d in _declared(clean_loads)]
-    emit("images_adapt.physics", scanner=SCANNER, model=version, clean_test_scans=len(clean_test),
-         flagged_share_shipped_calibration=flagged(base_physics), flagged_share_after_calibration=flagged(tuned),
+    emit("images_adapt.physics", scanner=SCANNER, model=version, split=split, clean_test_scans=len(clean_test),
+         flagged_share_shipped_calibration=flagged(base_physics), flagged_share_after_calibration=flagged(entry.physics),
          manifest_net_kg_error=float(np.max(np.abs(np.array(net_from_manifest) - np.array(gross)))))
 
 
@@ -207,7 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clean", type=int, default=200, help="clean released scans of the new scanner (unlabelled)")
     parser.add_argument("--labelled", type=int, default=100, help="labelled scans for few-shot adaptation (<= 100)")
-    parser.add_argument("--test", type=int, default=300, help="test scans (half concealed)")
+    parser.add_argument("--test", type=int, default=300, help="scans of the scored split (half concealed)")
+    parser.add_argument("--split", choices=tuple(SPLITS), default="test",
+                        help="scored split: test (seed 503, report once), test2 (seed 505, a second test split) or tuning "
+                             "(seed 504, choose adaptations there)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model-dir", action="append", default=None,
                         help="image model to measure (repeat to measure several on the same renders; default: the committed one)")
@@ -225,9 +257,10 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     sets = {}
-    for name, n, seed, rate in (("clean", args.clean, 501, 0.0), ("labelled", args.labelled, 502, 0.5), ("test", args.test, 503, 0.5)):
+    for name, file_name, n, seed, rate in (("clean", "clean", args.clean, 501, 0.0), ("labelled", "labelled", args.labelled, 502, 0.5),
+                                            ("test", args.split, args.test, SPLITS[args.split], 0.5)):
         loads = _loads(n, seed, rate)
-        rendered = _rendered(loads, args.cache / f"kestrel-{name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
+        rendered = _rendered(loads, args.cache / f"kestrel-{file_name}-{n}-{seed}.pkl" if args.cache else None, args.workers)
         sets[name] = (loads, [img for img, _ in rendered], np.array([c for _, c in rendered], dtype=bool))
     render_s = time.perf_counter() - started
     test_loads, _, y_test = sets["test"]
@@ -235,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     for model_dir in model_dirs:
         for path in args.heldout:
             bench_in_domain(model_dir, path)
-        bench_model(model_dir, sets, render_s, visible)
+        bench_model(model_dir, sets, render_s, args.split, visible)
 
 
 if __name__ == "__main__":

@@ -375,9 +375,14 @@ def onboard_command(
     profile: str = typer.Option(None, "--profile", help="Vendor profile when SOURCE is a vendor export."),
     false_alarms: float = typer.Option(0.01, "--false-alarms", help="Share of the clean traffic allowed to reach the exam threshold."),
     scanners: str = typer.Option(None, "--scanners", help="Table of onboarded scanners (env ZEIKAN_IMAGE_SCANNERS)."),
+    labelled: str = typer.Option(None, "--labelled", help="The scanner's first labelled scans (store or, with --profile, export); "
+                                 "needs --labels: they decide mirror averaging."),
+    labels: Path = typer.Option(None, "--labels", help="Labels of the --labelled scans (JSON lines or CSV: scan_id|sha256, label)."),
 ) -> None:
-    """Give a scanner its own exam threshold and physics calibration from its clean traffic (read by workers and replay)."""
-    from zeikan.images.scanner_calibrations import load_calibrations, onboard_scanner, save_calibrations
+    """Give a scanner its input gain, exam threshold and physics calibration from its clean traffic (read by workers and replay)."""
+    from zeikan.images.scanner_calibrations import LabelledScans, load_calibrations, onboard_scanner, save_calibrations
+    from zeikan.images.store_scoring import read_labels
+    import numpy as np
     from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer, _declared_items
     from zeikan.schemas.jsonl import read_jsonl
 
@@ -391,25 +396,47 @@ def onboard_command(
                 by_container.setdefault(str(container), []).append(record)
         else:
             invalid += 1
-    images, declared, undeclared = [], [], 0
-    for _, image in _images_of(source, profile):
-        found = by_container.get(image.meta.container_id)
-        if found:
-            images.append(image)
-            declared.append(_declared_items(found))
-        else:
-            undeclared += 1
+    if (labelled is None) != (labels is None):
+        raise ImageError("--labelled and --labels go together: the first labelled scans and their labels")
+
+    def declared_scans(where: str) -> tuple[list, list, list[str], int]:
+        """(images, declared items, sha256) of the scans of ``where`` whose containers are declared; and how many are not."""
+        images, declared, shas, undeclared = [], [], [], 0
+        for sha, image in _images_of(where, profile):
+            found = by_container.get(image.meta.container_id)
+            if found:
+                images.append(image)
+                declared.append(_declared_items(found))
+                shas.append(sha)
+            else:
+                undeclared += 1
+        return images, declared, shas, undeclared
+
+    images, declared, _, undeclared = declared_scans(source)
+    first_labels = None
+    if labelled is not None:
+        truth = read_labels(labels)
+        lab_images, lab_declared, lab_shas, lab_undeclared = declared_scans(labelled)
+        undeclared += lab_undeclared
+        verdicts = [truth.get(sha, truth.get(img.meta.scan_id)) for img, sha in zip(lab_images, lab_shas)]
+        keep = [i for i, v in enumerate(verdicts) if v is not None]
+        if not keep:
+            raise ImageError("no --labelled scan with a declaration matches a label (labels name scans by scan_id or sha256)")
+        first_labels = LabelledScans([lab_images[i] for i in keep], [lab_declared[i] for i in keep],
+                                     np.array([verdicts[i] for i in keep], dtype=bool))
     settings = ImageScorerSettings.from_env()
     if scanners:
         settings = replace(settings, scanners_url=scanners)
     scorer = OnnxImageScorer(settings)
     try:
-        entry = onboard_scanner(scorer, scanner, images, declared, false_alarms)
+        entry = onboard_scanner(scorer, scanner, images, declared, false_alarms, first_labels)
         table = load_calibrations(settings.scanners_url, scorer.model_version).with_entry(entry)
     finally:
         scorer.close()
     save_calibrations(settings.scanners_url, table)
     typer.echo(json.dumps({"scanner": scanner, "exam_threshold": entry.exam_threshold, "clean_scans": entry.clean_scans,
+                           "input_gain": list(entry.input_gain), "mirror_average": entry.mirror_average,
+                           "labelled_scans": 0 if first_labels is None else len(first_labels.concealed),
                            "false_alarm_rate": false_alarms, "skipped_no_declaration": undeclared,
                            "skipped_invalid_declarations": invalid, "table": settings.scanners_url,
                            "image_version": table.version_of(scorer.model_version)}, sort_keys=True))

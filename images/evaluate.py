@@ -10,12 +10,14 @@ from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 def evaluate_set(data: RenderedSet, settings: ImageScorerSettings = ImageScorerSettings(), exam_threshold: float | None = None) -> dict:
     """Metrics of the ONNX model on a rendered set (detection at 1 % false alarms, AUC, per kind).
 
+    Each scan is scored as its scanner model's onboarded entry says (:meth:`OnnxImageScorer.score_onboarded`).
+
     ``exam_threshold``: also the detection and false alarms at that fixed score (the engine's exam
     threshold, the operating point the model ships with), under ``at_exam_threshold``.
     """
     scorer = OnnxImageScorer(settings)
     try:
-        scores, _ = scorer.score_inputs(data.x, data.manifests)
+        scores, _ = scorer.score_onboarded(data.x, data.manifests, scorer.entries_of([("", m) for m in data.scanners]))
     finally:
         scorer.close()
     result = evaluate_scores(data.y, scores, data.kinds, fa=0.01)

@@ -8,6 +8,12 @@
   traffic and fitted on its first labels (≤ 100 from the annotation queue), kept
   only where cross-validation on those labels shows it catches more than the CNN
   score alone; its threshold again comes from the clean traffic;
+* :func:`input_gain`: a gain per channel of the model input that brings the
+  scanner's clean traffic to the attenuation level of the training scanners'
+  (median of the loaded pixels), applied before inference (:func:`scale_inputs`);
+* mirror averaging: the score of an input and of its mirror image (:func:`mirrored`),
+  averaged in logits (:func:`mean_logit`), kept for a scanner only where its first labels show
+  it catches more at the clean-traffic cut (:func:`catches_more`);
 * :func:`calibrate_physics`: the physics check's empty-container attenuation,
   effective mass attenuation and material ratios fitted per scanner from clean
   scans with their declared net weights (tare removed at ingest).
@@ -32,6 +38,66 @@ def threshold_from_clean(clean_scores: np.ndarray, false_alarm_rate: float) -> f
         raise ValueError("a threshold needs clean traffic of the scanner")
     allowed = int(np.floor(false_alarm_rate * len(ordered)))
     return float(ordered[len(ordered) - 1 - allowed])
+
+
+LOADED_ATTENUATION = 0.3
+"""model-input attenuation above which a pixel counts as loaded (the input gain compares loaded pixels only)"""
+
+
+def loaded_medians(x: np.ndarray) -> tuple[float, ...]:
+    """Per channel median of the loaded pixels (:data:`LOADED_ATTENUATION`) of model inputs ``(N, C, H, W)``."""
+    channels = [x[:, c] for c in range(x.shape[1])]
+    if not all((ch > LOADED_ATTENUATION).any() for ch in channels):
+        raise ValueError("an input gain needs loaded pixels in every channel of the clean traffic")
+    return tuple(float(np.median(ch[ch > LOADED_ATTENUATION])) for ch in channels)
+
+
+def input_gain(clean_inputs: np.ndarray, reference: Sequence[float]) -> tuple[float, ...]:
+    """Gain per channel that maps the loaded median of a scanner's clean model inputs onto ``reference``.
+
+    ``reference``: the same medians (:func:`loaded_medians`) of the training scanners' clean scans, from
+    the model's metadata (``clean_loaded_median``).
+    """
+    observed = loaded_medians(clean_inputs)
+    if len(reference) != len(observed):
+        raise ValueError(f"reference medians for {len(reference)} channels, the inputs have {len(observed)}")
+    return tuple(float(r) / o for r, o in zip(reference, observed))
+
+
+def scale_inputs(x: np.ndarray, gain: Sequence[float]) -> np.ndarray:
+    """Model inputs ``(N, C, H, W)`` times a gain per channel (float32, a new array)."""
+    return (np.asarray(x, dtype=np.float32) * np.asarray(gain, dtype=np.float32)[None, :, None, None]).astype(np.float32)
+
+
+def mirrored(x: np.ndarray) -> np.ndarray:
+    """Model inputs ``(N, C, H, W)`` mirrored front-to-doors within each one's extent (its columns up to the last
+    non-zero one); the zero padding stays on the right."""
+    out = np.zeros_like(x)
+    for i in range(len(x)):
+        used = np.flatnonzero(x[i].max(axis=(0, 1)) > 0)
+        extent = int(used[-1]) + 1 if len(used) else x.shape[-1]
+        out[i, ..., :extent] = x[i, ..., :extent][..., ::-1]
+    return out
+
+
+def mean_logit(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Probability whose logit is the mean of the logits of ``p`` and ``q`` (float32; clipped 1e-7 from 0 and 1)."""
+    def logit(v: np.ndarray) -> np.ndarray:
+        v = np.clip(np.asarray(v, dtype=np.float64), 1e-7, 1 - 1e-7)
+        return np.log(v / (1 - v))
+
+    return (1.0 / (1.0 + np.exp(-(logit(p) + logit(q)) / 2))).astype(np.float32)
+
+
+def catches_more(clean_a: np.ndarray, labelled_a: np.ndarray, clean_b: np.ndarray, labelled_b: np.ndarray,
+                 concealed: np.ndarray, false_alarm_rate: float) -> bool:
+    """Whether scoring b catches more labelled concealments than scoring a, each above its own cut from the clean traffic."""
+    concealed = np.asarray(concealed, dtype=bool)
+
+    def caught(clean: np.ndarray, labelled: np.ndarray) -> int:
+        return int((np.asarray(labelled)[concealed] > threshold_from_clean(clean, false_alarm_rate)).sum())
+
+    return caught(clean_b, labelled_b) > caught(clean_a, labelled_a)
 
 
 def image_statistics(images: Sequence[CanonicalImage]) -> np.ndarray:

@@ -1,11 +1,15 @@
-"""Per-scanner state of the image model: each onboarded scanner's exam threshold and physics calibration.
+"""Per-scanner state of the image model: each onboarded scanner's input gain, exam threshold and physics calibration.
 
 A scanner is onboarded from its own clean (released, "white") traffic
-(:func:`onboard_scanner`): its physics constants are fitted on those scans
+(:func:`onboard_scanner`): a gain per input channel brings that traffic to the
+training scanners' attenuation level (:func:`~zeikan.images.scanner_adaptation.input_gain`;
+the scorer applies it to the scanner's inputs before inference), mirror averaging is kept where
+the scanner's first labelled scans show it catches more (``mirror_average``), its physics
+constants are fitted on those scans
 (:func:`~zeikan.images.scanner_adaptation.calibrate_physics`) and its exam
 threshold is the anomaly score — exactly as the live scorer computes it, the
-CNN score or the physics score, whichever is higher — that at most the target
-share of that traffic reaches. The table of onboarded scanners is one JSON
+CNN score on the gained inputs or the physics score, whichever is higher — that
+at most the target share of that traffic reaches. The table of onboarded scanners is one JSON
 document at a URL (any fsspec path; env ``ZEIKAN_IMAGE_SCANNERS``, default
 :data:`DEFAULT_SCANNERS_URL`), written for one model version: thresholds of
 another model mean nothing, so a table naming another version is refused.
@@ -17,7 +21,7 @@ image model version that every decision names.
 Lookup: an entry is keyed by a scanner id (``ScanCompleted.scanner_id``) or by
 a scanner model (the image metadata's ``scanner_model``, for a whole fleet);
 the scanner id wins. Scans of scanners not in the table keep the engine's
-``post_scan_exam_threshold`` and the model's physics calibration.
+``post_scan_exam_threshold``, their inputs unchanged and the model's physics calibration.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
 from zeikan.images.manifest import manifest_inputs
 from zeikan.images.physics import PhysicsCalibration, check
-from zeikan.images.scanner_adaptation import calibrate_physics, threshold_from_clean
+from zeikan.images.scanner_adaptation import calibrate_physics, catches_more, input_gain, threshold_from_clean
 
 DEFAULT_SCANNERS_URL = "var/image-scanners.json"
 FORMAT = "zeikan-image-scanners/1"
@@ -57,24 +61,30 @@ def combined_score(cnn_score: float, physics_score: float) -> float:
 
 @dataclass(frozen=True)
 class ScannerCalibration:
-    """One onboarded scanner: POST_SCAN examines its scans at or above ``exam_threshold``."""
+    """One onboarded scanner: its model inputs are multiplied by ``input_gain`` (per channel; empty: unchanged),
+    with ``mirror_average`` its CNN score is the mean logit of the input and its mirror image, and POST_SCAN
+    examines its scans at or above ``exam_threshold``."""
 
     scanner: str
     exam_threshold: float
     false_alarm_rate: float
     clean_scans: int
     physics: PhysicsCalibration
+    input_gain: tuple[float, ...] = ()
+    mirror_average: bool = False
 
     def to_dict(self) -> dict:
-        """JSON-ready form (the threshold round-trips exactly)."""
+        """JSON-ready form (the threshold and gains round-trip exactly)."""
         return {"scanner": self.scanner, "exam_threshold": self.exam_threshold, "false_alarm_rate": self.false_alarm_rate,
-                "clean_scans": self.clean_scans, "physics": self.physics.to_dict()}
+                "clean_scans": self.clean_scans, "physics": self.physics.to_dict(), "input_gain": list(self.input_gain),
+                "mirror_average": self.mirror_average}
 
     @classmethod
     def from_dict(cls, raw: Mapping) -> ScannerCalibration:
-        """Parse :meth:`to_dict` output."""
+        """Parse :meth:`to_dict` output (an entry written before input adaptation has no gain and no mirror averaging)."""
         return cls(str(raw["scanner"]), float(raw["exam_threshold"]), float(raw["false_alarm_rate"]),
-                   int(raw["clean_scans"]), PhysicsCalibration.from_dict(raw["physics"]))
+                   int(raw["clean_scans"]), PhysicsCalibration.from_dict(raw["physics"]),
+                   tuple(float(g) for g in raw.get("input_gain", ())), bool(raw.get("mirror_average", False)))
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,9 @@ def parse_calibrations(text: str, url: str, model_version: str) -> ScannerCalibr
     bad = [e.scanner for e in entries if not (0.0 < e.exam_threshold and math.isfinite(e.exam_threshold))]
     if bad:
         raise ScannerCalibrationError(url, f"exam thresholds of {bad} are not positive numbers")
+    bad = [e.scanner for e in entries if not all(0.0 < g and math.isfinite(g) for g in e.input_gain)]
+    if bad:
+        raise ScannerCalibrationError(url, f"input gains of {bad} are not positive numbers")
     return ScannerCalibrations(model_version, MappingProxyType({e.scanner: e for e in entries}))
 
 
@@ -149,13 +162,28 @@ def save_calibrations(url: str, table: ScannerCalibrations) -> None:
         handle.write(table.to_json())
 
 
+@dataclass(frozen=True)
+class LabelledScans:
+    """A new scanner's first labelled scans (from the annotation queue): images, declared ``(hs_code, kg)`` items, labels."""
+
+    images: Sequence[CanonicalImage]
+    declared: Sequence[Sequence[tuple[str, float]]]
+    concealed: np.ndarray
+
+
 def onboard_scanner(scorer, scanner: str, clean: Sequence[CanonicalImage], declared: Sequence[Sequence[tuple[str, float]]],
-                    false_alarm_rate: float = 0.01) -> ScannerCalibration:
+                    false_alarm_rate: float = 0.01, labelled: LabelledScans | None = None) -> ScannerCalibration:
     """Calibrate one scanner from its clean traffic and the declared ``(hs_code, kg)`` items of each scan.
 
-    ``scorer`` is an :class:`~zeikan.images.scorer.OnnxImageScorer` (its CNN
-    and shipped physics calibration). Needs at least ``1 / false_alarm_rate``
-    clean scans: fewer cannot show that rate.
+    ``scorer`` is an :class:`~zeikan.images.scorer.OnnxImageScorer` (its CNN,
+    shipped physics calibration and metadata). The input gain maps the clean
+    traffic onto the model's ``clean_loaded_median`` (a model without it: no
+    gain). ``labelled``: mirror averaging is kept when it catches more of those
+    concealments, each scoring at its own cut from the clean traffic
+    (:func:`~zeikan.images.scanner_adaptation.catches_more`); without labels it is off.
+    The entry's scans are scored exactly as the scorer will score them
+    (:meth:`~zeikan.images.scorer.OnnxImageScorer.score_onboarded`). Needs at least
+    ``1 / false_alarm_rate`` clean scans: fewer cannot show that rate.
     """
     needed = math.ceil(1.0 / false_alarm_rate - 1e-9)
     if len(clean) < needed:
@@ -163,8 +191,19 @@ def onboard_scanner(scorer, scanner: str, clean: Sequence[CanonicalImage], decla
     if len(declared) != len(clean):
         raise ImageError("onboarding needs the declared goods of every clean scan")
     physics = calibrate_physics(scorer.calibration, clean, declared)
-    cnn, _ = scorer.score_inputs(np.stack([model_input(img) for img in clean]), manifest_inputs(declared))
+    inputs = np.stack([model_input(img) for img in clean])
+    manifests = manifest_inputs(declared)
+    reference = scorer.metadata.get("clean_loaded_median")
+    entry = ScannerCalibration(scanner, math.inf, false_alarm_rate, len(clean), physics, input_gain(inputs, reference) if reference else ())
+    cnn, _ = scorer.score_onboarded(inputs, manifests, [entry] * len(clean))
+    if labelled is not None:
+        mirror = replace(entry, mirror_average=True)
+        x, m = np.stack([model_input(img) for img in labelled.images]), manifest_inputs(labelled.declared)
+        mirror_cnn, _ = scorer.score_onboarded(inputs, manifests, [mirror] * len(clean))
+        if catches_more(cnn, scorer.score_onboarded(x, m, [entry] * len(x))[0], mirror_cnn,
+                        scorer.score_onboarded(x, m, [mirror] * len(x))[0], labelled.concealed, false_alarm_rate):
+            entry, cnn = mirror, mirror_cnn
     scores = np.array([combined_score(s, check(img, items, physics).score) for s, img, items in zip(cnn, clean, declared)])
     cut = threshold_from_clean(scores, false_alarm_rate)
     # POST_SCAN examines at score >= threshold: the next float above the cut keeps the scans at the cut below it
-    return ScannerCalibration(scanner, float(np.nextafter(cut, np.inf)), false_alarm_rate, len(clean), physics)
+    return replace(entry, exam_threshold=float(np.nextafter(cut, np.inf)))

@@ -4,8 +4,11 @@
 for each ScanCompleted record it loads the canonical image named by ``image_uri``
 from the configured store only (:class:`~zeikan.images.references.ImageReferences`:
 any other reference is refused, and a refused or unreadable image gets no score
-and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly score + CAM
-heatmap), stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
+and goes to analyst review, never a default score), scores the batch in one ONNX call (anomaly
+score + CAM heatmap) as each scan's onboarded scanner entry says
+(:meth:`OnnxImageScorer.score_onboarded`: its input gain first; a second call for the mirror
+images where the entry keeps mirror averaging; a scanner not onboarded is scored as it is),
+stores the heatmap as a PNG beside the image (``heatmap_uri``) and runs
 the physics check against the declared goods. The declared goods are also the
 model's second input (:mod:`zeikan.images.manifest`). The stream calls it in a thread
 (:func:`zeikan.streams.serving.scoring.assess_off_loop`; onnxruntime releases the
@@ -33,7 +36,9 @@ from zeikan.images.errors import CorruptImageError, ImageError, ImageReferenceEr
 from zeikan.images.manifest import MANIFEST_SIZE, MODEL_INPUTS, manifest_inputs
 from zeikan.images.physics import PhysicsCalibration, PhysicsCheck, check
 from zeikan.images.references import DEFAULT_MAX_IMAGE_BYTES, ImageReferences, open_configured_store
-from zeikan.images.scanner_calibrations import DEFAULT_SCANNERS_URL, ScannerCalibrations, combined_score, load_calibrations
+from zeikan.images.scanner_adaptation import mean_logit, mirrored, scale_inputs
+from zeikan.images.scanner_calibrations import (DEFAULT_SCANNERS_URL, ScannerCalibration, ScannerCalibrations, combined_score,
+                                                load_calibrations)
 from zeikan.images.store import DEFAULT_STORE_URL
 from zeikan.models.base import IMAGE_REFUSED, ImageAssessment
 
@@ -149,6 +154,42 @@ class OnnxImageScorer:
             return np.zeros(0, np.float32), np.zeros((0, *HEATMAP_SHAPE), np.float32)
         return np.concatenate(scores), np.concatenate(heatmaps)
 
+    def entries_of(self, scanners: Sequence[tuple[str, str]]) -> list[ScannerCalibration | None]:
+        """Each scan's onboarded entry (``scanners[i]``: its scanner id and model, :meth:`ScannerCalibrations.for_scan`)."""
+        return [self.scanners.for_scan(scanner_id, scanner_model) for scanner_id, scanner_model in scanners]
+
+    def score_onboarded(self, x: np.ndarray, manifests: np.ndarray,
+                        entries: Sequence[ScannerCalibration | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and heatmaps of model inputs as each scan's scanner entry says (:meth:`score_inputs` otherwise).
+
+        The entry's ``input_gain`` multiplies the inputs before inference; with ``mirror_average`` the score is the
+        mean logit of the input and its mirror image (:func:`~zeikan.images.scanner_adaptation.mirrored`; the
+        heatmap stays the input's own). A scan without an entry (a scanner not onboarded) is scored as it is.
+        """
+        if len(entries) != len(x):
+            raise ValueError(f"{len(entries)} scanner entries for {len(x)} model inputs")
+        x = np.array(x, dtype=np.float32)
+        for i, entry in enumerate(entries):
+            if entry is not None and entry.input_gain:
+                x[i : i + 1] = scale_inputs(x[i : i + 1], entry.input_gain)
+        scores, heatmaps = self.score_inputs(x, manifests)
+        mirror = [i for i, entry in enumerate(entries) if entry is not None and entry.mirror_average]
+        if mirror:
+            mirrored_scores, _ = self.score_inputs(mirrored(x[mirror]), manifests[mirror])
+            scores = scores.copy()
+            scores[mirror] = mean_logit(scores[mirror], mirrored_scores)
+        return scores, heatmaps
+
+    def score_images(self, images: Sequence[CanonicalImage], manifests: np.ndarray,
+                     scanner_ids: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and heatmaps of canonical images, each as its onboarded scanner's entry says (:meth:`score_onboarded`).
+
+        ``scanner_ids``: each scan's ``ScanCompleted.scanner_id`` (None: looked up by the image's scanner model alone).
+        """
+        ids = list(scanner_ids) if scanner_ids is not None else [""] * len(images)
+        x = np.stack([model_input(img) for img in images]) if images else np.zeros((0, *MODEL_SHAPE), np.float32)
+        return self.score_onboarded(x, manifests, self.entries_of([(sid, img.meta.scanner_model) for sid, img in zip(ids, images)]))
+
     def _load(self, scan: Mapping) -> CanonicalImage:
         """The scan's canonical image, read only through the sandbox; ImageError with a plain reason otherwise."""
         uri = str(scan["image_uri"])
@@ -177,9 +218,9 @@ class OnnxImageScorer:
                 images.append(None)
                 failures[i] = str(exc)
         ok = [i for i, img in enumerate(images) if img is not None]
-        inputs = np.stack([model_input(images[i]) for i in ok]) if ok else np.zeros((0, *MODEL_SHAPE), np.float32)
         items = [_declared_items(declared[i] if i < len(declared) else ()) for i in ok]
-        scores, heatmaps = self.score_inputs(inputs, manifest_inputs(items))
+        scores, heatmaps = self.score_images([images[i] for i in ok], manifest_inputs(items),
+                                             [str(scans[i].get("scanner_id", "")) for i in ok])
         out: list[ImageAssessment] = []
         by_index = {i: k for k, i in enumerate(ok)}
         for i, scan in enumerate(scans):

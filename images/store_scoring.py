@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from zeikan.images.canonical import CanonicalImage
-from zeikan.images.dataset import model_input
 from zeikan.images.errors import ImageError
 from zeikan.images.manifest import no_manifests
 from zeikan.images.evaluation_metrics import detection_at_fa, roc_auc
@@ -42,12 +41,13 @@ class ScoredImage:
 def score_images(images: Iterable[tuple[str, CanonicalImage]], scorer: Any, batch: int = 64) -> Iterator[ScoredImage]:
     """Scores of ``(sha256, image)`` pairs with an ``OnnxImageScorer`` (model inputs built in batches).
 
+    Each image is scored as its scanner model's onboarded entry says (:meth:`OnnxImageScorer.score_images`).
     A stored image or vendor export carries no itemised declaration: scored without the manifest.
     """
     pending: list[tuple[str, CanonicalImage]] = []
 
     def flush() -> Iterator[ScoredImage]:
-        scores, _ = scorer.score_inputs(np.stack([model_input(img) for _, img in pending]), no_manifests(len(pending)))
+        scores, _ = scorer.score_images([img for _, img in pending], no_manifests(len(pending)))
         for (sha, img), score in zip(pending, scores):
             yield ScoredImage(sha, img.meta.scan_id, img.meta.scanner_model, round(float(score), 6))
         pending.clear()

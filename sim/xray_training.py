@@ -13,10 +13,15 @@ import numpy as np
 
 from zeikan.images.dataset import RenderedSet
 from zeikan.images.evaluate import evaluate_set
+from zeikan.images.scanner_adaptation import loaded_medians
 from zeikan.images import model as image_model
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray_calibration import physics_calibration
 from zeikan.streams.engine.config import EngineConfig
+
+
+REFERENCE_SCANS = 200
+"""clean training scans whose loaded median is the level new scanners are gained to"""
 
 
 def _version_of(onnx_path: Path) -> str:
@@ -36,13 +41,16 @@ def train_and_export(
     there (hard negatives included, :func:`~zeikan.images.model.train_fine`), else only the head is trained.
     The combined score's offset comes from ``heldout``'s clean scans: the engine's exam threshold passes at most
     :data:`~zeikan.images.model.EXAM_RATE_TARGET` of them (:func:`~zeikan.images.model.operating_offset`).
+    ``clean_loaded_median`` (the level a new scanner's inputs are gained to at onboarding) comes from the training
+    set's first clean scans, or is kept from the artefact whose stages are kept.
     """
     if stages_from:
         coarse, fine = image_model.stages_from_onnx(stages_from)
         earlier = json.loads((stages_from.parent / "metadata.json").read_text())
         train_scanners = tuple(earlier["train_scanners"])
         kept = {"stages": f"kept from {_version_of(stages_from)}", "train_images": earlier["train_images"],
-                "stages_train_config": earlier.get("stages_train_config", earlier["train_config"])}
+                "stages_train_config": earlier.get("stages_train_config", earlier["train_config"]),
+                **{k: earlier[k] for k in ("clean_loaded_median", "clean_loaded_median_of") if k in earlier}}
         if train_set is not None and config.fine_epochs > 0:
             fine = image_model.train_fine(train_set, config, log=log, start=fine)
             kept["stages"] = f"stage 1 kept from {_version_of(stages_from)}, stage 2 trained further"
@@ -53,7 +61,9 @@ def train_and_export(
         train_scanners = tuple(sorted(set(train_set.scanners)))
         coarse = image_model.stage1_from_onnx(stage1_from) if stage1_from else image_model.train(train_set, config, log=log)
         fine = image_model.train_fine(train_set, config, log=log)
-        kept = {"stage1": f"kept from {_version_of(stage1_from)}" if stage1_from else "trained", "train_images": len(train_set.y)}
+        kept = {"stage1": f"kept from {_version_of(stage1_from)}" if stage1_from else "trained", "train_images": len(train_set.y),
+                "clean_loaded_median": list(loaded_medians(train_set.x[np.flatnonzero(train_set.y == 0)[:REFERENCE_SCANS]])),
+                "clean_loaded_median_of": f"the first {REFERENCE_SCANS} clean scans of the training set"}
     head = image_model.train_head(image_model.TwoStageCam(coarse, fine, 0.0), head_set, config, log=log) if head_set else None
     net = image_model.TwoStageCam(coarse, fine, 0.0, head)
     clean = heldout.y == 0

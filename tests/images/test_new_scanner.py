@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zeikan.images.physics import check
-from zeikan.images.scanner_adaptation import ScannerAdapter, calibrate_physics, threshold_from_clean
+from zeikan.images.scanner_adaptation import ScannerAdapter, calibrate_physics, catches_more, mean_logit, mirrored, threshold_from_clean
 from zeikan.images.store import open_store
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
 from zeikan.sim.xray import render
@@ -110,3 +110,19 @@ def test_a_package_in_photon_starved_goods_is_far_less_visible_than_one_in_light
     assert dense.d_prime < light.d_prime / 10, "the same package behind them is far harder to see"
     with pytest.raises(ValueError, match="no concealment"):
         package_visibility(XrayLoad("V2", "MSCU0000015", SCANNER, 20, (Goods("610910", "shirts", 1, 3000.0, "organic"),)))
+
+
+def test_mirroring_keeps_each_input_in_place_and_the_mirror_is_kept_only_where_it_catches_more():
+    x = np.zeros((2, 1, 2, 6), np.float32)
+    x[0, 0, :, :4] = [1, 2, 3, 4]
+    x[1, 0, 0, :6] = [5, 0, 0, 0, 0, 6]
+    out = mirrored(x)
+    np.testing.assert_array_equal(out[0, 0, 0], [4, 3, 2, 1, 0, 0])
+    np.testing.assert_array_equal(out[1, 0, 0], [6, 0, 0, 0, 0, 5])
+    np.testing.assert_allclose(mean_logit(np.array([0.5, 0.9]), np.array([0.5, 0.1])), [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(mean_logit(np.array([0.8]), np.array([0.8])), [0.8], atol=1e-6)
+    clean = np.linspace(0.0, 0.5, 100)  # the cut at 1 %: 0.4949...
+    concealed = np.array([True, True, False])
+    assert catches_more(clean, np.array([0.4, 0.6, 0.1]), clean, np.array([0.6, 0.6, 0.1]), concealed, 0.01)
+    assert not catches_more(clean, np.array([0.6, 0.6, 0.1]), clean, np.array([0.6, 0.6, 0.9]), concealed, 0.01), "ties keep a"
+    assert not catches_more(clean, np.array([0.4, 0.6, 0.1]), clean + 0.5, np.array([0.6, 0.6, 0.1]), concealed, 0.01)
