@@ -81,3 +81,12 @@ def test_train_cli_registers_the_seizure_key_beside_the_live_risk_model(history_
     assert reg.live_version(SEIZURE) == json.loads(second.output)["version"]
     listed = [json.loads(line) for line in runner.invoke(app, ["models", "ls", "--registry", registry]).output.splitlines()]
     assert sorted((row["role"], row["live"]) for row in listed) == [(RISK, True), (SEIZURE, True)]
+
+
+def test_the_seizure_key_is_the_risk_objective_with_seizures_weighted_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zeikan.models import training
+
+    seen: list[TrainSettings] = []
+    monkeypatch.setattr(training, "train_tabular", lambda history, settings: seen.append(settings))
+    train_seizure(None, TrainSettings(finding_weights=("ORIGIN:4",)))  # type: ignore[arg-type]
+    assert seen[0].finding_weights == ("ORIGIN:4", "CONCEALMENT:20")
