@@ -238,7 +238,9 @@ SEIZURE_WEIGHTS: tuple[str, ...] = ("CONCEALMENT:20",)
 A history holds a few seizures (7 and 10 among some 430 scans and physical exams of containers in 14 legacy days of
 tuning seeds 101 and 102): too few for a model of its own (one trained on them ranked containers worse than the risk
 model). So the seizure key is the risk model's objective with seizures weighted up; 20 was chosen on those seeds
-(offline: 5, 20 and 50 tried for the SCAN lane's key; 20 was the best on the two together)."""
+(offline: 5, 20 and 50 tried for the SCAN lane's key; 20 was the best on the two together). In the closed loop
+(``bench/closed_loop.py --seizure-key``) it caught fewer seizures than the risk score on both tuning seeds, so the
+bench trains none by default."""
 
 
 def train_seizure(history: History, settings: TrainSettings | None = None) -> TrainedModel:
