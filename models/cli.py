@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from zeikan.features.history import load_history
-from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry, describe
-from zeikan.models.training import TrainSettings, train_tabular
+from zeikan.models.registry import DEFAULT_REGISTRY, RISK, ROLES, SEIZURE, ModelRegistry, describe
+from zeikan.models.training import TrainSettings, train_seizure, train_tabular
 
 models_app = typer.Typer(help="The model registry: list and promote versions.", no_args_is_help=True)
 
@@ -22,13 +22,18 @@ def train(
     registry: str = REGISTRY,
     promote: bool = typer.Option(True, "--promote/--no-promote", help="Make the new version live."),
     rounds: int = typer.Option(None, "--rounds", help="Maximum boosting rounds (default from settings)."),
+    role: str = typer.Option(RISK, "--role", help=f"What the model is for: {' or '.join(ROLES)} (the container lanes' key)."),
 ) -> None:
-    """Train the risk model from declarations and inspection results (never the truth file) and register it."""
+    """Train the risk model (or the seizure key) from declarations and inspection results (never the truth file) and
+    register it."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"{role!r}: use one of {', '.join(ROLES)}", param_hint="--role")
     events = load_history(history)
-    model = train_tabular(events, TrainSettings.from_env(num_boost_round=rounds))
-    info = ModelRegistry(registry).register(model, events.data_hash, promote=promote)
-    typer.echo(json.dumps({"version": info.version, "live": promote, "metrics": info.metrics, "window": info.window,
-                           "input": events.rejections.report()}))
+    trainer = train_seizure if role == SEIZURE else train_tabular
+    model = trainer(events, TrainSettings.from_env(num_boost_round=rounds))
+    info = ModelRegistry(registry).register(model, events.data_hash, promote=promote, role=role)
+    typer.echo(json.dumps({"version": info.version, "role": role, "live": promote, "metrics": info.metrics,
+                           "window": info.window, "input": events.rejections.report()}))
 
 
 def evaluate(
@@ -59,16 +64,16 @@ def evaluate(
 
 @models_app.command("ls")
 def list_models(registry: str = REGISTRY) -> None:
-    """List registered versions (the live one marked)."""
+    """List registered versions (the live one of each role marked)."""
     reg = ModelRegistry(registry)
-    live = reg.live_version()
+    live = {role: reg.live_version(role) for role in ROLES}
     for info in reg.versions():
-        typer.echo(json.dumps(describe(info) | {"live": info.version == live}))
+        typer.echo(json.dumps(describe(info) | {"live": info.version == live[info.role]}))
 
 
 @models_app.command("promote")
 def promote(version: str = typer.Argument(..., help="Version to make live."), registry: str = REGISTRY) -> None:
-    """Make a registered version the live model (the stream hot-reloads it)."""
+    """Make a registered version the live model of its role (the stream hot-reloads a risk model)."""
     ModelRegistry(registry).promote(version)
     typer.echo(json.dumps({"live": version}))
 

@@ -3,9 +3,15 @@
 Layout under the root::
 
     <version>/model.txt       LightGBM text model
-    <version>/metadata.json   version, features, calibration, training window, metrics, data hash,
+    <version>/metadata.json   version, role, features, calibration, training window, metrics, data hash,
                               feature_bins (training distribution per feature, for drift)
-    LIVE                      the promoted version (one line; cheap to poll for hot reload)
+    LIVE                      the promoted risk model (one line; cheap to poll for hot reload)
+    LIVE-<role>               the promoted model of another role (``LIVE-seizure``)
+
+One registry holds every model, each named by its *role* (:data:`ROLES`): ``risk``, the
+model whose score ranks every lane, and ``seizure``, the key of the container lanes
+(:func:`zeikan.models.training.train_seizure`). Each role has its own live version;
+metadata written before roles existed reads ``risk``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,30 @@ from zeikan.models.training import Calibration, TrainedModel
 DEFAULT_REGISTRY = "var/registry"
 """Registry used when no URL is given."""
 LIVE_FILE = "LIVE"
+RISK, SEIZURE = "risk", "seizure"
+ROLES: tuple[str, ...] = (RISK, SEIZURE)
+"""Model roles: the risk model (every lane's score) and the seizure key (the container lanes' rank)."""
+
+
+def live_file(role: str) -> str:
+    """Name of the file holding ``role``'s live version.
+
+    >>> live_file(RISK), live_file(SEIZURE)
+    ('LIVE', 'LIVE-seizure')
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown model role {role!r} (roles: {', '.join(ROLES)})")
+    return LIVE_FILE if role == RISK else f"{LIVE_FILE}-{role}"
+
+
+def version_name(role: str, created_ms: int, data_hash: str) -> str:
+    """Default version of a model: ``lgbm-<UTC time>-<hash>`` for the risk model, ``lgbm-<role>-…`` otherwise.
+
+    >>> version_name(SEIZURE, 0, "abcdef0123")
+    'lgbm-seizure-19700101-000000-abcdef01'
+    """
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime(created_ms / 1000))
+    return "-".join(["lgbm", *([] if role == RISK else [role]), stamp, data_hash[:8]])
 
 
 @dataclass(frozen=True)
@@ -42,10 +72,12 @@ class ModelInfo:
     """Training bins per feature (``zeikan.models.drift.ReferenceBins.to_json()``); empty for older models."""
     promotion: dict[str, Any] = field(default_factory=dict)
     """The continuous-learning decision about this candidate (``PromotionDecision.to_json()``); empty otherwise."""
+    role: str = RISK
+    """What the model is for (:data:`ROLES`)."""
 
 
 class ModelRegistry:
-    """Register, list, load and promote tabular models."""
+    """Register, list, load and promote tabular models (each role has its live version)."""
 
     def __init__(self, url: str = DEFAULT_REGISTRY) -> None:
         self.url = url
@@ -55,16 +87,17 @@ class ModelRegistry:
         return "/".join([self.root.rstrip("/"), *parts])
 
     def register(self, model: TrainedModel, data_hash: str, *, promote: bool = False, version: str | None = None,
-                 created_at: int | None = None, promotion: dict[str, Any] | None = None) -> ModelInfo:
-        """Store a trained model as a new version (optionally promoting it to live).
+                 created_at: int | None = None, promotion: dict[str, Any] | None = None, role: str = RISK) -> ModelInfo:
+        """Store a trained model of ``role`` as a new version (optionally promoting it to that role's live).
 
-        ``version``/``created_at`` default to the wall clock; continuous learning passes
+        ``version``/``created_at`` default to the wall clock (:func:`version_name`); continuous learning passes
         event-time ones so a replay registers the same versions.
         """
+        live_file(role)
         created = int(time.time() * 1000) if created_at is None else created_at
-        version = version or f"lgbm-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(created / 1000))}-{data_hash[:8]}"
+        version = version or version_name(role, created, data_hash)
         info = ModelInfo(version, model.features, model.categorical, asdict(model.calibration), model.window,
-                         model.metrics, data_hash, created, model.feature_bins, promotion or {})
+                         model.metrics, data_hash, created, model.feature_bins, promotion or {}, role)
         self.fs.makedirs(self._path(version), exist_ok=True)
         with self.fs.open(self._path(version, "model.txt"), "w") as handle:
             handle.write(model.booster.model_to_string())
@@ -74,8 +107,8 @@ class ModelRegistry:
             self.promote(version)
         return info
 
-    def versions(self) -> list[ModelInfo]:
-        """Every registered version, oldest first."""
+    def versions(self, role: str | None = None) -> list[ModelInfo]:
+        """Every registered version (of ``role``, when given), oldest first."""
         if not self.fs.exists(self.root):
             return []
         infos = []
@@ -84,7 +117,7 @@ class ModelRegistry:
             if self.fs.exists(meta):
                 with self.fs.open(meta, "r") as handle:
                     infos.append(ModelInfo(**json.load(handle)))
-        return sorted(infos, key=lambda i: (i.created_at, i.version))
+        return sorted((i for i in infos if role in (None, i.role)), key=lambda i: (i.created_at, i.version))
 
     def info(self, version: str) -> ModelInfo:
         """Metadata of one version."""
@@ -104,23 +137,23 @@ class ModelRegistry:
         return info, model
 
     def promote(self, version: str) -> None:
-        """Make a version the live one (what the stream serves)."""
-        self.info(version)
-        with self.fs.open(self._path(LIVE_FILE), "w") as handle:
+        """Make a version the live one of its role (what the stream serves)."""
+        info = self.info(version)
+        with self.fs.open(self._path(live_file(info.role)), "w") as handle:
             handle.write(version + "\n")
 
-    def live_version(self) -> str | None:
-        """The live version, or None; one small read, cheap to poll for hot reload."""
-        path = self._path(LIVE_FILE)
+    def live_version(self, role: str = RISK) -> str | None:
+        """The live version of ``role``, or None; one small read, cheap to poll for hot reload."""
+        path = self._path(live_file(role))
         try:
             with self.fs.open(path, "r") as handle:
                 return handle.read().strip() or None
         except FileNotFoundError:
             return None
 
-    def load_live(self) -> tuple[ModelInfo, TrainedModel]:
-        """The live model; raises NoLiveModelError when none is promoted."""
-        version = self.live_version()
+    def load_live(self, role: str = RISK) -> tuple[ModelInfo, TrainedModel]:
+        """The live model of ``role``; raises NoLiveModelError when none is promoted."""
+        version = self.live_version(role)
         if version is None:
             raise NoLiveModelError(self.url)
         return self.load(version)
@@ -128,5 +161,5 @@ class ModelRegistry:
 
 def describe(info: ModelInfo) -> dict[str, Any]:
     """A one-line summary of a version for listings."""
-    return {"version": info.version, "created_at": info.created_at, "window": info.window,
+    return {"version": info.version, "role": info.role, "created_at": info.created_at, "window": info.window,
             "positives": info.metrics.get("positives"), "valid_auc": info.metrics.get("valid_auc")}

@@ -232,6 +232,24 @@ def feature_bins(frame: pl.DataFrame, features: Sequence[str]) -> dict[str, dict
     return bins
 
 
+SEIZURE_WEIGHTS: tuple[str, ...] = ("CONCEALMENT:20",)
+"""The finding weights the seizure key adds to the risk model's: a concealment found (a seizure) weighs 20 labels.
+
+A history holds a few seizures (7 and 10 among some 430 scans and physical exams of containers in 14 legacy days of
+tuning seeds 101 and 102): too few for a model of its own (one trained on them ranked containers worse than the risk
+model). So the seizure key is the risk model's objective with seizures weighted up; 20 was chosen on those seeds
+(offline: 5, 20 and 50 tried for the SCAN lane's key; 20 was the best on the two together). In the closed loop
+(``bench/closed_loop.py --seizure-key``) it caught fewer seizures than the risk score on both tuning seeds, so the
+bench trains none by default."""
+
+
+def train_seizure(history: History, settings: TrainSettings | None = None) -> TrainedModel:
+    """Train the seizure key (role ``seizure``): the risk model's features and labels, seizures weighted up by
+    :data:`SEIZURE_WEIGHTS`. The container lanes rank containers by it (``streams/engine/capacity.py``)."""
+    base = settings or TrainSettings()
+    return train_tabular(history, replace(base, finding_weights=(*base.finding_weights, *SEIZURE_WEIGHTS)))
+
+
 def train_tabular(history: History, settings: TrainSettings | None = None) -> TrainedModel:
     """Train the risk model on the whole history (features from ``zeikan.features``).
 

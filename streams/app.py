@@ -38,7 +38,9 @@ from zeikan.streams.facts_log import FactsFollower
 from zeikan.streams.observability.hooks import PipelineHooks
 from zeikan.streams.kafka.kafka_config import KafkaSettings
 from zeikan.streams.serving.promoted import build_learning
-from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.serving.scoring import (
+    build_image_scorer, build_seizure_scorer, build_shadow_scorers, build_tabular_scorer,
+)
 from zeikan.streams.snapshots import SnapshotStore
 from zeikan.streams.settings import LearningSettings, WorkerSettings
 from zeikan.streams.kafka.transport import install as install_transport
@@ -190,7 +192,7 @@ def create_pipeline(
             hooks.on_capacity(office, lane.name, per_day)
 
     shared = SharedState(config, source_partitions(kafka.partitions), report_capacity)
-    engine = DecisionEngine(shared, scorer, lambda: rules.book, shadow)
+    engine = DecisionEngine(shared, scorer, lambda: rules.book, shadow, build_seizure_scorer(settings.registry))
     runner = BatchRunner(app, hooks, facts_topic(settings.app_id), settings.limits())
     snapshots = SnapshotStore(settings.snapshot_url(), settings.snapshot_keep) if settings.snapshots else None
     n = kafka.partitions

@@ -21,7 +21,9 @@ from zeikan.streams.engine.replay import History, Replayer, read_history, timeli
 from zeikan.streams.engine.rules import RuleBook
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.serving.promoted import PromotedScorer, build_learning
-from zeikan.streams.serving.scoring import build_image_scorer, build_shadow_scorers, build_tabular_scorer
+from zeikan.streams.serving.scoring import (
+    build_image_scorer, build_seizure_scorer, build_shadow_scorers, build_tabular_scorer,
+)
 from zeikan.streams.settings import LearningSettings
 
 
@@ -32,7 +34,7 @@ def replay(
     """Decisions of the history in ``directory`` (lazy) and the history read.
 
     Scored by the same factories as the workers: the live model of ``registry``
-    (the heuristic when none is promoted), the shadow candidates, the image model
+    (the heuristic when none is promoted), its seizure key, the shadow candidates, the image model
     (reading the history's own ``images/`` store when it has one). With ``learning``
     enabled, the promotions are recomputed from the history as the workers compute them
     (candidates kept in memory, nothing written to ``registry``), each decision is scored
@@ -52,7 +54,8 @@ def replay(
 
 def _replayer(directory: Path, rules: RuleBook, config: EngineConfig, registry: str, tabular: TabularScorer,
               shadow: str | None = None) -> Replayer:
-    engine = DecisionEngine(SharedState(config), tabular, lambda: rules, build_shadow_scorers(registry, shadow))
+    engine = DecisionEngine(SharedState(config), tabular, lambda: rules, build_shadow_scorers(registry, shadow),
+                            build_seizure_scorer(registry))
     images = directory / "images"
     image_scorer = build_image_scorer(store_url=str(images) if images.is_dir() else None)
     return Replayer(engine, image_scorer, config)

@@ -33,8 +33,9 @@ a full lane keeps the day's earliest selections; within the epoch that fills a
 lane, all of that epoch's are kept (the day's excess is at most that epoch's).
 
 The *container lanes* (``EngineConfig.container_lanes``: SCAN and PHYSICAL_EXAM by default) rank declarations by
-their *container key* (:func:`container_key`): the rank key for a declaration with containers, and behind every one of
-those, still in score order, for loose cargo. Only a container can hide concealment, which only a scan or a physical
+their *container key* (:func:`container_key`): for a declaration with containers the seizure key's score when the
+registry serves one (``streams/engine/core.py``), else the rank key, and behind every container, still in score
+order, for loose cargo. Only a container can hide concealment, which only a scan or a physical
 exam finds, so those lanes go first to the containers the model ranks highest; an office without containers still
 fills them by score. The cuts are taken lane by lane, most intrusive first, each by its own key over the declarations
 that the lanes above did not take (:func:`ladder_cuts`); ``Outcome.container_key`` carries the key.
@@ -70,7 +71,8 @@ LOOSE_CARGO_OFFSET = 2.0
 
 
 def container_key(rank_key: float, has_containers: bool) -> float:
-    """The key a declaration ranks by in the container lanes: its rank key with containers, lower without.
+    """The key a declaration ranks by in the container lanes: ``rank_key`` (the seizure key's score, else the risk
+    score, jittered) with containers, lower without.
 
     >>> container_key(0.3, True), container_key(0.9, False) < container_key(0.1, True)
     (0.3, True)

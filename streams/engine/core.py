@@ -4,6 +4,10 @@ A pure function of a declaration and the shared state as of its epoch
 (:mod:`~zeikan.streams.engine.shared_state`): a Faust worker that owns the
 declaration's partition and ``zeikan replay`` reach the same verdict. The engine
 never changes the state; the decided declaration reaches it as a fact.
+
+Two models may score a declaration: the risk model (every lane's rank key) and, when the
+registry has one, the *seizure key* (role ``seizure``), which ranks containers in the
+container lanes instead of the risk score (:func:`~zeikan.streams.engine.capacity.container_key`).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class Verdict:
     """The lane the score and the rules got within the office's lane buckets and rule cuts, and why if either moved it
     down."""
     shadow_scores: Mapping[str, float] = field(default_factory=dict)
+    seizure_score: float | None = None
+    """The seizure key's score (None without a seizure model: the container lanes rank by the risk score)."""
 
     @property
     def declaration_id(self) -> str:
@@ -70,8 +76,12 @@ class Verdict:
         out: list[str] = []
         if self.risk_action is not Action.RELEASE:
             cut = self.thresholds.cuts[self.risk_action]
-            if self.thresholds.key(self.risk_action, self.keys) == self.keys.rank:
+            key = self.thresholds.key(self.risk_action, self.keys)
+            if key == self.keys.rank:
                 out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut {cut:.3f}")
+            elif self.seizure_score is not None and key == self.keys.container and self.declaration.get("containers"):
+                out.append(f"seizure key {self.seizure_score:.3f} reached the {self.risk_action.value} cut {cut:.3f} "
+                           "(the lane ranks containers by it)")
             else:
                 out.append(f"model score {self.tabular_score:.3f} reached the {self.risk_action.value} cut for loose "
                            f"cargo {cut + LOOSE_CARGO_OFFSET:.3f} (the lane takes containers first)")
@@ -130,11 +140,13 @@ class DecisionEngine:
         scorer: TabularScorer,
         rules: Callable[[], RuleBook],
         shadow: ShadowScorer | None = None,
+        seizure: TabularScorer | None = None,
     ) -> None:
         self.state = state
         self._scorer = scorer
         self._shadow = shadow
         self._rules = rules
+        self._seizure = seizure
 
     @property
     def scorer(self) -> TabularScorer:
@@ -149,14 +161,16 @@ class DecisionEngine:
             digests = [content_digest(DECLARATIONS.name, d) for d in declarations]
         rows = [self.state.features.features(d) for d in declarations]
         scores = self._scorer.score_batch(declarations, rows)
+        seizure = self._seizure.score_batch(declarations, rows) if self._seizure else scores
         shadows = self._shadow(declarations, rows, scores) if self._shadow else [{} for _ in declarations]
         book = self._rules()
         version_of = self._scorer.version_of if isinstance(self._scorer, PerDeclarationScorer) else None
         tabular = [version_of(d) for d in declarations] if version_of else [self._scorer.version] * len(declarations)
+        fixed = {"rules": book.version, "engine": ENGINE_VERSION} | ({"seizure": self._seizure.version} if self._seizure else {})
         return [
-            self._decide(decl, feats, float(score), book, {"tabular": version, "rules": book.version, "engine": ENGINE_VERSION},
-                         shadow, digest)
-            for decl, feats, score, shadow, digest, version in zip(declarations, rows, scores, shadows, digests, tabular)
+            self._decide(decl, feats, float(score), float(seized), book, {"tabular": version} | fixed, shadow, digest)
+            for decl, feats, score, seized, shadow, digest, version in zip(declarations, rows, scores, seizure, shadows,
+                                                                           digests, tabular)
         ]
 
     def run_epoch(self, epoch: int, declarations: Sequence[Mapping], inspections: Sequence[Mapping] = ()) -> list[Verdict]:
@@ -177,15 +191,16 @@ class DecisionEngine:
         return verdicts
 
     def _decide(
-        self, decl: Mapping, feats: dict[str, float], score: float, book: RuleBook, versions: Mapping[str, str],
-        shadow: Mapping[str, float], digest: str,
+        self, decl: Mapping, feats: dict[str, float], score: float, seizure: float, book: RuleBook,
+        versions: Mapping[str, str], shadow: Mapping[str, float], digest: str,
     ) -> Verdict:
         state = self.state
         office = str(decl["office_id"])
         day = event_day(int(decl["filed_at"]))
         thresholds = state.capacity.thresholds(office, day)
-        rank_key = score + TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
-        keys = Keys(rank_key, container_key(rank_key, bool(decl.get("containers"))))
+        jitter = TIE_BREAK_SCALE * keyed_uniform("rank", str(decl["declaration_id"]))
+        rank_key = score + jitter
+        keys = Keys(rank_key, container_key(seizure + jitter, bool(decl.get("containers"))))
         risk_action = thresholds.risk_action(keys)
         outcome = book.evaluate(decl, feats)
         granted = grant_lane(risk_action, outcome.floor, outcome.floor_rules, state.capacity.lane_room(office, day),
@@ -206,6 +221,7 @@ class DecisionEngine:
             state_version=state.version,
             shadow_scores=shadow,
             granted=granted,
+            seizure_score=seizure if self._seizure else None,
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from zeikan.models.base import ImageAssessment
 from zeikan.streams.engine.lanes import Action
 
-ENGINE_VERSION = "engine-7"
+ENGINE_VERSION = "engine-8"
 """Bumped whenever the decision logic changes what it decides (part of every decision_id)."""
 
 PRE_ARRIVAL = "PRE_ARRIVAL"

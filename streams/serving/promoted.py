@@ -22,7 +22,7 @@ import lightgbm as lgb
 
 from zeikan.models.base import Explanation, FeatureRow, TabularScorer
 from zeikan.models.heuristic import HeuristicTabularScorer
-from zeikan.models.registry import ModelRegistry
+from zeikan.models.registry import RISK, ModelRegistry
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.models.training import TrainedModel
 from zeikan.streams.engine.learner import Learner
@@ -115,12 +115,12 @@ class PromotedScorer:
 
 
 def base_version(registry: ModelRegistry) -> str | None:
-    """The newest version that is no continuous-learning candidate (``zeikan train``'s), or None.
+    """The newest risk model that is no continuous-learning candidate (``zeikan train``'s), or None.
 
     The default base: the candidates registered later never change it, so a restarted
     worker and a replay over the same registry start from the same model.
     """
-    trained = [info.version for info in registry.versions() if not info.promotion]
+    trained = [info.version for info in registry.versions(RISK) if not info.promotion]
     return trained[-1] if trained else None
 
 

@@ -10,6 +10,9 @@ protocols, so live and replay always serve the same models.
   nothing is promoted it serves the documented heuristic
   (:class:`~zeikan.models.heuristic.HeuristicTabularScorer`), says so in the log,
   and switches to the first model promoted later.
+* Seizure key: the registry's live model of role ``seizure`` (:func:`build_seizure_scorer`), when it has one;
+  it ranks containers in the container lanes. Read once when the worker (or the replay) starts, so every
+  worker and a replay over the same registry serve the same one; promoting another takes a restart.
 * Shadow: candidate versions scored beside the live model (:class:`ShadowScorers`);
   their scores land in each decision's ``shadow_scores`` (version -> score) and a
   per-batch comparison is logged. They never change a decision (nor its id).
@@ -48,7 +51,7 @@ from zeikan.models.base import UNASSESSED_KINDS, Explanation, FeatureRow, ImageA
 from zeikan.models.errors import ModelNotFoundError
 from zeikan.models.heuristic import HeuristicTabularScorer
 from zeikan.models.image_unavailable import UnavailableImageScorer
-from zeikan.models.registry import DEFAULT_REGISTRY, ModelRegistry
+from zeikan.models.registry import DEFAULT_REGISTRY, SEIZURE, ModelRegistry
 from zeikan.models.tabular import LightGBMScorer
 from zeikan.streams.engine.post_scan import assess
 from zeikan.streams.observability.hooks import PipelineHooks
@@ -144,6 +147,16 @@ def build_tabular_scorer(
         log.warning("no live model in registry %s: scoring with the heuristic", registry)
         return HeuristicTabularScorer()
     return LightGBMScorer.from_registry(reg)
+
+
+def build_seizure_scorer(registry: str = DEFAULT_REGISTRY) -> TabularScorer | None:
+    """The live seizure key of ``registry`` (role ``seizure``), or None when none is promoted."""
+    reg = ModelRegistry(registry)
+    version = reg.live_version(SEIZURE)
+    if version is None:
+        return None
+    log.info("seizure key %s ranks containers in the container lanes (registry %s)", version, registry)
+    return LightGBMScorer.from_registry(reg, version)
 
 
 class ShadowScorers:

@@ -168,3 +168,25 @@ def test_equal_capacity_per_lane_is_the_legacy_lane_mix(tmp_path: Path) -> None:
     total = sum(types.values())
     for lane, count in mix.items():
         assert config.default_share[lane] == pytest.approx(0.1 * count / total)
+
+
+def test_a_loop_served_with_a_seizure_key_replays_to_its_decisions(tmp_path: Path) -> None:
+    from zeikan.features.history import load_history
+    from zeikan.models.registry import SEIZURE, ModelRegistry
+    from zeikan.models.training import TrainSettings, train_seizure, train_tabular
+    from zeikan.sim.simulate import simulate
+
+    simulate(SimSettings(seed=13, days=4, per_day=300), tmp_path / "history")
+    events = load_history(str(tmp_path / "history"))
+    registry = ModelRegistry(str(tmp_path / "registry"))
+    fast = TrainSettings(num_boost_round=20, early_stopping_rounds=5)
+    registry.register(train_tabular(events, fast), events.data_hash, promote=True)
+    key = registry.register(train_seizure(events, fast), events.data_hash, promote=True, role=SEIZURE).version
+    loop = _loop(tmp_path / "loop", tmp_path / "registry")
+    pre = [d for d in loop.decisions if d["stage"] == "PRE_ARRIVAL"]
+    assert pre and {d["model_versions"]["seizure"] for d in pre} == {key}
+    out = tmp_path / "replayed.jsonl"
+    subprocess.run([sys.executable, "-m", "zeikan.cli.main", "replay", "--history", str(loop.out_dir), "--out", str(out),
+                    "--registry", str(tmp_path / "registry")], check=True, capture_output=True)
+    first = loop.port.world.settings.day_start_ms(loop.warm_days)
+    assert sorted(d["decision_id"] for d in _lines(out) if d["event_time"] >= first) == sorted(d["decision_id"] for d in loop.decisions)

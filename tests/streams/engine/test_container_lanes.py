@@ -13,6 +13,7 @@ from zeikan.streams.engine.capacity import CapacityTracker, Keys, container_key,
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.facts import Outcome
 from zeikan.streams.engine.lanes import SELECTED_LANES, Action
+from zeikan.streams.engine.selection import keyed_uniform
 
 CONFIG = EngineConfig()
 VOLUME = 400
@@ -112,6 +113,39 @@ def test_the_engine_scans_loose_cargo_only_where_no_container_ranks_above_it():
     assert all("reached the" in r and "loose cargo" not in r for r in scores)
     again = run_engine(hist, HashScorer())
     assert [v.record(0)["decision_id"] for v in verdicts] == [v.record(0)["decision_id"] for v in again]
+
+
+class SeizureScorer(HashScorer):
+    """A seizure key independent of the risk score."""
+
+    version = "seizure-1"
+
+    def score_batch(self, declarations, features):
+        return [keyed_uniform("seizure", d["declaration_id"]) for d in declarations]
+
+
+def test_a_seizure_key_ranks_the_containers_of_the_container_lanes():
+    hist = history(days=4, per_day=300, seed=31)
+    verdicts = run_engine(hist, HashScorer(), seizure=SeizureScorer())
+    first_day = event_day(min(v.declaration["filed_at"] for v in verdicts))
+    groups: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
+    for v in verdicts:
+        day = event_day(int(v.declaration["filed_at"]))
+        if day > first_day and v.declaration["containers"]:
+            taken, passed = groups.setdefault((v.declaration["office_id"], day), ([], []))
+            (taken if v.risk_action in (Action.PHYSICAL_EXAM, Action.SCAN) else passed).append(v.seizure_score)
+            assert v.seizure_score == keyed_uniform("seizure", v.declaration_id)
+            assert v.record(0)["model_versions"]["seizure"] == "seizure-1"
+    assert sum(len(taken) for taken, _ in groups.values()) > 20
+    for taken, passed in groups.values():
+        if taken and passed:
+            assert min(taken) > max(passed), "the container lanes take the containers the seizure key ranks highest"
+    scanned = [v for v in verdicts if v.risk_action is Action.SCAN and v.declaration["containers"]
+               and event_day(int(v.declaration["filed_at"])) > first_day]
+    assert scanned and all(v.reasons()[0].startswith("seizure key ") for v in scanned)
+    plain = run_engine(hist, HashScorer())
+    assert [v.risk_action for v in plain] != [v.risk_action for v in verdicts]
+    assert all(v.seizure_score is None and "seizure" not in v.record(0)["model_versions"] for v in plain)
 
 
 def test_container_lanes_are_selecting_lanes():

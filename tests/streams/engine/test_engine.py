@@ -31,10 +31,10 @@ class HashScorer:
         raise AssertionError("the engine never explains")
 
 
-def run_engine(hist, scorer=None, config=None):
+def run_engine(hist, scorer=None, config=None, seizure=None):
     """Verdicts of a history, epoch by epoch (the offline protocol of zeikan replay)."""
     config = config or EngineConfig()
-    engine = DecisionEngine(SharedState(config), scorer or HeuristicTabularScorer(), lambda: EMPTY_RULES)
+    engine = DecisionEngine(SharedState(config), scorer or HeuristicTabularScorer(), lambda: EMPTY_RULES, seizure=seizure)
     past = History(declarations=hist["declarations"], inspections=hist["inspection-results"])
     return [v for epoch, decls, insps, _ in timeline(past, config.epoch_ms) for v in engine.run_epoch(epoch, decls, insps)]
 

@@ -228,9 +228,9 @@ def test_the_registry_is_polled_once_per_interval(models):
     polls = []
 
     class Counted(type(registry)):
-        def live_version(self):
+        def live_version(self, *role):
             polls.append(1)
-            return super().live_version()
+            return super().live_version(*role)
 
     clock = Clock()
     scorer = scoring.RegistryScorer(Counted(registry.url), poll_s=1.0, clock=clock)
