@@ -19,18 +19,20 @@ ROBUST_TRAIN_PER_DAY declarations a day) and rank the
 last TEST_DAYS days of every other variant, held-out ones included, against the
 generator's posterior oracle and a raw-column LightGBM (``transfer`` lines, with
 recall at 5 % per fraud kind), then a leave-one-mechanism-out table (``lomo``: train
-on a world without the mechanism, evaluate its recall on a world with it).
+on a world without the mechanism, evaluate its recall on a world with it;
+``python -m zeikan.bench.model lomo`` prints that table alone).
 
 ``python -m zeikan.bench.model inworld`` back-tests each held-out variant on itself
 (train before its last TEST_DAYS days): there the raw-column baseline knows the world's
 trader ids, the fair baseline comparison.
 
-``python -m zeikan.bench.model continuous`` runs continuous learning
-(:mod:`zeikan.models.continuous`) over a held-out world with a drift in its middle
-third, offline: from START_DAY on, each day is scored by the live model, then the
-day boundary trains a shadow candidate and may promote it; the same run scores each
-day with the model of START_DAY too. Printed: P@5 % over the last third of the days
-with retraining and without, the oracle's, and every promotion decision.
+``python -m zeikan.bench.model continuous [VARIANT]`` runs continuous learning
+(:mod:`zeikan.models.continuous`) over a world with a drift in its middle third
+(default the held-out ``heldout_drift``; ``base_drift`` is the tuning one), offline:
+from CL_START_DAY on, each day is scored by the live model, then the day boundary
+trains a shadow candidate and may promote it; the same run scores each day with the
+model of CL_START_DAY too. Printed: P@5 % over the last third of the days with
+retraining and without, both oracles', and every promotion decision.
 
 The loaded history is frozen out of the garbage collector before the online
 measurement (``gc.freeze()``): a worker never holds the whole history, so its
@@ -52,9 +54,10 @@ from zeikan.features.batch import batch_features
 from zeikan.features.history import History, load_history
 from zeikan.features.names import FEATURE_NAMES
 from zeikan.features.online import OnlineFeatureState
+from zeikan.models.continuous import ContinuousSettings
 from zeikan.models.evaluation import RATES, evaluate_history
 from zeikan.models.tabular import LightGBMScorer
-from zeikan.models.training import train_tabular
+from zeikan.models.training import TrainSettings, train_tabular
 
 BATCH_SIZES = (1, 100, 1000)
 SIM_DAYS, SIM_PER_DAY, SIM_SEED = 60, 500, 1
@@ -192,7 +195,7 @@ def robustness() -> None:
     """Train on the ``base`` tuning variant, rank every other variant; then leave-one-mechanism-out."""
     from zeikan.models.evaluation import evaluate_transfer
     from zeikan.sim.settings import SimSettings
-    from zeikan.sim.variants import HELD_OUT, TUNING, variant, without
+    from zeikan.sim.variants import HELD_OUT, TUNING, variant
 
     base = SimSettings(days=ROBUST_DAYS, per_day=SIM_PER_DAY)
     train_base = replace(base, per_day=ROBUST_TRAIN_PER_DAY)
@@ -204,11 +207,32 @@ def robustness() -> None:
                 continue
             test = _simulated(variant(overrides, base), root, name)
             emit("transfer", train="base", test=name, group=group, **_p5(evaluate_transfer(train, test, test_days=TEST_DAYS)))
+    leave_one_out(root)
+
+
+def leave_one_out(root: Path | None = None) -> None:
+    """Leave-one-mechanism-out: train on a world without the mechanism, its recall at 5 % on a world with it.
+
+    The first line (``left_out: null``) trains on the same world with every mechanism: the recall to compare with.
+    """
+    from zeikan.models.evaluation import evaluate_transfer
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.variants import variant, without
+
+    base = SimSettings(days=ROBUST_DAYS, per_day=SIM_PER_DAY)
+    train_base = replace(base, per_day=ROBUST_TRAIN_PER_DAY)
+    root = root or Path(tempfile.mkdtemp(prefix="zeikan-bench-lomo-"))
     full = _simulated(variant({"seed": 301}, base), root, "lomo_test")
-    for mechanism in ("UNDERVALUATION", "MISDECLARED_GOODS", "QUANTITY", "ORIGIN"):
-        left_out = _simulated(without(mechanism, variant({"seed": 302}, train_base)), root, f"without_{mechanism}")
+    mechanisms = ("UNDERVALUATION", "MISDECLARED_GOODS", "QUANTITY", "ORIGIN")
+    train = variant({"seed": 302}, train_base)
+    every = _p5(evaluate_transfer(_simulated(train, root, "with_all"), full, test_days=TEST_DAYS))
+    emit("lomo", left_out=None, p5=every["risk_model_p5"], p5_oracle_observed=every.get("oracle_observed_p5"),
+         **{f"recall5_{m}": every.get(f"recall5_{m}") for m in mechanisms})
+    for mechanism in mechanisms:
+        left_out = _simulated(without(mechanism, train), root, f"without_{mechanism}")
         figures = _p5(evaluate_transfer(left_out, full, test_days=TEST_DAYS))
         emit("lomo", left_out=mechanism, recall5=figures.get(f"recall5_{mechanism}"),
+             recall5_with_all=every.get(f"recall5_{mechanism}"),
              recall5_oracle=figures.get(f"recall5_{mechanism}_oracle"),
              recall5_oracle_observed=figures.get(f"recall5_{mechanism}_oracle_observed"), p5=figures["risk_model_p5"],
              p5_oracle=figures["oracle_p5"], p5_oracle_observed=figures.get("oracle_observed_p5"))
@@ -234,23 +258,40 @@ CL_DAYS, CL_START_DAY, CL_PER_DAY = 45, 12, 800
 """Continuous-learning run: days, first day scored (the initial model learns from the days before), declarations/day."""
 
 
-def continuous() -> None:
-    """P@5 % over the last third with and without continuous learning, from the same drifting run."""
+CL_SETTINGS = ContinuousSettings(train_days=CL_DAYS, eval_days=8, retrain_every_days=2,
+                                 train=TrainSettings(num_boost_round=300))
+"""The continuous-learning settings of the bench."""
+
+
+def continuous(name: str = "heldout_drift") -> None:
+    """P@5 % over the last third with and without continuous learning, from the same drifting run of variant ``name``."""
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.variants import HELD_OUT, TUNING, variant
+
+    settings = variant({**TUNING, **HELD_OUT}[name], SimSettings(days=CL_DAYS, per_day=CL_PER_DAY))
+    root = Path(tempfile.mkdtemp(prefix="zeikan-bench-cl-"))
+    history = _simulated(settings, root, name)
+    feats = batch_features(history.declarations, history.inspections)
+    figures = continuous_run(settings, history, feats, CL_SETTINGS)
+    for decision in figures.pop("decisions"):
+        emit("promotion_decision", **decision)
+    emit("continuous_learning", variant=name, **figures)
+
+
+def continuous_run(settings: Any, history: History, feats: Any, cl: ContinuousSettings) -> dict[str, Any]:
+    """Score days CL_START_DAY.. with the live model (retrained, maybe promoted, every due day) and the initial one.
+
+    Returns the P@5 % figures over the last third of the days and every promotion decision (``decisions``).
+    """
     import numpy as np
     import polars as pl
 
     from zeikan.features.transforms import DAY_MS
-    from zeikan.models.continuous import ContinuousSettings, is_due, score, shadow_step
-    from zeikan.models.training import TrainSettings, fit, label_frame
-    from zeikan.sim.settings import SimSettings
-    from zeikan.sim.variants import HELD_OUT, variant
+    from zeikan.models.continuous import is_due, score, shadow_step
+    from zeikan.models.evaluation import at_rate, truth_for
+    from zeikan.models.training import fit, label_frame
 
-    settings = variant(HELD_OUT["heldout_drift"], SimSettings(days=CL_DAYS, per_day=CL_PER_DAY))
-    root = Path(tempfile.mkdtemp(prefix="zeikan-bench-cl-"))
-    history = _simulated(settings, root, "drift")
-    cl = ContinuousSettings(train_days=CL_DAYS, eval_days=8, retrain_every_days=2,
-                            train=TrainSettings(num_boost_round=300))
-    feats = batch_features(history.declarations, history.inspections)
+    days = settings.days
     t0 = settings.day_start_ms(0)
     start = t0 + CL_START_DAY * DAY_MS
     initial = fit(label_frame(feats, history.inspections, before=start), list(FEATURE_NAMES), cl.train)
@@ -258,39 +299,35 @@ def continuous() -> None:
     last_retrain = None
     scored: dict[str, list[Any]] = {"retrained": [], "static": [], "ids": []}
     decisions = []
-    for day in range(CL_START_DAY, CL_DAYS):
+    for day in range(CL_START_DAY, days):
         boundary = t0 + day * DAY_MS
         if day > CL_START_DAY and is_due(boundary, last_retrain, cl):
             last_retrain = boundary
             step = shadow_step(feats.filter(pl.col("filed_at") < boundary),
                                [r for r in history.inspections if int(r["inspected_at"]) < boundary], boundary, live, cl)
             if step is not None:
-                decisions.append(step.decision.to_json())
-                emit("promotion_decision", day=day, **step.decision.to_json())
+                decisions.append({"day": day, **step.decision.to_json()})
                 if step.decision.promoted:
                     live = (step.decision.candidate, step.candidate)
         today = feats.filter((pl.col("filed_at") >= boundary) & (pl.col("filed_at") < boundary + DAY_MS))
         scored["retrained"].append(score(live[1], today))
         scored["static"].append(score(initial, today))
         scored["ids"].extend(today["declaration_id"].to_list())
-    last_third = CL_DAYS - (CL_DAYS - CL_START_DAY) // 3
+    last_third = days - (days - CL_START_DAY) // 3
     tail = t0 + last_third * DAY_MS
     filed = {d["declaration_id"]: int(d["filed_at"]) for d in history.declarations}
-    ids = scored["ids"]
-    mask = np.array([filed[i] >= tail for i in ids])
-    truth = [history.truth[i] for i in ids]
-    label = np.array([float(t["is_fraud"]) for t in truth])[mask]
-    oracle = np.array([float(t["fraud_posterior"]) for t in truth])[mask]
-
-    def p5(s: np.ndarray) -> float:
-        k = max(1, int(np.ceil(0.05 * len(s))))
-        return float(label[np.argsort(-s, kind="stable")[:k]].mean())
-
-    emit("continuous_learning", drift_day=settings.drift_day, days=CL_DAYS, start_day=CL_START_DAY,
-         last_third_from_day=last_third, declarations=int(mask.sum()), retrain_every_days=cl.retrain_every_days,
-         p5_with_retraining=p5(np.concatenate(scored["retrained"])[mask]),
-         p5_without_retraining=p5(np.concatenate(scored["static"])[mask]), p5_oracle=p5(oracle),
-         candidates=len(decisions), promotions=sum(d["promoted"] for d in decisions))
+    mask = np.array([filed[i] >= tail for i in scored["ids"]])
+    truth, _ = truth_for(history, [i for i, m in zip(scored["ids"], mask) if m])
+    rankings = {"with_retraining": np.concatenate(scored["retrained"])[mask],
+                "without_retraining": np.concatenate(scored["static"])[mask], "oracle": truth.probability}
+    if truth.observed is not None:
+        rankings["oracle_observed"] = truth.observed
+    at = {name: at_rate(ranking, truth, 0.05) for name, ranking in rankings.items() if ranking is not None}
+    return {"drift_day": settings.drift_day, "days": days, "start_day": CL_START_DAY, "last_third_from_day": last_third,
+            "declarations": int(mask.sum()), "retrain_every_days": cl.retrain_every_days, "train_days": cl.train_days,
+            **{f"p5_{name}": figures["precision"] for name, figures in at.items()},
+            "recall5_by_kind": {name: figures.get("recall_by_kind") for name, figures in at.items()},
+            "candidates": len(decisions), "promotions": sum(d["promoted"] for d in decisions), "decisions": decisions}
 
 
 def main() -> None:
@@ -299,8 +336,11 @@ def main() -> None:
     if mode == "robustness":
         robustness()
         return
+    if mode == "lomo":
+        leave_one_out()
+        return
     if mode == "continuous":
-        continuous()
+        continuous(*sys.argv[2:3])
         return
     if mode == "inworld":
         in_world()
