@@ -1,8 +1,11 @@
 """Per-office daily capacity: score thresholds that make the selected share track capacity.
 
-Thresholds for office ``o`` on event-time day ``D`` are computed once, from the
-scores of ``o``'s declarations on the previous ``window_days`` days (pooled), so
-the live stream and ``zeikan replay`` derive exactly the same cuts. Selections
+Thresholds for office ``o`` on event-time day ``D`` are a function of the folded
+state: the scores of ``o``'s declarations on the previous ``window_days`` days
+(pooled) and the bucket as rolled into ``D``, so the live stream, a restarted
+worker and ``zeikan replay`` derive exactly the same cuts from the same state (they
+are kept once computed, and dropped when a late declaration of an earlier day of
+``o`` is folded, which also changes the state's version). Selections
 forced by rules or by random selection on those days are subtracted from the
 score-based share, so the *total* selected share tracks capacity.
 
@@ -16,12 +19,12 @@ fractional remainder is carried from day to day, so a lane expected less than on
 day still gets its share over several days. At a day's start the balance is capped at
 the expected selections of the window's days (at least one): a lane may make up for a
 quiet spell, but an idle lane does not hoard beyond that; a debt (the epoch that
-filled the lane kept all its selections) is paid back. When a day's thresholds are
-first computed -- at the latest when the office's first declaration of the day is folded,
-so the days past the window are forgotten on every worker, whether or not it decides any
-of the office's declarations -- the bucket is rolled over every day with declarations since its own,
-from per-day counts: neither the order in which an epoch's decisions are folded nor
-the days a worker happened to decide matter. It starts, full, on an office's first
+filled the lane kept all its selections) is paid back. When the office's first declaration
+of a day is folded, the bucket is rolled over every day with declarations since its own,
+from per-day counts, and the days past the window are forgotten: at the same point of the
+facts log on every worker, whether or not it decides any of the office's declarations
+(a decision before that point reads a rolled copy). Neither the order in which an
+epoch's decisions are folded nor the days a worker happened to decide matter. It starts, full, on an office's first
 day with history (the prior cuts have no cap) and is in the snapshot. Once a lane is
 full, a declaration that a rule or the model's score sends there goes to the next lane
 down that has room and that its score reaches, or is released, and its reasons say
@@ -333,7 +336,8 @@ class CapacityTracker:
         self._cache: dict[tuple[str, int], Thresholds] = {}
 
     def thresholds(self, office_id: str, day: int) -> Thresholds:
-        """Cuts for ``office_id`` on ``day``, fixed at first use from days before ``day``."""
+        """Cuts for ``office_id`` on ``day`` from the days before it: a function of what was folded (computed once and
+        kept until a late declaration of an earlier day is folded; computing them changes no state)."""
         key = (office_id, day)
         found = self._cache.get(key)
         if found is None:
@@ -341,7 +345,6 @@ class CapacityTracker:
             self._cache[key] = found
             if self._on_thresholds is not None:
                 self._on_thresholds(office_id, found)
-            self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the bucket rolls it over
         return found
 
     def record(self, office_id: str, day: int, rank_key: float, risk: Action, final: Action,
@@ -352,10 +355,11 @@ class CapacityTracker:
         stats = days.get(day)
         if stats is None:
             if days and day > max(days):
-                # the office's next day begins: roll its bucket into it and forget the days past the window on every
-                # worker, also one that decides none of the office's declarations (it folds them all the same)
-                self.thresholds(office_id, day)
+                self._begin_day(office_id, day)
             stats = days[day] = _DayStats()
+        if day < max(days):  # a late declaration changes the history of the days after it: their cuts are recomputed
+            for later in [k for k in self._cache if k[0] == office_id and k[1] > day]:
+                del self._cache[later]
         keys = Keys(rank_key, rank_key if container is None else container)
         stats.keys.append(keys.rank)
         stats.container_keys.append(keys.container)
@@ -422,22 +426,37 @@ class CapacityTracker:
     def _bursts(self, targets: Mapping[Action, float]) -> dict[Action, float]:
         return {lane: day_burst(targets[lane], self._config.window_days) for lane in SELECTED_LANES}
 
+    def _begin_day(self, office_id: str, day: int) -> None:
+        """The office's next day begins in the fold: roll its bucket into the day and forget the days past the window,
+        on every worker at the same point of the facts log (also one that decides none of the office's declarations)."""
+        plan = self._plan(office_id, day)
+        if plan is not None:
+            self._buckets[office_id] = self._rolled(office_id, day, plan[0])
+        self._forget_before(office_id, day - self._config.window_days - 1)  # one more: the bucket rolls it over
+
     def _carry(self, office_id: str, day: int, targets: Mapping[Action, float]) -> dict[Action, float]:
-        """Each lane's bucket balance at ``day``'s start (``targets``: that day's expected selections).
+        """Each lane's bucket balance at ``day``'s start (``targets``: that day's expected selections), from a rolled copy
+        of the bucket (a day before the bucket's, decided late, carries nothing)."""
+        bucket = self._rolled(office_id, day, targets)
+        return {lane: 0.0 for lane in SELECTED_LANES} if day < bucket.day else dict(bucket.balance)
+
+    def _rolled(self, office_id: str, day: int, targets: Mapping[Action, float]) -> LaneBucket:
+        """A copy of the office's bucket rolled to ``day``'s start (``targets``: that day's expected selections).
 
         The bucket starts full on the office's first day with history and is rolled over every later day with
-        declarations, whichever of those days this worker decided (days on the prior cuts add and take nothing), so
-        every worker and ``zeikan replay`` carry the same balance. A day before the bucket's, decided late, carries
-        nothing."""
+        declarations (days on the prior cuts add and take nothing), so every worker and ``zeikan replay`` carry the
+        same balance. A bucket already past ``day`` is returned as it is."""
         days = self._days.get(office_id, {})
         planned = {d: self._plan(office_id, d) for d in days if d < day}
         planned[day] = (dict(targets), {})
-        bucket = self._buckets.get(office_id)
-        if bucket is None:
+        kept = self._buckets.get(office_id)
+        if kept is None:
             first = min(d for d, plan in planned.items() if plan is not None)
-            bucket = self._buckets[office_id] = LaneBucket(first, self._bursts(planned[first][0]))
+            bucket = LaneBucket(first, self._bursts(planned[first][0]))
+        else:
+            bucket = LaneBucket(kept.day, dict(kept.balance))
         if day < bucket.day:
-            return {lane: 0.0 for lane in SELECTED_LANES}
+            return bucket
         rolled = sorted(d for d in planned if bucket.day <= d)
         for d, following in zip(rolled, rolled[1:]):
             if planned[d] is not None:
@@ -445,7 +464,7 @@ class CapacityTracker:
             if planned[following] is not None:
                 bucket.start_day(following, self._bursts(planned[following][0]))
         bucket.day = day
-        return dict(bucket.balance)
+        return bucket
 
     def _compute(self, office_id: str, day: int) -> Thresholds:
         cfg = self._config

@@ -138,10 +138,10 @@ def test_the_buckets_are_in_the_snapshot_and_the_day_counts_leave_after_the_wind
     with pytest.raises(KeyError):
         CapacityTracker(EngineConfig()).restore(tracker.snapshot()["days"])  # an older layout: refused
     window = EngineConfig().window_days
-    tracker.thresholds("JPYOK", 11 + window + 1)
+    tracker.record("JPYOK", 11 + window + 1, 0.5, Action.RELEASE, Action.RELEASE)
     assert "11" in tracker.snapshot()["days"]["JPYOK"], "kept one day past the window"
-    tracker.thresholds("JPYOK", 11 + window + 2)
-    assert "11" not in tracker.snapshot()["days"]["JPYOK"], "then dropped"
+    tracker.record("JPYOK", 11 + window + 2, 0.5, Action.RELEASE, Action.RELEASE)
+    assert "11" not in tracker.snapshot()["days"]["JPYOK"], "then dropped, when the next day is folded"
 
 
 def run_with_rules(hist, seed_order: int | None = None):
@@ -240,3 +240,21 @@ def test_a_worker_that_only_folds_an_office_keeps_its_days_within_the_window():
     kept = folds_only.snapshot()["days"]["JPYOK"]
     assert len(kept) <= WINDOW + 2, f"{len(kept)} days kept"
     assert folds_only.thresholds("JPYOK", 111) == decides.thresholds("JPYOK", 111)
+
+
+def test_cuts_are_a_function_of_what_was_folded_whenever_they_were_first_computed():
+    """A worker that computed a day's cuts (at its first decision) before a late declaration of the day before was
+    folded, and one restarted from a snapshot taken after it, must decide alike: the late declaration changes the
+    state's version, and the decisions that follow it must not depend on when the cuts were cached."""
+    rng = random.Random(11)
+    early = tracker_with_a_day_of_history()
+    for _ in range(300):
+        early.record("JPYOK", 11, rng.random(), Action.RELEASE, rng.choice([Action.RELEASE] * 6 + [Action.SCAN]))
+    early.thresholds("JPYOK", 12)  # cached at the day's first decision
+    early.record("JPYOK", 12, 0.5, Action.RELEASE, Action.RELEASE)  # the day's first fold rolls the bucket
+    for _ in range(60):  # late declarations of day 11, folded after day 12 began
+        early.record("JPYOK", 11, rng.random() * 0.1 + 0.9, Action.RELEASE, Action.SCAN)
+    restarted = CapacityTracker(EngineConfig())
+    restarted.restore(early.snapshot())
+    assert restarted.thresholds("JPYOK", 12) == early.thresholds("JPYOK", 12)
+    assert restarted.lane_room("JPYOK", 12) == early.lane_room("JPYOK", 12)
