@@ -32,12 +32,22 @@ from zeikan.images.physics import PhysicsCalibration, check, declared_material, 
 
 
 def threshold_from_clean(clean_scores: np.ndarray, false_alarm_rate: float) -> float:
-    """Score above which at most ``false_alarm_rate`` of the clean traffic falls."""
+    """Score cut that the scanner's next clean scans pass with probability at most ``false_alarm_rate``.
+
+    Split-conformal: of ``n`` clean scores, a new clean score exceeds the ``k``-th highest with
+    probability ``k / (n + 1)``, so the cut is the ``k``-th highest with ``k = floor(rate * (n + 1))``
+    (at least the highest). The in-sample rule (``floor(rate * n)`` scores allowed above the cut) held the
+    rate only on the scans it was set on: from 200 clean Kestrel scans at 1 %, a second test split of
+    that scanner saw 1.94 % (round 8).
+
+    >>> threshold_from_clean(np.arange(200.0), 0.01), threshold_from_clean(np.arange(100.0), 0.01)
+    (198.0, 99.0)
+    """
     ordered = np.sort(np.asarray(clean_scores, dtype=np.float64))
     if len(ordered) == 0:
         raise ValueError("a threshold needs clean traffic of the scanner")
-    allowed = int(np.floor(false_alarm_rate * len(ordered)))
-    return float(ordered[len(ordered) - 1 - allowed])
+    above = max(1, int(np.floor(false_alarm_rate * (len(ordered) + 1) + 1e-9)))
+    return float(ordered[len(ordered) - above])
 
 
 LOADED_ATTENUATION = 0.3

@@ -66,6 +66,15 @@ def test_thresholds_come_from_the_scanners_own_clean_traffic(clean_kestrel):
     assert float(np.mean(adapter.score(clean) > adapter.threshold)) <= 0.01
 
 
+def test_the_clean_traffic_cut_holds_its_false_alarm_rate_on_the_scanner_s_next_clean_scans():
+    """The rate is a promise about scans the cut was not set on: over many draws of 200 clean scores and the next
+    2,000, at most 1 % of the next ones pass (the in-sample rule let 1.5 % through)."""
+    rng = np.random.default_rng(7)
+    passed = [float(np.mean(rng.random(2000) > threshold_from_clean(rng.random(200), 0.01))) for _ in range(2000)]
+    assert np.mean(passed) <= 0.0105
+    assert threshold_from_clean(np.arange(100.0), 0.01) == 99.0, "the fewest clean scans: none may pass"
+
+
 def test_per_scanner_physics_calibration_stops_flagging_clean_scans(clean_kestrel):
     loads, images = clean_kestrel
     scorer = OnnxImageScorer(ImageScorerSettings())
@@ -95,7 +104,8 @@ def test_the_adapter_rescores_only_where_the_labels_show_it_catches_more():
         assert adapter.rescored == (informative != 0)
         test_clean, test_pos = scans(2000, False, informative), scans(500, True, informative)
         assert float(np.mean(adapter.score(test_clean) > adapter.threshold)) <= 0.02
-        assert float(np.mean(adapter.score(test_pos) > adapter.threshold)) > (0.7 if informative == 0 else 0.5)
+        # a 3-sigma shift at a 1 % cut catches 75 %; the cut from 200 clean scans sits a little higher
+        assert float(np.mean(adapter.score(test_pos) > adapter.threshold)) > (0.6 if informative == 0 else 0.5)
 
 
 def test_a_package_in_photon_starved_goods_is_far_less_visible_than_one_in_light_goods():
