@@ -82,7 +82,7 @@ class Markers:
     def still_open(self) -> dict[str, str]:
         """Why each owned source partition has not closed the epochs up to the frontier (for the state page)."""
         return {source_name(tp.topic, tp.partition): reason
-                for tp, _, reason in self._open_partitions(self.p.decider.idle) if reason is not None}
+                for tp, _, reason in sorted(self._open_partitions(self.p.decider.idle)) if reason is not None}
 
     def _open_partitions(self, idle: Callable[[TP], bool]) -> list[tuple[TP, int, str | None]]:
         """Each owned source partition that has not closed ``frontier - 1`` yet, that epoch, and why it may not
@@ -94,7 +94,7 @@ class Markers:
             return []
         epoch = frontier - 1
         found: list[tuple[TP, int, str | None]] = []
-        for tp in sorted(p.app.consumer.assignment()):
+        for tp in p.app.consumer.assignment():
             if tp.topic not in SOURCE_TOPICS or not self.due(source_name(tp.topic, tp.partition), epoch):
                 continue
             reason = "records waiting or being decided" if not idle(tp) else _unfetched(

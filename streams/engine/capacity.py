@@ -352,14 +352,15 @@ class CapacityTracker:
         """Fold one decided declaration into its office-day history (``rule_lane``: what the rules asked for;
         ``container``: its container key, the rank key when None)."""
         days = self._days.setdefault(office_id, {})
-        stats = days.get(day)
-        if stats is None:
-            if days and day > max(days):
-                self._begin_day(office_id, day)
-            stats = days[day] = _DayStats()
-        if day < max(days):  # a late declaration changes the history of the days after it: their cuts are recomputed
+        latest = max(days, default=day)
+        if day > latest:
+            self._begin_day(office_id, day)
+        elif day < latest:  # a late declaration changes the history of the days after it: their cuts are recomputed
             for later in [k for k in self._cache if k[0] == office_id and k[1] > day]:
                 del self._cache[later]
+        stats = days.get(day)
+        if stats is None:
+            stats = days[day] = _DayStats()
         keys = Keys(rank_key, rank_key if container is None else container)
         stats.keys.append(keys.rank)
         stats.container_keys.append(keys.container)
