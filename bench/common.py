@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 
@@ -65,3 +66,45 @@ def http_get(port: int, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
     except OSError:
         return 0, b""
+
+
+def live_registry(root: Path, days: int = 30, per_day: int = 500, seed: int = 0) -> tuple[str, str]:
+    """(registry, live version): a registry under ``root`` whose live model is LightGBM trained on a simulated
+    ``days``-day history."""
+    from zeikan.features.history import load_history
+    from zeikan.models.registry import ModelRegistry
+    from zeikan.models.training import train_tabular
+    from zeikan.sim.settings import SimSettings
+    from zeikan.sim.simulate import simulate
+
+    simulate(SimSettings(seed=seed, days=days, per_day=per_day), root / "history")
+    history = load_history(str(root / "history"))
+    registry = ModelRegistry(str(root / "registry"))
+    info = registry.register(train_tabular(history), history.data_hash, promote=True)
+    return str(root / "registry"), info.version
+
+
+@contextmanager
+def served_model() -> Iterator[str]:
+    """Point the workers a bench starts (``ZEIKAN_REGISTRY``, inherited) at a freshly trained live LightGBM model;
+    yields its version.
+
+    So the stream benches measure the scoring path a deployment runs, whatever registry the checkout holds (a
+    fresh one has none, and its workers would score with the heuristic). A ``ZEIKAN_REGISTRY`` already set is
+    kept: its live model is served.
+    """
+    import os
+    import tempfile
+
+    if os.environ.get("ZEIKAN_REGISTRY"):
+        from zeikan.models.registry import ModelRegistry
+
+        yield str(ModelRegistry(os.environ["ZEIKAN_REGISTRY"]).live_version())
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        registry, version = live_registry(Path(tmp))
+        os.environ["ZEIKAN_REGISTRY"] = registry
+        try:
+            yield version
+        finally:
+            os.environ.pop("ZEIKAN_REGISTRY", None)

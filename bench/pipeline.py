@@ -19,6 +19,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+from zeikan.bench.common import served_model
 from zeikan.schemas.codec import codec_for
 from zeikan.schemas.examples import example_record
 from zeikan.schemas.reference import make_container_id
@@ -168,14 +169,16 @@ def latency(bootstrap: str, workdir: Path) -> dict[str, float]:
 
 def main() -> None:
     """Run both measurements and print them as JSON."""
-    with TemporaryDirectory() as tmp, EmbeddedBroker(port=0, log_path=Path(tmp) / "tansu.log") as broker:
-        workdir = Path(tmp)
-        publish(broker.bootstrap, _encode(declarations(BACKLOG, 1_709_251_200_000, 4_000)))
-        noop = noop_rate(broker.bootstrap, BACKLOG, workdir)
-        rate = pipeline_rate(broker.bootstrap, BACKLOG, workdir)
-    with TemporaryDirectory() as tmp, EmbeddedBroker(port=0, log_path=Path(tmp) / "tansu.log") as broker:
-        timing = latency(broker.bootstrap, Path(tmp))
+    with served_model() as model:
+        with TemporaryDirectory() as tmp, EmbeddedBroker(port=0, log_path=Path(tmp) / "tansu.log") as broker:
+            workdir = Path(tmp)
+            publish(broker.bootstrap, _encode(declarations(BACKLOG, 1_709_251_200_000, 4_000)))
+            noop = noop_rate(broker.bootstrap, BACKLOG, workdir)
+            rate = pipeline_rate(broker.bootstrap, BACKLOG, workdir)
+        with TemporaryDirectory() as tmp, EmbeddedBroker(port=0, log_path=Path(tmp) / "tansu.log") as broker:
+            timing = latency(broker.bootstrap, Path(tmp))
     result = {
+        "model": model,
         "backlog": BACKLOG,
         "noop_faust_events_per_s": round(noop),
         "pipeline_decl_per_s": round(rate),

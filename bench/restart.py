@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from zeikan.bench.common import emit, http_get
+from zeikan.bench.common import emit, http_get, served_model
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.bench.scaling import _stop, metric_sum, spawn_worker, wait_for
 from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
@@ -146,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
     parser.add_argument("--per-day", type=int, default=5_000)
     parser.add_argument("--timeout", type=float, default=1800.0)
     args = parser.parse_args(argv)
-    results = {size: emit(f"restart.{size}", **measure(size, args.per_day, args.timeout)) for size in args.sizes or [250_000, 1_000_000]}
+    with served_model() as model:
+        results = {size: emit(f"restart.{size}", model=model, **measure(size, args.per_day, args.timeout))
+                   for size in args.sizes or [250_000, 1_000_000]}
     small, large = results[min(results)], results[max(results)]
     emit(
         "restart", history_ratio=max(results) / min(results),

@@ -24,7 +24,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from zeikan.bench.common import emit, http_get
+from zeikan.bench.common import emit, http_get, served_model
 from zeikan.bench.pipeline import _encode, declarations
 from zeikan.schemas.codec import codec_for
 from zeikan.streams.kafka.broker import EmbeddedBroker, free_port
@@ -121,11 +121,12 @@ def main(argv: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
     parser.add_argument("--workers", type=int, action="append", help="worker counts (default 1 and 2)")
     args = parser.parse_args(argv)
     results = {}
-    for workers in args.workers or [1, 2]:
-        try:
-            results[workers] = emit(f"scaling.x{workers}", **measure(workers, args.records))
-        except TimeoutError as exc:
-            results[workers] = emit(f"scaling.x{workers}", workers=workers, error=str(exc))
+    with served_model() as model:
+        for workers in args.workers or [1, 2]:
+            try:
+                results[workers] = emit(f"scaling.x{workers}", model=model, **measure(workers, args.records))
+            except TimeoutError as exc:
+                results[workers] = emit(f"scaling.x{workers}", workers=workers, error=str(exc))
     rates = {w: r.get("pipeline_decl_per_s") for w, r in results.items()}
     cpu = {w: r.get("cpu_s_per_1000") for w, r in results.items()}
     if rates.get(1) and rates.get(2):
