@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -68,43 +70,59 @@ def http_get(port: int, path: str) -> tuple[int, bytes]:
         return 0, b""
 
 
-def live_registry(root: Path, days: int = 30, per_day: int = 500, seed: int = 0) -> tuple[str, str]:
-    """(registry, live version): a registry under ``root`` whose live model is LightGBM trained on a simulated
-    ``days``-day history."""
+def simulated_history(out: Path, seed: int, days: int, per_day: int) -> Any:
+    """A simulated ``days``-day history written to ``out`` and loaded back (a :class:`~zeikan.features.history.History`)."""
     from zeikan.features.history import load_history
-    from zeikan.models.registry import ModelRegistry
-    from zeikan.models.training import train_tabular
     from zeikan.sim.settings import SimSettings
     from zeikan.sim.simulate import simulate
 
-    simulate(SimSettings(seed=seed, days=days, per_day=per_day), root / "history")
-    history = load_history(str(root / "history"))
+    simulate(SimSettings(seed=seed, days=days, per_day=per_day), out)
+    return load_history(str(out))
+
+
+def trained_registry(root: Path, days: int = 30, per_day: int = 500, seed: int = 0) -> tuple[Any, Any]:
+    """(registry, model info): a registry under ``root`` whose live model is LightGBM trained on a simulated
+    ``days``-day history."""
+    from zeikan.models.registry import ModelRegistry
+    from zeikan.models.training import train_tabular
+
+    history = simulated_history(root / "history", seed, days, per_day)
     registry = ModelRegistry(str(root / "registry"))
-    info = registry.register(train_tabular(history), history.data_hash, promote=True)
-    return str(root / "registry"), info.version
+    return registry, registry.register(train_tabular(history), history.data_hash, promote=True)
+
+
+@contextmanager
+def registry_env(url: str) -> Iterator[None]:
+    """Within the block, worker subprocesses inherit ``ZEIKAN_REGISTRY=url``; the previous value is restored after."""
+    previous = os.environ.get("ZEIKAN_REGISTRY")
+    os.environ["ZEIKAN_REGISTRY"] = url
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ZEIKAN_REGISTRY")
+        else:
+            os.environ["ZEIKAN_REGISTRY"] = previous
 
 
 @contextmanager
 def served_model() -> Iterator[str]:
-    """Point the workers a bench starts (``ZEIKAN_REGISTRY``, inherited) at a freshly trained live LightGBM model;
-    yields its version.
+    """Point the workers a bench starts at a freshly trained live LightGBM model; yields its version.
 
     So the stream benches measure the scoring path a deployment runs, whatever registry the checkout holds (a
     fresh one has none, and its workers would score with the heuristic). A ``ZEIKAN_REGISTRY`` already set is
-    kept: its live model is served.
+    served as it is; one without a live model is refused.
     """
-    import os
-    import tempfile
-
-    if os.environ.get("ZEIKAN_REGISTRY"):
+    given = os.environ.get("ZEIKAN_REGISTRY")
+    if given:
         from zeikan.models.registry import ModelRegistry
 
-        yield str(ModelRegistry(os.environ["ZEIKAN_REGISTRY"]).live_version())
+        live = ModelRegistry(given).live_version()
+        if live is None:
+            raise SystemExit(f"ZEIKAN_REGISTRY={given} has no live model: the bench would measure the heuristic scorer")
+        yield live
         return
     with tempfile.TemporaryDirectory() as tmp:
-        registry, version = live_registry(Path(tmp))
-        os.environ["ZEIKAN_REGISTRY"] = registry
-        try:
-            yield version
-        finally:
-            os.environ.pop("ZEIKAN_REGISTRY", None)
+        registry, info = trained_registry(Path(tmp))
+        with registry_env(registry.url):
+            yield info.version

@@ -15,23 +15,17 @@ Run ``python -m zeikan.bench.serving [--backlog N]``; prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from zeikan.bench.common import emit, timed
+from zeikan.bench.common import emit, registry_env, simulated_history, timed, trained_registry
 from zeikan.bench.pipeline import noop_rate, pipeline_rate
-from zeikan.features.history import load_history
 from zeikan.models.base import TabularScorer
 from zeikan.models.heuristic import HeuristicTabularScorer
-from zeikan.models.registry import ModelRegistry
 from zeikan.models.tabular import LightGBMScorer
-from zeikan.models.training import train_tabular
 from zeikan.schemas.codec import codec_for
-from zeikan.sim.settings import SimSettings
-from zeikan.sim.simulate import simulate
 from zeikan.streams.kafka.broker import EmbeddedBroker
 from zeikan.streams.engine.config import EngineConfig
 from zeikan.streams.engine.core import DecisionEngine
@@ -44,11 +38,6 @@ from zeikan.streams.settings import DEFAULT_RULES
 
 BATCH = 500
 REPEATS = 2
-
-
-def _history(out: Path, seed: int, days: int, per_day: int) -> Any:
-    simulate(SimSettings(seed=seed, days=days, per_day=per_day), out)
-    return load_history(str(out))
 
 
 def _engine(scorer: TabularScorer) -> DecisionEngine:
@@ -94,15 +83,8 @@ def stream_rate(declarations: Sequence[dict[str, Any]], registry: str, workdir: 
     with EmbeddedBroker(port=0, log_path=workdir / "tansu.log") as broker:
         publish(broker.bootstrap, backlog)
         noop = noop_rate(broker.bootstrap, len(backlog), workdir) if with_noop else None
-        previous = os.environ.get("ZEIKAN_REGISTRY")
-        os.environ["ZEIKAN_REGISTRY"] = registry  # the worker subprocess inherits it
-        try:
+        with registry_env(registry):
             rate = pipeline_rate(broker.bootstrap, len(backlog), workdir)
-        finally:
-            if previous is None:
-                os.environ.pop("ZEIKAN_REGISTRY")
-            else:
-                os.environ["ZEIKAN_REGISTRY"] = previous
     return rate, noop
 
 
@@ -116,10 +98,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     with TemporaryDirectory() as tmp:
         root = Path(tmp)
         with timed() as train:
-            history = _history(root / "train", 1, args.train_days, args.train_per_day)
-            registry = ModelRegistry(str(root / "registry"))
-            info = registry.register(train_tabular(history), history.data_hash, promote=True)
-        day = sorted(_history(root / "day", 2, 1, args.backlog).declarations, key=lambda d: d["filed_at"])
+            registry, info = trained_registry(root / "train", args.train_days, args.train_per_day, seed=1)
+        day = sorted(simulated_history(root / "day", 2, 1, args.backlog).declarations, key=lambda d: d["filed_at"])
         figures = in_process(LightGBMScorer.from_registry(registry), day)
         heuristic, noop = stream_rate(day, str(root / "empty-registry"), root / "heuristic", with_noop=True)
         model, _ = stream_rate(day, registry.url, root / "lgbm", with_noop=False)
