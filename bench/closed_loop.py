@@ -1,7 +1,7 @@
 """zeikan's policy against the legacy policy in the closed loop, at equal inspection capacity.
 
 ``python -m zeikan.bench.closed_loop [--warm-days 14] [--days 14] [--per-day 1000] [--seed 1] [--images]
-[--mix legacy|engine|PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--seizure-key] [--chart var/bench/closed_loop.png]``:
+[--mix legacy|legacy-scan|engine|PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--seizure-key] [--chart var/bench/closed_loop.png]``:
 
 1. ``--warm-days`` of legacy-policy history are simulated and a LightGBM risk model (and,
    with ``--seizure-key``, the seizure key of the container lanes) is trained on them
@@ -150,17 +150,32 @@ def legacy_mix(history: Path) -> dict[Action, float]:
     return {Action(INSPECTION_LANES[kind]): float(n) for kind, n in sorted(counts.items())}
 
 
-LEGACY_MIX, ENGINE_MIX = "legacy", "engine"
-"""``--mix`` names: the legacy policy's lane mix on the history, the engine's default proportions."""
+LEGACY_MIX, LEGACY_SCAN_MIX, ENGINE_MIX = "legacy", "legacy-scan", "engine"
+"""``--mix`` names: the legacy policy's lane mix on the history, that mix with its document checks moved to the scan
+lane (:func:`documents_to_scan`), the engine's default proportions."""
+
+
+def documents_to_scan(mix: Mapping[Action, float]) -> dict[Action, float]:
+    """``mix`` with the document-check lane's weight added to the scan lane's: the same total, no document checks.
+
+    A document check finds no concealment (``sim/policy.DETECTION``) and takes twice a scan's officer time
+    (``sim/port.OFFICER_HOURS``), so this mix inspects as many declarations in fewer officer-hours.
+
+    >>> documents_to_scan({Action.DOCUMENT_CHECK: 4.0, Action.SCAN: 3.0, Action.PHYSICAL_EXAM: 1.0})
+    {<Action.SCAN: 'SCAN'>: 7.0, <Action.PHYSICAL_EXAM: 'PHYSICAL_EXAM'>: 1.0}
+    """
+    out = {lane: weight for lane, weight in mix.items() if lane is not Action.DOCUMENT_CHECK}
+    out[Action.SCAN] = out.get(Action.SCAN, 0.0) + mix.get(Action.DOCUMENT_CHECK, 0.0)
+    return out
 
 
 def parse_mix(text: str) -> dict[Action, float] | str:
-    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights; ``legacy`` / ``engine`` stay names.
+    """``PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8`` -> lane weights; ``legacy`` / ``legacy-scan`` / ``engine`` stay names.
 
     >>> parse_mix("legacy"), parse_mix("SCAN=2,DOCUMENT_CHECK=1")[Action.SCAN]
     ('legacy', 2.0)
     """
-    if text in (LEGACY_MIX, ENGINE_MIX):
+    if text in (LEGACY_MIX, LEGACY_SCAN_MIX, ENGINE_MIX):
         return text
     pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
     return {parse_action(lane): float(weight) for lane, weight in pairs}
@@ -188,6 +203,8 @@ def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: 
     lanes: Mapping[Action, float] | None = None  # ENGINE_MIX: the engine's proportions
     if mix == LEGACY_MIX:
         lanes = legacy_mix(history)
+    elif mix == LEGACY_SCAN_MIX:
+        lanes = documents_to_scan(legacy_mix(history))
     elif not isinstance(mix, str):
         lanes = mix
     config = equal_capacity_config(legacy_share, mix=lanes)
@@ -243,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--images", action="store_true", help="render the scans' X-ray images (the image model decides POST_SCAN)")
     parser.add_argument("--mix", type=parse_mix, default=LEGACY_MIX,
                         help="zeikan's lane proportions: legacy (the legacy policy's lane mix on the history, the default), "
-                             "engine (the engine's defaults) or weights, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8")
+                             "legacy-scan (that mix with its document checks moved to the scan lane), engine (the engine's defaults) or weights, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8")
     parser.add_argument("--seizure-key", action=argparse.BooleanOptionalAction, default=False,
                         help="also train a seizure key (role seizure): the container lanes rank containers by it "
                              "(off by default: it caught fewer seizures, see the module docstring)")

@@ -190,3 +190,17 @@ def test_a_loop_served_with_a_seizure_key_replays_to_its_decisions(tmp_path: Pat
                     "--registry", str(tmp_path / "registry")], check=True, capture_output=True)
     first = loop.port.world.settings.day_start_ms(loop.warm_days)
     assert sorted(d["decision_id"] for d in _lines(out) if d["event_time"] >= first) == sorted(d["decision_id"] for d in loop.decisions)
+
+
+def test_the_legacy_scan_mix_moves_document_checks_to_the_scan_lane_at_the_same_total(tmp_path: Path) -> None:
+    from zeikan.bench.closed_loop import documents_to_scan, equal_capacity_config, legacy_mix
+    from zeikan.sim.simulate import simulate
+    from zeikan.streams.engine.lanes import Action
+
+    simulate(SimSettings(seed=5, days=2, per_day=400), tmp_path)
+    mix = legacy_mix(tmp_path)
+    moved = equal_capacity_config(0.1, mix=documents_to_scan(mix)).default_share
+    legacy = equal_capacity_config(0.1, mix=mix).default_share
+    assert Action.DOCUMENT_CHECK not in moved and sum(moved.values()) == pytest.approx(0.1)
+    assert moved[Action.SCAN] == pytest.approx(legacy[Action.SCAN] + legacy[Action.DOCUMENT_CHECK])
+    assert moved[Action.PHYSICAL_EXAM] == pytest.approx(legacy[Action.PHYSICAL_EXAM])
