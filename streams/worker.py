@@ -18,6 +18,7 @@ from zeikan.streams.table_stores import repair_before_start
 
 def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "WARNING") -> None:
     """Run a worker until it is stopped (SIGTERM/SIGINT stop it cleanly)."""
+    from zeikan.streams.observability.gc_pauses import watch_pauses
     from zeikan.streams.observability.wiring import ObservabilitySettings, create_observability, install_web_routes
     from zeikan.streams.serving.scoring import registry_metadata
 
@@ -27,6 +28,7 @@ def run_worker(settings: WorkerSettings, kafka: KafkaSettings, loglevel: str = "
     hooks, health = create_observability(
         ObservabilitySettings.from_env(), metadata_for=partial(registry_metadata, settings.registry)
     )
+    watch_pauses(hooks.metrics.gc_pause)
     pipeline = create_pipeline(settings, kafka, hooks)
     ensure_topics(kafka.bootstrap, [pipeline.topics.facts], 1, kafka.replication)
     tables = [pipeline.tables.containers.name, pipeline.tables.joins.name]

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 
 from zeikan.models.drift import DriftMonitor
 from zeikan.streams.engine.lanes import INSPECTION_LANES
+from zeikan.streams.observability.gc_pauses import GC_PAUSE_BUCKETS_S
 from zeikan.streams.observability.health import WorkerHealth
 from zeikan.streams.observability.hooks import PipelineHooks
 
@@ -76,6 +77,7 @@ class ZeikanMetrics:
     late_facts: Gauge
     unmatched_inspections: Gauge
     facts_offset: Gauge
+    gc_pause: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry, process_metrics: bool = True) -> ZeikanMetrics:
@@ -171,6 +173,10 @@ class ZeikanMetrics:
                 "zeikan_state_unmatched_inspections", "Inspection results waiting for their declaration", **kw
             ),
             facts_offset=Gauge("zeikan_state_facts_offset", "Facts-log offset folded so far", **kw),
+            gc_pause=Histogram(
+                "zeikan_gc_pause_seconds", "Garbage-collector pauses, per generation (2: full collections)",
+                ["generation"], buckets=GC_PAUSE_BUCKETS_S, **kw,
+            ),
         )
 
 
