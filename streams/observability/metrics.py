@@ -174,7 +174,7 @@ class ZeikanMetrics:
             ),
             facts_offset=Gauge("zeikan_state_facts_offset", "Facts-log offset folded so far", **kw),
             gc_pause=Histogram(
-                "zeikan_gc_pause_seconds", "Garbage-collector pauses, per generation (2: full collections)",
+                "zeikan_gc_pause_seconds", "Garbage-collector pauses of generations 1 and 2 (2: full collections)",
                 ["generation"], buckets=GC_PAUSE_BUCKETS_S, **kw,
             ),
         )

@@ -51,7 +51,7 @@ def test_worker_metrics_move_during_a_simulated_stream(fresh_broker, tmp_path) -
         before = scrape(worker.port)
         assert total(before, "zeikan_worker_ready") == 1
         assert total(before, "zeikan_model_info", role="tabular") == 1
-        assert total(before, "zeikan_gc_pause_seconds_count", generation="0") > 0, "collections are measured"
+        assert total(before, "zeikan_gc_pause_seconds_count", generation="1") > 0, "collections are measured"
 
         publish_events(broker.bootstrap, events[:half])
         publish(broker.bootstrap, [("declarations", b"\x00not avro", b"BAD-1")])
