@@ -1,19 +1,21 @@
 """zeikan's policy against the legacy policy in the closed loop, at equal inspection capacity.
 
 ``python -m zeikan.bench.closed_loop [--warm-days 14] [--days 14] [--per-day 1000] [--seed 1] [--images]
-[--mix legacy|legacy-scan|engine|PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--seizure-key] [--chart var/bench/closed_loop.png]``:
+[--mix legacy-scan|legacy|engine|PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8] [--seizure-key] [--chart var/bench/closed_loop.png]``:
 
 1. ``--warm-days`` of legacy-policy history are simulated and a LightGBM risk model (and,
    with ``--seizure-key``, the seizure key of the container lanes) is trained on them
    (inspection results only, never the truth) into a scratch registry;
 2. the next ``--days`` run in the closed loop: zeikan's replay engine decides each day
    and the simulated port scans and inspects what it selected
-   (:func:`zeikan.sim.closed_loop.run_closed_loop`). Equal capacity: zeikan's lane
-   shares are the legacy policy's inspections per lane on the history (``--mix
-   legacy``, the default: the office has as many document checks, scans and physical
-   exams as the legacy policy used), or other proportions (``--mix engine``: the
-   engine's defaults; or explicit weights) scaled so that its total inspection share
-   equals the legacy policy's share on the history;
+   (:func:`zeikan.sim.closed_loop.run_closed_loop`). Equal capacity: zeikan inspects the
+   same share of the declarations as the legacy policy did on the history. Its lanes
+   (``--mix``) are, by default, the legacy policy's inspections per lane on the history
+   with the document checks' share given to the scan lane (``legacy-scan``: as many
+   physical exams, no document checks, fewer officer-hours); ``legacy`` keeps the legacy
+   policy's lanes as they are (as many document checks, scans and physical exams);
+   ``engine`` takes the engine's default proportions; explicit weights are scaled to the
+   same total share;
 3. the legacy policy's inspections of the *same* declarations are what the simulator
    drew for them (same detection rates per inspection type).
 
@@ -49,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from zeikan.bench.common import emit, timed
+from zeikan.models.errors import NotEnoughLabelsError
 from zeikan.sim.closed_loop import LoopResult, run_closed_loop
 from zeikan.sim.ids import day_tag, declaration_id
 from zeikan.sim.policy import DISCREPANCY, INSPECTION_TYPES, SCAN, SEIZURE
@@ -202,7 +205,7 @@ def _train(history: Path, registry: str, seizure_key: bool) -> str:
 
 
 def run(warm_days: int, days: int, per_day: int, seed: int, images: bool, work: Path,
-        mix: Mapping[Action, float] | str = LEGACY_MIX, seizure_key: bool = False) -> tuple[LoopResult, str, EngineConfig]:
+        mix: Mapping[Action, float] | str = LEGACY_SCAN_MIX, seizure_key: bool = False) -> tuple[LoopResult, str, EngineConfig]:
     """Simulate, train, run the loop; returns the loop, the model version and zeikan's engine config."""
     history = work / "history"
     warm = simulate(SimSettings(seed=seed, days=warm_days, per_day=per_day), history)
@@ -265,17 +268,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--images", action="store_true", help="render the scans' X-ray images (the image model decides POST_SCAN)")
-    parser.add_argument("--mix", type=parse_mix, default=LEGACY_MIX,
-                        help="zeikan's lane proportions: legacy (the legacy policy's lane mix on the history, the default), "
-                             "legacy-scan (that mix with its document checks moved to the scan lane), engine (the engine's defaults) or weights, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8")
+    parser.add_argument("--mix", type=parse_mix, default=LEGACY_SCAN_MIX,
+                        help="zeikan's lane proportions: legacy-scan (the legacy policy's lane mix on the history with its "
+                             "document checks moved to the scan lane, the default), legacy (that mix as it is), engine (the engine's defaults) or weights, e.g. PHYSICAL_EXAM=2,SCAN=5,DOCUMENT_CHECK=8")
     parser.add_argument("--seizure-key", action=argparse.BooleanOptionalAction, default=False,
                         help="also train a seizure key (role seizure): the container lanes rank containers by it "
                              "(off by default: it caught fewer seizures, see the module docstring)")
     parser.add_argument("--chart", type=Path, default=Path("var/bench/closed_loop.png"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, timed() as elapsed:
-        loop, version, config = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp), args.mix,
-                                   args.seizure_key)
+        try:
+            loop, version, config = run(args.warm_days, args.days, args.per_day, args.seed, args.images, Path(tmp),
+                                       args.mix, args.seizure_key)
+        except NotEnoughLabelsError as exc:
+            raise SystemExit(f"closed_loop: {exc}") from None
         inspected = [loop.port.inspected(d.index) for d in loop.legacy]
         zeikan, legacy = summary(inspected), summary(loop.legacy)
         lanes = {"zeikan": inspections_by_lane(inspected), "legacy": inspections_by_lane(loop.legacy)}
