@@ -20,7 +20,8 @@ last TEST_DAYS days of every other variant, held-out ones included, against the
 generator's posterior oracle and a raw-column LightGBM (``transfer`` lines, with
 recall at 5 % per fraud kind), then a leave-one-mechanism-out table (``lomo``: train
 on a world without the mechanism, evaluate its recall on a world with it;
-``python -m zeikan.bench.model lomo`` prints that table alone).
+``python -m zeikan.bench.model lomo`` prints that table alone; ``robustness tuning`` or
+``robustness held_out`` ranks one group's variants alone, without that table).
 
 ``python -m zeikan.bench.model inworld`` back-tests each held-out variant on itself
 (train before its last TEST_DAYS days): there the raw-column baseline knows the world's
@@ -191,23 +192,33 @@ the oracle (mean over the other tuning variants); the issue's own world had 3,00
 """
 
 
-def robustness() -> None:
-    """Train on the ``base`` tuning variant, rank every other variant; then leave-one-mechanism-out."""
+def robustness(only: str | None = None) -> None:
+    """Train on the ``base`` tuning variant, rank every other variant; then leave-one-mechanism-out.
+
+    ``only`` (``tuning`` or ``held_out``) ranks that group's variants alone and skips the
+    leave-one-mechanism-out table: ``robustness tuning`` is the run to tune on.
+    """
     from zeikan.models.evaluation import evaluate_transfer
     from zeikan.sim.settings import SimSettings
     from zeikan.sim.variants import HELD_OUT, TUNING, variant
 
+    groups = {"tuning": TUNING, "held_out": HELD_OUT}
+    if only is not None and only not in groups:
+        raise SystemExit(f"robustness: unknown group {only!r} (tuning or held_out)")
     base = SimSettings(days=ROBUST_DAYS, per_day=SIM_PER_DAY)
     train_base = replace(base, per_day=ROBUST_TRAIN_PER_DAY)
     root = Path(tempfile.mkdtemp(prefix="zeikan-bench-robust-"))
     train = _simulated(variant(TUNING["base"], train_base), root, "base")
-    for group, variants in (("tuning", TUNING), ("held_out", HELD_OUT)):
+    for group, variants in groups.items():
+        if only is not None and group != only:
+            continue
         for name, overrides in variants.items():
             if name == "base":
                 continue
             test = _simulated(variant(overrides, base), root, name)
             emit("transfer", train="base", test=name, group=group, **_p5(evaluate_transfer(train, test, test_days=TEST_DAYS)))
-    leave_one_out(root)
+    if only is None:
+        leave_one_out(root)
 
 
 def leave_one_out(root: Path | None = None) -> None:
@@ -334,7 +345,7 @@ def main() -> None:
     """Measure and print the JSON lines."""
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "robustness":
-        robustness()
+        robustness(*sys.argv[2:3])
         return
     if mode == "lomo":
         leave_one_out()
