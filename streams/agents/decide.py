@@ -3,8 +3,7 @@
 Each worker decides only the declarations of the partitions it owns. A declaration
 of epoch ``e`` waits (in its partition's queue, un-acked) until the shared state has
 folded every epoch before ``e``; the queue keeps the partition's order, so a
-waiting partition never blocks another. The next batch is decided while the previous
-one is published. Per decided batch, in this order:
+waiting partition never blocks another. Per decided batch, in this order:
 
 1. decisions, join openings and dead letters are sent and acknowledged;
 2. then the declarations' facts and the partition's marker go to the facts log (in one record);
@@ -17,7 +16,6 @@ re-emitted. One with the same id and other content is a ``CONFLICT`` dead letter
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -38,8 +36,6 @@ from zeikan.streams.engine.post_scan import needs_join, opening
 if TYPE_CHECKING:
     from zeikan.streams.app import Pipeline
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Admitted:
@@ -59,10 +55,6 @@ class Decider:
         self.queues: dict[TP, deque[Admitted]] = {}
         self.max_epoch: dict[TP, int] = {}
         self._lock = asyncio.Lock()
-        self._publishing = asyncio.Lock()
-        self._published: asyncio.Task[None] | None = None
-        """The publishing stage of the last batch decided (kept so that the task is not collected while it runs)."""
-        """Held by the batch being published; taken under ``_lock``, so batches publish in the order they were decided."""
         self._codec = codec_for(DECISIONS.name)
         self.last_progress = time.monotonic()
         self._recent: dict[str, tuple[str, int]] = {}
@@ -88,7 +80,7 @@ class Decider:
 
     def idle(self, tp: TP) -> bool:
         """Whether nothing of ``tp`` is waiting or being decided."""
-        return not self.queues.get(tp) and not self._lock.locked() and not self._publishing.locked()
+        return not self.queues.get(tp) and not self._lock.locked()
 
     def revoke(self, tps: set[TP]) -> None:
         """Forget the queues of partitions this worker no longer owns (their new owner re-reads them)."""
@@ -117,13 +109,7 @@ class Decider:
         await self.process(outbox, refused)
 
     async def process(self, outbox: Outbox | None = None, refused: list[EventT] | None = None) -> None:
-        """Decide every queued declaration whose epoch is decidable now, then publish facts and markers.
-
-        Two stages: deciding (under the decide lock) and publishing (under the publish lock, taken in the order the
-        batches were decided). So one batch is decided while the one before it is still being acknowledged: the
-        declarations of an epoch are decided on the state as of its start, never on each other's facts, and the
-        facts records still reach the log in the order the markers in them were computed.
-        """
+        """Decide every queued declaration whose epoch is decidable now, then publish facts and markers."""
         p = self.p
         outbox = outbox or p.runner.outbox()
         refused = refused or []
@@ -137,69 +123,32 @@ class Decider:
                 record = await p.runner.guard(outbox, admitted.event, "decide", _emit(self, outbox, verdict))
                 if record is not None:
                     decided.append((admitted, verdict, record))
+            done_events = [a.event for a in ready] + refused
+            if not await outbox.flush(p.runner.owned({e.message.tp for e in done_events})):
+                return
             facts = p.runner.outbox()
             for admitted, verdict, _ in decided:
                 facts.add_fact(Fact(
                     "declaration", _source(admitted.event), admitted.epoch, admitted.record, verdict.outcome(),
                     raw=bytes(admitted.event.message.value),
                 ))
-            self._remember([(a, v) for a, v, _ in decided])
+                self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
+                self._recent_by_epoch.setdefault(admitted.epoch, []).append(verdict.declaration_id)
             p.markers.close_partitions(facts, self)
             idle_closed = p.markers.close_idle_into(facts, lambda tp: not self.queues.get(tp)) if decided else []
-            await self._publishing.acquire()
-            self._published = asyncio.get_running_loop().create_task(
-                self._publish(outbox, facts, decided, [a.event for a in ready] + refused, idle_closed, bool(ready), started))
-
-    async def _publish(self, outbox: Outbox, facts: Outbox, decided: list[tuple[Admitted, Any, dict[str, Any]]],
-                       done_events: list[EventT], idle_closed: list[TP], progressed: bool, started: float) -> None:
-        """The publishing stage of one batch (the publish lock is held): decisions, then facts and markers, then acks.
-
-        A batch that is not published (its partitions moved away, or a failure, logged) leaves its events un-acked:
-        their new owner, or this worker after a restart, reads them again; the liveness check sees a stall.
-        """
-        p = self.p
-        published = False
-        try:
-            still_owned = p.runner.owned({e.message.tp for e in done_events})
-            published = await outbox.flush(still_owned) and await p.runner.finish(facts, done_events)
-        except Exception:  # noqa: BLE001 - a task's failure would otherwise go unseen
-            log.exception("publishing a decided batch failed: its events stay un-acked and are read again")
-        finally:
-            self._publishing.release()
-            if not published:
-                self._unremember([(a, v) for a, v, _ in decided])
+            if not await p.runner.finish(facts, done_events):
                 p.markers.forget(idle_closed)
-        if not published:
-            return
-        self._forget_folded()
-        if progressed or not self.waiting():
-            self.last_progress = time.monotonic()
-        if decided:
-            p.hooks.on_decisions([r for _, _, r in decided])
-            p.hooks.on_features([v.features for _, v, _ in decided])
-        p.hooks.on_waiting(self.waiting())
-        if done_events:
-            p.hooks.on_batch_latency("decide", time.perf_counter() - started)
-        await self.gate.apply(p.app.consumer, *self.gate.changes(self.queues))
-
-    async def published(self) -> None:
-        """Wait for the publishing stage of the last batch decided (when a stream ends, before the agent returns)."""
-        if self._published is not None:
-            await asyncio.shield(self._published)
-
-    def _remember(self, decided: list[tuple[Admitted, Any]]) -> None:
-        """Count ``decided`` as decided here (a redelivery of one is a duplicate) until the state has folded them."""
-        for admitted, verdict in decided:
-            self._recent[verdict.declaration_id] = (admitted.digest, admitted.epoch)
-            self._recent_by_epoch.setdefault(admitted.epoch, []).append(verdict.declaration_id)
-
-    def _unremember(self, decided: list[tuple[Admitted, Any]]) -> None:
-        """Undo :meth:`_remember` for a batch whose publishing failed (its partitions moved away)."""
-        for admitted, verdict in decided:
-            self._recent.pop(verdict.declaration_id, None)
-            ids = self._recent_by_epoch.get(admitted.epoch)
-            if ids is not None and verdict.declaration_id in ids:
-                ids.remove(verdict.declaration_id)
+                return
+            self._forget_folded()
+            if ready or not self.waiting():
+                self.last_progress = time.monotonic()
+            if decided:
+                p.hooks.on_decisions([r for _, _, r in decided])
+                p.hooks.on_features([v.features for _, v, _ in decided])
+            p.hooks.on_waiting(self.waiting())
+            if ready or refused:
+                p.hooks.on_batch_latency("decide", time.perf_counter() - started)
+            await self.gate.apply(p.app.consumer, *self.gate.changes(self.queues))
 
     def head_epoch(self, tp: TP) -> int | None:
         """Epoch of the first declaration waiting on ``tp`` (None when none waits)."""
@@ -280,7 +229,6 @@ def register(p: Pipeline) -> None:
     async def decide(stream):  # type: ignore[no-untyped-def]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             await decider.on_batch(list(events))
-        await decider.published()
 
     @p.app.task
     async def decide_waiting() -> None:
