@@ -35,6 +35,7 @@ from zeikan.streams.engine.facts import Fact, source_name
 from zeikan.streams.engine.rules import RuleFile
 from zeikan.streams.engine.shared_state import SharedState
 from zeikan.streams.facts_log import FactsFollower
+from zeikan.streams.observability.gc_pauses import refreeze
 from zeikan.streams.observability.hooks import PipelineHooks
 from zeikan.streams.kafka.kafka_config import KafkaSettings
 from zeikan.streams.serving.promoted import build_learning
@@ -255,6 +256,16 @@ def create_pipeline(
     async def follow_facts() -> None:
         await restored.wait()
         await follower.run()
+
+    @app.task
+    async def freeze_heap() -> None:
+        """Once caught up, and every ``gc_refreeze_s``: the objects alive leave the collector's walks (see gc_pauses)."""
+        await follower.caught_up.wait()
+        while True:
+            frozen = refreeze()
+            hooks.on_heap_frozen(frozen)
+            log.info("heap refrozen: %d objects out of the collector's walks", frozen)
+            await asyncio.sleep(settings.gc_refreeze_s)
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         pipeline.decider.revoke(set(revoked))

@@ -68,6 +68,9 @@ class WorkerSettings:
     """Least seconds between two snapshots (``ZEIKAN_SNAPSHOT_MIN_S``)."""
     snapshot_keep: int = 3
     """Snapshots kept, newest first (``ZEIKAN_SNAPSHOT_KEEP``)."""
+    gc_refreeze_s: float = 600.0
+    """Seconds between two refreezes of the heap once caught up, each one full collection; between them the collector
+    walks only the objects created since (``ZEIKAN_GC_REFREEZE_S``, see :mod:`~zeikan.streams.observability.gc_pauses`)."""
     stall_s: float = 15.0
     """Not ready when waiting work did not move for this long (``ZEIKAN_STALL_S``)."""
     max_poll_interval_s: float = 600.0
@@ -110,6 +113,7 @@ class WorkerSettings:
         "broker_timeout_s": "ZEIKAN_BROKER_TIMEOUT_S",
         "max_poll_interval_s": "ZEIKAN_MAX_POLL_INTERVAL_S",
         "overdue_interval_s": "ZEIKAN_OVERDUE_INTERVAL_S",
+        "gc_refreeze_s": "ZEIKAN_GC_REFREEZE_S",
         "rules_check_s": "ZEIKAN_RULES_CHECK_S",
         "registry": "ZEIKAN_REGISTRY",
         "model_poll_s": "ZEIKAN_MODEL_POLL_S",
@@ -120,7 +124,7 @@ class WorkerSettings:
         for name in ("batch_size", "web_port", "agent_fetch_wait_ms", "snapshot_every", "snapshot_keep", "waiting_limit"):
             if getattr(self, name) < 1:
                 raise InvalidSetting(name, getattr(self, name), "an integer >= 1")
-        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s", "max_poll_interval_s"):
+        for name in ("batch_within_s", "session_timeout_s", "heartbeat_s", "commit_interval_s", "model_poll_s", "marker_interval_s", "stall_s", "broker_timeout_s", "max_poll_interval_s", "gc_refreeze_s"):
             if not getattr(self, name) > 0:
                 raise InvalidSetting(name, getattr(self, name), "a number of seconds > 0")
         if self.heartbeat_s >= self.session_timeout_s:

@@ -63,6 +63,9 @@ class PipelineHooks:
     def on_rules_reloaded(self, version: str, ok: bool) -> None:
         """The rule file was reloaded (``ok``) or a bad edit was rejected (old rules kept)."""
 
+    def on_heap_frozen(self, objects: int) -> None:
+        """The heap was refrozen: ``objects`` are out of the garbage collector's walks (see ``gc_pauses``)."""
+
     def on_send_retry(self, reason: str) -> None:
         """A send failed (the broker did not answer) and will be retried."""
 

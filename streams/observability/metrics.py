@@ -78,6 +78,7 @@ class ZeikanMetrics:
     unmatched_inspections: Gauge
     facts_offset: Gauge
     gc_pause: Histogram
+    gc_frozen: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, process_metrics: bool = True) -> ZeikanMetrics:
@@ -177,6 +178,7 @@ class ZeikanMetrics:
                 "zeikan_gc_pause_seconds", "Garbage-collector pauses of generations 1 and 2 (2: full collections)",
                 ["generation"], buckets=GC_PAUSE_BUCKETS_S, **kw,
             ),
+            gc_frozen=Gauge("zeikan_gc_frozen_objects", "Objects out of the garbage collector's walks since the last refreeze", **kw),
         )
 
 
@@ -332,6 +334,10 @@ class PrometheusHooks(PipelineHooks):
     def on_rules_reloaded(self, version: str, ok: bool) -> None:
         """The rule file was reloaded (``ok``) or a bad edit was rejected (old rules kept)."""
         self.metrics.rule_reloads.labels(result="ok" if ok else "rejected").inc()
+
+    def on_heap_frozen(self, objects: int) -> None:
+        """The heap was refrozen with ``objects`` out of the collector's walks."""
+        self.metrics.gc_frozen.set(objects)
 
 
 def _label_sets(metric: Gauge) -> list[dict[str, str]]:

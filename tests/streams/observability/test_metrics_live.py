@@ -77,6 +77,7 @@ def test_worker_metrics_move_during_a_simulated_stream(fresh_broker, tmp_path) -
     assert total(first, "zeikan_decisions_total") < total(after, "zeikan_decisions_total")
     assert total(after, "zeikan_events_out_total", topic="decisions") >= declarations
     assert total(after, "zeikan_dead_letters_total", topic="declarations", reason="DECODE") == 1
+    assert total(after, "zeikan_gc_frozen_objects") > 100_000, "the heap is frozen once caught up"
     # histograms filled
     decided = total(after, "zeikan_decisions_total", stage="PRE_ARRIVAL")
     assert total(after, "zeikan_decision_latency_seconds_count", stage="PRE_ARRIVAL") == decided
