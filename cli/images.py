@@ -209,6 +209,9 @@ def train_command(
     n_head: int = typer.Option(1600, "--n-head", help="Rendered images (training scanner models, not seen by the stages) for the manifest head; 0: no head (a graph of the image alone)."),
     stage1_from: Path = typer.Option(None, "--stage1-from", help="Keep the CNN of this single-stage model.onnx as stage 1."),
     stages_from: Path = typer.Option(None, "--stages-from", help="Keep both stages of this two-stage model.onnx (with --fine-epochs N > 0 stage 2 goes on training N epochs; 0: only the manifest head is trained)."),
+    stage1_further_epochs: int = typer.Option(0, "--stage1-further-epochs", help="With --stages-from: epochs stage 1 goes on training (batch norms frozen); 0 keeps it."),
+    physics_jitter: float = typer.Option(0.0, "--physics-jitter", help="Scale of the randomised scanner physics the stages train through (0: none, 1: the stated bounds)."),
+    learning_rate: float = typer.Option(None, "--learning-rate", help="Peak learning rate of the stages (one cycle; default: TrainConfig's)."),
     cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
     workers: int = typer.Option(2, "--workers", help="Render processes."),
 ) -> None:
@@ -239,10 +242,12 @@ def train_command(
         data.save(str(path))
         return data
 
-    train_set = None if stages_from and fine_epochs == 0 else cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
+    train_set = None if stages_from and fine_epochs == 0 and stage1_further_epochs == 0 else cached("train", n_train, 1, TRAIN_SCANNERS, 0.5)
     head_set = cached("head", n_head, 13, TRAIN_SCANNERS, 0.5) if n_head > 0 else None
     heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
-    result = train_and_export(train_set, head_set, heldout, out, TrainConfig(epochs=epochs, fine_epochs=fine_epochs),
+    rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+    config = TrainConfig(epochs=epochs, fine_epochs=fine_epochs, physics_jitter=physics_jitter, stage1_further_epochs=stage1_further_epochs, **rate)
+    result = train_and_export(train_set, head_set, heldout, out, config,
                               log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from, stages_from=stages_from)
     _dump(result, out / "evaluation.json")
 

@@ -1,6 +1,7 @@
 """Training of the X-ray image model (torch, CPU) and its export to ONNX.
 
-Only this module imports torch (the optional ``[train-image]`` extra); serving
+Only this module and its augmentation (:mod:`zeikan.images.physics_randomisation`) import torch (the optional
+``[train-image]`` extra); serving
 uses :mod:`zeikan.images.scorer` with onnxruntime. Two tiny fully convolutional
 stages, one ONNX graph:
 
@@ -38,6 +39,7 @@ from torch import nn
 
 from zeikan.images.dataset import COARSE_POOL, HEATMAP_CELL_MM, HEATMAP_SHAPE, MODEL_PITCH_MM, MODEL_SHAPE, RenderedSet
 from zeikan.images.manifest import MANIFEST_FEATURES, MANIFEST_SIZE, MODEL_INPUTS
+from zeikan.images.physics_randomisation import randomise_physics
 
 OPSET = 17
 INPUT_SCALE = 0.25
@@ -64,6 +66,10 @@ class TrainConfig:
     head_weight_decay: float = 1e-3
     head_clean_weight: float = 3.0
     """weight of a clean scan against a concealed one in the head's loss (the exam threshold sits in the clean scans' tail)"""
+    physics_jitter: float = 0.0
+    """scale of the randomised scanner physics both stages train through (:mod:`zeikan.images.physics_randomisation`; 0: none)"""
+    stage1_further_epochs: int = 0
+    """epochs stage 1 goes on training when a model's stages are kept (``--stages-from``); 0: kept as it is"""
 
 
 def smooth_max(cam: torch.Tensor) -> torch.Tensor:
@@ -178,6 +184,17 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * gain * balance + noise
 
 
+def _train_mode(net: nn.Module, frozen_norms: bool) -> None:
+    """Training mode; ``frozen_norms``: the batch norms stay in eval mode and are not trained (a net loaded from an
+    export has them folded into its convolutions, so batch statistics would undo them)."""
+    net.train()
+    if frozen_norms:
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                m.requires_grad_(False)
+
+
 def _seeded(config: TrainConfig) -> torch.Generator:
     """Threads and seeds of a training run; the generator of its augmentations."""
     torch.set_num_threads(config.threads)
@@ -200,21 +217,22 @@ def _step(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> float:
     return loss.item()
 
 
-def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print) -> TinyCam:
-    """Train stage 1 on a rendered set (labels: 1 = concealment)."""
+def train(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print, start: TinyCam | None = None) -> TinyCam:
+    """Train stage 1 on a rendered set (labels: 1 = concealment); ``start``: a stage 1 loaded from an export to go on
+    training (its batch norms frozen) instead of a new one."""
     gen = _seeded(config)
-    net = TinyCam()
+    net = start if start is not None else TinyCam()
     x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32))
     y = torch.from_numpy(data.y.astype(np.float32))
     opt, sched = _optimiser(net, config, config.epochs * ((len(y) + config.batch_size - 1) // config.batch_size))
     loss_fn = nn.BCEWithLogitsLoss()
     for epoch in range(config.epochs):
-        net.train()
+        _train_mode(net, frozen_norms=start is not None)
         order = torch.randperm(len(y), generator=gen)
         total, started = 0.0, time.perf_counter()
         for i in range(0, len(y), config.batch_size):
             idx = order[i : i + config.batch_size]
-            logit, _ = net(_augment(x[idx], gen))
+            logit, _ = net(_augment(randomise_physics(x[idx], gen, config.physics_jitter), gen))
             total += _step(opt, sched, loss_fn(logit, y[idx])) * len(idx)
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(y):.4f} ({time.perf_counter() - started:.0f} s)")
     return net.eval()
@@ -291,18 +309,18 @@ def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print
     """Train stage 2 on patches of a rendered set with its concealment boxes (a target per 200 mm cell).
 
     Clean loads that declare heavy goods give hard negatives: patches over their opaque units. ``start``: a
-    stage 2 to go on training (for example a shipped one) instead of a new one.
+    stage 2 loaded from an export (for example a shipped one) to go on training, its batch norms frozen, instead of a new one.
     """
     gen = _seeded(config)
     rng = np.random.default_rng(config.seed)
-    net = start.train() if start is not None else FineCam()
+    net = start if start is not None else FineCam()
     extents = [int(np.nonzero(col)[0].max()) + 1 if col.any() else MODEL_SHAPE[2] for col in (data.x[:, 1].max(axis=1) > 0.3)]
     hard = heavy_clean(data)
     opaque = {int(i): np.argwhere(data.x[i, 1] > OPACITY_LEVELS[-1]) for i in np.flatnonzero(hard)}
     batches = (len(data.y) + config.batch_size - 1) // config.batch_size
     opt, sched = _optimiser(net, config, config.fine_epochs * batches)
     for epoch in range(config.fine_epochs):
-        net.train()
+        _train_mode(net, frozen_norms=start is not None)
         order = rng.permutation(len(data.y))
         total, started = 0.0, time.perf_counter()
         for b in range(batches):
@@ -310,7 +328,7 @@ def train_fine(data: RenderedSet, config: TrainConfig = TrainConfig(), log=print
             origins = [_patch_origin(rng, data, int(i), extents[i], opaque.get(int(i))) for i in idx]
             x = torch.from_numpy(np.stack([data.x[i, :, r : r + PATCH[0], c : c + PATCH[1]] for i, (r, c) in zip(idx, origins)]).astype(np.float32))
             targets = torch.from_numpy(np.stack([cell_targets(data.boxes[i], r, c) for i, (r, c) in zip(idx, origins)]))
-            logits = net(_augment_fine(x, gen))
+            logits = net(_augment_fine(randomise_physics(x, gen, config.physics_jitter), gen))
             weight = (targets >= 0).float() * (1 + (POSITIVE_WEIGHT - 1) * targets.clamp(min=0))
             dense = nn.functional.binary_cross_entropy_with_logits(logits, targets.clamp(min=0), weight=weight, reduction="sum") / weight.sum()
             patch = nn.functional.binary_cross_entropy_with_logits(smooth_max(logits), (targets.flatten(1) > 0).any(dim=1).float())

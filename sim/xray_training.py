@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,8 @@ def train_and_export(
     ``stage1_from``: a single-stage ``model.onnx`` whose CNN becomes stage 1 (stage 2 and the head are trained);
     ``stages_from``: a two-stage ``model.onnx`` whose stages are kept (its training facts come from the
     ``metadata.json`` beside it); with a ``train_set`` and ``config.fine_epochs`` > 0 its stage 2 goes on training
-    there (hard negatives included, :func:`~zeikan.images.model.train_fine`), else only the head is trained.
+    there (hard negatives included, :func:`~zeikan.images.model.train_fine`), and with ``config.stage1_further_epochs``
+    > 0 stage 1 as well (both with their batch norms frozen); else only the head is trained.
     The combined score's offset comes from ``heldout``'s clean scans: the engine's exam threshold passes at most
     :data:`~zeikan.images.model.EXAM_RATE_TARGET` of them (:func:`~zeikan.images.model.operating_offset`).
     ``clean_loaded_median`` (the level a new scanner's inputs are gained to at onboarding) comes from the training
@@ -51,9 +53,14 @@ def train_and_export(
         kept = {"stages": f"kept from {_version_of(stages_from)}", "train_images": earlier["train_images"],
                 "stages_train_config": earlier.get("stages_train_config", earlier["train_config"]),
                 **{k: earlier[k] for k in ("clean_loaded_median", "clean_loaded_median_of") if k in earlier}}
+        if train_set is not None and config.stage1_further_epochs > 0:
+            coarse = image_model.train(train_set, replace(config, epochs=config.stage1_further_epochs), log=log, start=coarse)
+            kept["stages"] = f"stage 1 trained further from {_version_of(stages_from)}"
+            kept["stage1_further_images"] = len(train_set.y)
         if train_set is not None and config.fine_epochs > 0:
             fine = image_model.train_fine(train_set, config, log=log, start=fine)
-            kept["stages"] = f"stage 1 kept from {_version_of(stages_from)}, stage 2 trained further"
+            first = "stage 1 trained further" if config.stage1_further_epochs > 0 else "stage 1 kept"
+            kept["stages"] = f"{first} from {_version_of(stages_from)}, stage 2 trained further"
             kept["stage2_further_images"] = len(train_set.y)
     elif train_set is None:
         raise ValueError("training the stages needs a training set")
