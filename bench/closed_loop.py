@@ -29,8 +29,8 @@ and lane) and the rules' asks below a rule cut, its inspections and seizures by 
 101 / 102: 1.02x / 1.66x with it, 1.21x / 1.77x without; evaluation seeds 1-5 pooled: 1.30x with it
 (94 seizures in 7,804 inspections), 1.54x without (111 in 7,784); revenue 3.29x against 3.66x.
 
-``--mix legacy-scan`` measured (round 10, evaluation seeds 1-5, never used to choose it; the tuning seeds 101 / 102 gave
-1.51x / 2.39x): 163 seizures in 8,369 inspections against the legacy policy's 74 in 7,987, **2.10x** per 1,000
+``--mix legacy-scan`` measured (round 10, evaluation seeds 1-5, never used to choose it; it was chosen in round 9 on the
+tuning seeds 101 / 102: 1.51x / 2.39x): 163 seizures in 8,369 inspections against the legacy policy's 74 in 7,987, **2.10x** per 1,000
 inspections (per seed 2.72 / 2.64 / 1.48 / 2.07 / 1.99), revenue 3.19x, officer-hours 0.87x; at ``--mix legacy``, in the
 same session, 111 in 7,784, 1.54x, revenue 3.66x, officer-hours 0.97x. The gain is lane allocation, not ranking: at the
 legacy mix 41 % of zeikan's inspections are document checks, which find no concealment, so no seizure. It needs about

@@ -2,15 +2,15 @@
 
 A full (generation 2) collection walks every object the collector tracks and stops the
 worker while it runs. On ``bench/pipeline.py``'s latency run (1,000 declarations/s, one
-worker), full collections stopped it every few seconds, for 20-320 ms, growing as the run
+worker), full collections stopped it every few seconds, for 55-320 ms, growing as the run
 went on. :func:`refreeze` collects everything once and then moves every object alive out of
 the later collections' walks (``gc.freeze``: imports, the model, restored state); a frozen
 object that is no longer referenced is still freed at once (reference counting), only a
 cycle among frozen objects waits for the next refreeze. The worker refreezes once caught up
 and then every ``gc_refreeze_s`` (one full pause each time), so the walks cover only the
-objects created since. Measured on the latency run, 3 runs each, alternating: full
-collections after the freeze 15-105 ms against 55-320 ms, p99 latency 324 / 295 / 380 ms
-against 435 / 425 / 384 ms.
+objects created since. Measured on the latency run, 5 runs each, alternating: full
+collections after the freeze 15-105 ms against 55-320 ms, p99 latency 324 / 295 / 380 / 292 /
+370 ms against 435 / 425 / 384 / 436 / 377 ms.
 
 Generation 0 is not measured: it runs hundreds of times a second for well under a
 millisecond, and observing each one cost 0.8 % of a worker's CPU (py-spy, ``bench/scaling.py``
