@@ -143,14 +143,15 @@ def _detection(scores: np.ndarray, y: np.ndarray, cut: float, kinds: np.ndarray)
             "false_alarm_rate": float((scores[~y] > cut).mean()), "detection_by_kind": _by_kind(scores, cut, kinds)}
 
 
-def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible: list[PackageVisibility] | None = None) -> None:
+def bench_model(model_dir: str, sets: dict, render_s: float, split: str, visible: list[PackageVisibility] | None = None,
+                threads: int = ImageScorerSettings.threads) -> None:
     """Zero-shot, onboarded, adapted, POST_SCAN and physics figures of one image model on the rendered Kestrel sets.
 
     ``sets["test"]`` is the scored split (``split``: "test" or "tuning"). ``visible``: each concealed scored scan's
-    :func:`package_visibility`; prints ``images_adapt.visibility``.
+    :func:`package_visibility`; prints ``images_adapt.visibility``. ``threads``: the scorer's ONNX threads.
     """
     work = tempfile.TemporaryDirectory()
-    plain = ImageScorerSettings(model_dir=model_dir, store_url=str(Path(work.name) / "store"),
+    plain = ImageScorerSettings(model_dir=model_dir, threads=threads, store_url=str(Path(work.name) / "store"),
                                 scanners_url=str(Path(work.name) / "none.json"))
     onboarded = replace(plain, scanners_url=str(Path(work.name) / "scanners.json"))
     scorer = OnnxImageScorer(plain)
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="scored split: test (seed 503, report once), test2 (seed 505, a second test split) or tuning "
                              "(seed 504, choose adaptations there)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=ImageScorerSettings.threads, help="the scorer's ONNX threads")
     parser.add_argument("--model-dir", action="append", default=None,
                         help="image model to measure (repeat to measure several on the same renders; default: the committed one)")
     parser.add_argument("--heldout", type=Path, action="append", default=[],
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     for model_dir in model_dirs:
         for path in args.heldout:
             bench_in_domain(model_dir, path)
-        bench_model(model_dir, sets, render_s, args.split, visible)
+        bench_model(model_dir, sets, render_s, args.split, visible, args.threads)
 
 
 if __name__ == "__main__":

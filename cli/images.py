@@ -212,6 +212,8 @@ def train_command(
     stage1_further_epochs: int = typer.Option(0, "--stage1-further-epochs", help="With --stages-from: epochs stage 1 goes on training (batch norms frozen); 0 keeps it."),
     physics_jitter: float = typer.Option(0.0, "--physics-jitter", help="Scale of the randomised scanner physics the stages train through (0: none, 1: the stated bounds)."),
     learning_rate: float = typer.Option(None, "--learning-rate", help="Peak learning rate of the stages (one cycle; default: TrainConfig's)."),
+    displaced_goods: float = typer.Option(0.0, "--displaced-goods", help="Share of the training set's among-goods concealments whose package displaces the goods around it (0: none)."),
+    threads: int = typer.Option(2, "--threads", help="Torch threads of the training."),
     cache: Path = typer.Option(Path("var/images-train"), "--cache", help="Where rendered sets are cached (.npz)."),
     workers: int = typer.Option(2, "--workers", help="Render processes."),
 ) -> None:
@@ -246,7 +248,8 @@ def train_command(
     head_set = cached("head", n_head, 13, TRAIN_SCANNERS, 0.5) if n_head > 0 else None
     heldout = cached("heldout", n_heldout, 2, (HELD_OUT_SCANNER,), 0.4)
     rate = {} if learning_rate is None else {"learning_rate": learning_rate}
-    config = TrainConfig(epochs=epochs, fine_epochs=fine_epochs, physics_jitter=physics_jitter, stage1_further_epochs=stage1_further_epochs, **rate)
+    config = TrainConfig(epochs=epochs, fine_epochs=fine_epochs, physics_jitter=physics_jitter, stage1_further_epochs=stage1_further_epochs,
+                         displaced_goods=displaced_goods, threads=threads, **rate)
     result = train_and_export(train_set, head_set, heldout, out, config,
                               log=lambda m: typer.echo(m, err=True), stage1_from=stage1_from, stages_from=stages_from)
     _dump(result, out / "evaluation.json")

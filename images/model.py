@@ -70,6 +70,8 @@ class TrainConfig:
     """scale of the randomised scanner physics both stages train through (:mod:`zeikan.images.physics_randomisation`; 0: none)"""
     stage1_further_epochs: int = 0
     """epochs stage 1 goes on training when a model's stages are kept (``--stages-from``); 0: kept as it is"""
+    displaced_goods: float = 0.0
+    """share of the stages' among-goods concealments whose package displaces goods (:mod:`zeikan.images.package_displacement`; 0: none)"""
 
 
 def smooth_max(cam: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ import numpy as np
 
 from zeikan.images.dataset import RenderedSet
 from zeikan.images.evaluate import evaluate_set
+from zeikan.images.package_displacement import displace_goods
 from zeikan.images.scanner_adaptation import loaded_medians
 from zeikan.images import model as image_model
 from zeikan.images.scorer import ImageScorerSettings, OnnxImageScorer
@@ -46,6 +47,8 @@ def train_and_export(
     ``clean_loaded_median`` (the level a new scanner's inputs are gained to at onboarding) comes from the training
     set's first clean scans, or is kept from the artefact whose stages are kept.
     """
+    if train_set is not None:
+        train_set = displace_goods(train_set, config.displaced_goods, config.seed)
     if stages_from:
         coarse, fine = image_model.stages_from_onnx(stages_from)
         earlier = json.loads((stages_from.parent / "metadata.json").read_text())
