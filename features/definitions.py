@@ -8,7 +8,8 @@ Both paths share these definitions:
 * :func:`declaration_updates` / :func:`inspection_updates` — counter increments
   ``(key, {field: delta})`` an event adds to the entity history. Every key also
   tracks the time of its first and last update.
-* :data:`DECLARATION_READS` / :data:`LINE_READS` — which counters a declaration reads.
+* :data:`DECLARATION_READS` / :data:`LINE_READS` — which counters a declaration reads;
+  :func:`origin_mix_checks` — the origin counters it reads, which depend on its lines.
 * :func:`derive` — the declaration-level features from the as-of aggregates,
   written over a getter so it runs on floats (online) and polars columns (batch).
 
@@ -139,7 +140,7 @@ def dumped_origins(hs_code: str, origin: str) -> tuple[str, ...]:
 
 
 def origin_mix_checks(declaration: Mapping) -> list[OriginMix]:
-    """The checks of :data:`ORIGIN_MIX_FEATURES`: one per importer whose lines have anti-dumped origins, one per such line."""
+    """The checks of :data:`ORIGIN_MIX_FEATURES`: one per line with anti-dumped origins, one for the importer over them all."""
     origin, imp = declaration["origin_country"], declaration["importer_id"]
     checks, dumped = [], set()
     for item in declaration["items"]:
