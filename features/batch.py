@@ -63,13 +63,15 @@ def batch_features(
     derived = frame.select("qid", **fd.derive(pl.col))
     lines = _line_features(decls, cum)
     norms = _norm_features(decls, window)
+    origins = _origin_mix_features(decls, cum)
     out = (
         base.select("qid", "declaration_id", "filed_at")
         .join(derived, on="qid", how="left")
         .join(lines, on="qid", how="left")
         .join(norms, on="qid", how="left")
+        .join(origins, on="qid", how="left")
         .with_columns(
-            pl.col(*fd.NORM_FEATURES, "uv_hist_n", "new_importer_hs").fill_null(0.0),
+            pl.col(*fd.NORM_FEATURES, *fd.ORIGIN_MIX_FEATURES, "uv_hist_n", "new_importer_hs").fill_null(0.0),
             pl.col("desc_hs_share").fill_null(1.0),
         )
         .sort("qid")
@@ -187,6 +189,32 @@ def _line_features(decls: list[Mapping], cum: pl.DataFrame) -> pl.DataFrame:
         new_importer_hs=(1.0 - tf.positive(pl.col("ih_n"))).mean(),
         desc_hs_share=fd.line_desc_share(pl.col("dh_n"), pl.col("d_n")).min(),
     )
+
+
+def _origin_mix_features(decls: list[Mapping], cum: pl.DataFrame) -> pl.DataFrame:
+    """The origin checks of ``definitions.ORIGIN_MIX_FEATURES``: one column each, per qid (null: no check)."""
+    rows: dict[str, list] = {"qid": [], "cid": [], "feature": [], "other": [], "key": [], "t": []}
+    cid = 0
+    for qid, d in enumerate(decls):
+        for check in fd.origin_mix_checks(d):
+            for other, key in ((False, check.own), *((True, k) for k in check.others)):
+                for name, value in (("qid", qid), ("cid", cid), ("feature", check.feature), ("other", other),
+                                    ("key", key), ("t", int(d["filed_at"]))):
+                    rows[name].append(value)
+            cid += 1
+    queries = pl.DataFrame(rows, schema={"qid": pl.Int64, "cid": pl.Int64, "feature": pl.String, "other": pl.Boolean,
+                                         "key": pl.String, "t": pl.Int64})
+    joined = queries.with_columns(asof_time(pl.col("t"))).sort("t").join_asof(
+        cum.select("key", "t", "n"), on="t", by="key", allow_exact_matches=False, check_sortedness=False
+    ).with_columns(pl.col("n").fill_null(0.0))
+    n = pl.col("n")
+    per_check = joined.group_by("qid", "cid", "feature").agg(
+        own=n.filter(~pl.col("other")).sum(), others=n.filter(pl.col("other")).sum(),
+    ).with_columns(value=tf.origin_lr(pl.col("others"), pl.col("own")))
+    per_qid = per_check.group_by("qid").agg(
+        pl.col("value").filter(pl.col("feature") == name).max().alias(name) for name in fd.ORIGIN_MIX_FEATURES
+    )
+    return per_qid.cast({"qid": pl.Int64, **dict.fromkeys(fd.ORIGIN_MIX_FEATURES, pl.Float64)})
 
 
 def _norm_features(decls: list[Mapping], window: int) -> pl.DataFrame:

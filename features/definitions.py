@@ -8,7 +8,8 @@ Both paths share these definitions:
 * :func:`declaration_updates` / :func:`inspection_updates` — counter increments
   ``(key, {field: delta})`` an event adds to the entity history. Every key also
   tracks the time of its first and last update.
-* :data:`DECLARATION_READS` / :data:`LINE_READS` — which counters a declaration reads.
+* :data:`DECLARATION_READS` / :data:`LINE_READS` — which counters a declaration reads;
+  :func:`origin_mix_checks` — the origin counters it reads, which depend on its lines.
 * :func:`derive` — the declaration-level features from the as-of aggregates,
   written over a getter so it runs on floats (online) and polars columns (batch).
 
@@ -103,10 +104,54 @@ def price_probes(declaration: Mapping) -> list[Probe]:
         hidden = LOOKALIKES.may_hide(h)
         if hidden:
             probes.append(Probe("lookalike_price_fit", own, tuple(f"uvo|{c}|{origin}" for c in hidden), luv))
-        dumped = tuple(c for c in TARIFF.dumped_origins(item["hs_code"]) if c != origin)
+        dumped = dumped_origins(item["hs_code"], origin)
         if dumped:
             probes.append(Probe("ad_origin_price_fit", own, tuple(f"uvo|{h}|{c}" for c in dumped), luv))
     return probes
+
+
+ORIGIN_MIX_FEATURES: tuple[str, ...] = ("imp_ad_origin_lr", "hs_ad_origin_lr")
+"""Where the goods used to come from, for goods that pay an anti-dumping duty from another origin.
+
+Per check (:func:`origin_mix_checks`): :func:`transforms.origin_lr` of the earlier counts
+from the anti-dumped origins against the count from the declared origin; the feature is
+the largest value over the checks (0.0 when the declaration has none):
+
+* ``imp_ad_origin_lr``: the importer's earlier declarations (``imo|I|C``);
+* ``hs_ad_origin_lr``: the earlier lines of the HS-6, every trader's (``hso|H|C``).
+
+Positive: the goods or the trader came from the anti-dumped origin more often than
+from the origin declared now (a laundered origin is rare where it is claimed).
+"""
+
+
+@dataclass(frozen=True)
+class OriginMix:
+    """Counters of one origin check: the declared origin's and the anti-dumped origins' (read, never written)."""
+
+    feature: str
+    own: str
+    others: tuple[str, ...]
+
+
+def dumped_origins(hs_code: str, origin: str) -> tuple[str, ...]:
+    """The origins other than ``origin`` whose goods of this HS code pay an anti-dumping duty (the tariff)."""
+    return tuple(c for c in TARIFF.dumped_origins(hs_code) if c != origin)
+
+
+def origin_mix_checks(declaration: Mapping) -> list[OriginMix]:
+    """The checks of :data:`ORIGIN_MIX_FEATURES`: one per line with anti-dumped origins, one for the importer over them all."""
+    origin, imp = declaration["origin_country"], declaration["importer_id"]
+    checks, dumped = [], set()
+    for item in declaration["items"]:
+        others = dumped_origins(item["hs_code"], origin)
+        if others:
+            h = tf.hs6(item["hs_code"])
+            dumped.update(others)
+            checks.append(OriginMix("hs_ad_origin_lr", f"hso|{h}|{origin}", tuple(f"hso|{h}|{c}" for c in others)))
+    if dumped:
+        checks.append(OriginMix("imp_ad_origin_lr", f"imo|{imp}|{origin}", tuple(f"imo|{imp}|{c}" for c in sorted(dumped))))
+    return checks
 
 
 @dataclass(frozen=True)
@@ -177,14 +222,17 @@ def norm_observations(declaration: Mapping) -> list[list[tuple[str, str, float]]
 
 
 def entity_updates(declaration: Mapping) -> list[tuple[str, dict[str, float]]]:
-    """Counter increments a filed declaration adds to its importer, declarant, pair and dispatch country."""
-    imp, dcl = declaration["importer_id"], declaration["declarant_id"]
-    trans = float(declaration["origin_country"] != declaration["dispatch_country"])
+    """Counter increments a filed declaration adds to its importer, declarant, pair and dispatch country,
+    the importer x origin (``imo|I|C``) and, per line, the HS-6 x origin (``hso|H|C``)."""
+    imp, dcl, origin = declaration["importer_id"], declaration["declarant_id"], declaration["origin_country"]
+    trans = float(origin != declaration["dispatch_country"])
     return [
         (f"imp|{imp}", {"n": 1.0}),
         (f"dcl|{dcl}", {"n": 1.0}),
         (f"di|{dcl}|{imp}", {"n": 1.0}),
         (f"dsp|{declaration['dispatch_country']}", {"n": 1.0, "trans": trans}),
+        (f"imo|{imp}|{origin}", {"n": 1.0}),
+        *((f"hso|{tf.hs6(item['hs_code'])}|{origin}", {"n": 1.0}) for item in declaration["items"]),
     ]
 
 

@@ -13,7 +13,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "round_value_share", "round_weight_share", "lead_time_hours", "log_total_value", "n_items",
     "transport_mode", "uv_z_imp_hs", "wpu_z_hs_origin", "duty_rate", "log_duty_at_stake",
     "origin_duty_saving", "heading_duty_gap", "pref_origin_via_other", "value_round_digits", "lookalike_price_fit",
-    "ad_origin_price_fit",
+    "ad_origin_price_fit", "imp_ad_origin_lr", "hs_ad_origin_lr",
 )
 """Ordered feature names: the model's column order."""
 

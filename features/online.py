@@ -9,6 +9,8 @@ every changed record is written back with ``store[key] = record``). Records:
 * rolling norms ``uv|H``, ``uvo|H|C``, ``uvf|H|O``, ``wpu|H|U``, ``vpk|H``, ``uvi|I|H``, ``wpo|H|U|C`` —
   ``{"v": [last WINDOW values, oldest first], "s": [the same, sorted], "n": count}``;
   (the price checks of ``definitions.price_probes`` read other keys' norms, never write them);
+* counters ``imo|I|C`` and ``hso|H|C`` — earlier declarations of an importer and lines of an
+  HS-6 from each origin (``definitions.origin_mix_checks`` reads them);
 * ``idl|I`` — the declarants an importer used (``{declarant: 1.0}``, network links);
 * ``decl|ID`` — importer/declarant/origin/filed_at of recent declarations and the digest of
   what they said, so an inspection result can be attributed: one string per declaration
@@ -158,6 +160,7 @@ class OnlineFeatureState:
         out = fd.derive(agg.__getitem__)
         out.update(self._line_features(self._parse(declaration)))
         out.update(self._probe_features(declaration))
+        out.update(self._origin_mix_features(declaration))
         return {name: float(out[name]) for name in FEATURE_NAMES}
 
     def _parse(self, declaration: Mapping) -> Parsed:
@@ -193,6 +196,16 @@ class OnlineFeatureState:
             if probe.feature not in best or value > best[probe.feature]:
                 best[probe.feature] = value
         return {feature: best.get(feature, 0.0) for feature in fd.PROBE_FEATURES}
+
+    def _origin_mix_features(self, declaration: Mapping) -> dict[str, float]:
+        """Earlier origins of the importer and of the HS-6 (``definitions.ORIGIN_MIX_FEATURES``)."""
+        get = self.store.get
+        best: dict[str, float] = {}
+        for check in fd.origin_mix_checks(declaration):
+            value = tf.origin_lr(sum(_count(get(k)) for k in check.others), _count(get(check.own)))
+            if check.feature not in best or value > best[check.feature]:
+                best[check.feature] = value
+        return {feature: best.get(feature, 0.0) for feature in fd.ORIGIN_MIX_FEATURES}
 
     def _line_features(self, parsed: Parsed) -> dict[str, float]:
         get = self.store.get

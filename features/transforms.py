@@ -117,6 +117,15 @@ def price_fit(own_z: X, best_other_abs_z: X) -> X:
     return abs(own_z) - best_other_abs_z
 
 
+def origin_lr(at_others: X, at_own: X) -> X:
+    """log((count from the other origins + 1/2) / (count from the declared origin + 1/2)).
+
+    >>> round(origin_lr(9.5, 0.0), 3), origin_lr(0.0, 0.0)
+    (2.996, 0.0)
+    """
+    return _log((at_others + 0.5) / (at_own + 0.5))
+
+
 def positive(x: X) -> X:
     """1.0 when x > 0 (an entity or pair seen before), else 0.0."""
     flag = x > 0
