@@ -296,7 +296,8 @@ class OnlineFeatureState:
                     rec["n"] += 1.0
                 store[key] = rec
         decl_id = declaration["declaration_id"]
-        store[f"decl|{decl_id}"] = pack_info(fd.declaration_info(declaration))
+        if self._retained(t):  # folded after its day expired: its seen| ids are gone, so an entry would never leave
+            store[f"decl|{decl_id}"] = pack_info(fd.declaration_info(declaration))
         for orphan in store.pop(f"orph|{decl_id}", None) or ():
             self.unmatched_inspections -= 1
             self._fold_inspection(int(orphan["inspected_at"]), orphan)
@@ -349,6 +350,11 @@ class OnlineFeatureState:
         self._expire(clock)
         self.store["clock"] = clock
         return True
+
+    def _retained(self, t: int) -> bool:
+        """Whether day ``t`` is still within the retention (its ``seen|`` ids not yet expired)."""
+        clock = self.store.get("clock")
+        return clock is None or t // tf.DAY_MS >= clock["min_day"]
 
     def _bucket_add(self, prefix: str, t: int, member: str) -> None:
         key = f"{prefix}|{t // tf.DAY_MS}"

@@ -127,3 +127,14 @@ def test_the_declaration_index_keeps_a_digest_and_leaves_with_its_day_past_the_r
     state.advance(T0 + 13 * DAY)
     assert state.declaration_info("D0") is None and state.declaration_info("D1") is not None
     assert not any("D0" in key or "D0" in str(value) for key, value in state.store.items()), "nothing of D0 is left"
+
+
+def test_a_declaration_folded_after_its_day_expired_leaves_no_index_entry() -> None:
+    """Expiry runs as events are observed, the index is written as they are folded: a backlog folded only after its
+    day left the retention must not keep entries that no later expiry would remove."""
+    state = OnlineFeatureState(retention_ms=10 * DAY)
+    for day in range(30):
+        state.observe_declaration(make_declaration(f"D{day}", T0 + day * DAY))
+    state.advance(T0 + 31 * DAY)
+    kept = sorted(int(key.split("|D")[1]) for key in state.store if key.startswith("decl|"))
+    assert kept == list(range(19, 30))
