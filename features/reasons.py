@@ -52,8 +52,8 @@ TEMPLATES: dict[str, str] = {
     "value_round_digits": "a line value is a round amount ({value:.0f} trailing zeros in cents)",
     "lookalike_price_fit": "unit value fits a higher-duty look-alike of HS {hs} better ({value:.1f}σ)",
     "ad_origin_price_fit": "unit value fits HS {hs} from an anti-dumped origin better than from {origin} ({value:.1f}σ)",
-    "imp_ad_origin_lr": "importer {importer} declared an anti-dumped origin of these goods more often than {origin} "
-                        "(log ratio {value:.1f})",
+    "imp_ad_origin_lr": "importer {importer} imported more often from an origin these goods are anti-dumped from "
+                        "than from {origin} (log ratio {value:.1f})",
     "hs_ad_origin_lr": "HS {hs} came more often from an anti-dumped origin than from {origin} (log ratio {value:.1f})",
 }
 """Reason template per feature, one for each of :data:`~zeikan.features.names.FEATURE_NAMES`."""
